@@ -1,1 +1,28 @@
-"""The only importer of ``cryptography.hazmat``: AEAD, HKDF, randomness, signatures."""
+"""The only importer of ``cryptography.hazmat``: AEAD, HKDF, randomness, signatures.
+
+Everything above this package sees bytes in and bytes out, and one error
+(``AuthenticationFailed``) for any failed tag; it never sees a primitive.
+"""
+
+from vault.crypto.primitives import (
+    AES_KEY_BYTES,
+    GCM_NONCE_BYTES,
+    GCM_TAG_BYTES,
+    AesGcm,
+    AuthenticationFailed,
+    hkdf_sha512,
+    random_bytes,
+)
+from vault.crypto.signing import SigningKey, verify_signature
+
+__all__ = [
+    "AES_KEY_BYTES",
+    "GCM_NONCE_BYTES",
+    "GCM_TAG_BYTES",
+    "AesGcm",
+    "AuthenticationFailed",
+    "SigningKey",
+    "hkdf_sha512",
+    "random_bytes",
+    "verify_signature",
+]
