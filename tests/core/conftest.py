@@ -1,0 +1,77 @@
+"""Fixtures to build a RecordVault over real parts: migrated DB, stores, key providers."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from vault import RecordVault, Settings
+from vault.migrate import upgrade
+
+
+class FakeClock:
+    """An injectable clock that only moves when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.now += timedelta(**kwargs)
+        return self.now
+
+
+def vault_settings(db_url: str, tmp_path, keys: str = "local", bao=None, **extra) -> Settings:
+    regions = {}
+    for name, location in (("JP", "ap-northeast-1"), ("PH", "ap-southeast-1")):
+        if keys == "local":
+            key_cfg = {"kind": "local", "path": str(tmp_path / f"keys-{name}.db")}
+        else:
+            key_cfg = {
+                "kind": "vault",
+                "addr": bao.addr,
+                "mount": f"transit-{name.lower()}",
+                "token_env": "RECVAULT_TEST_VAULT_TOKEN",
+            }
+        regions[name] = {
+            "location": location,
+            "store": {"kind": "local", "path": str(tmp_path / "objects" / name.lower())},
+            "keys": key_cfg,
+        }
+    return Settings.load(
+        None,
+        database={"url": db_url},
+        regions=regions,
+        name_secret=secrets.token_hex(32),
+        signing_key=secrets.token_hex(32),
+        master_key=secrets.token_hex(32),
+        **extra,
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make_vault(tmp_path, clock, monkeypatch) -> Iterator[Callable[..., RecordVault]]:
+    built: list[RecordVault] = []
+
+    def factory(db_url: str, keys: str = "local", bao=None, **extra) -> RecordVault:
+        if bao is not None:
+            monkeypatch.setenv("RECVAULT_TEST_VAULT_TOKEN", bao.root_token)
+        settings = vault_settings(db_url, tmp_path, keys, bao, **extra)
+        upgrade(settings.database.url)
+        vault = RecordVault.from_settings(settings, clock=clock)
+        built.append(vault)
+        return vault
+
+    yield factory
+    for vault in built:
+        vault.close()

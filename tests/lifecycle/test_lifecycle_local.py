@@ -1,0 +1,242 @@
+"""Retention, holds, subject rights and crypto-shredding with the embedded key provider."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from vault import Actor, Role
+from vault.certificates import verify_document
+from vault.db import RecordVersionRow
+from vault.errors import Conflict, Erased, InvalidInput, NotFound, PermissionDenied, ProcessingRestricted
+
+SHORT = {"retention": {"default": "PT3S"}, "destruction": {"waiting_period": "PT2S"}}
+ADMIN_A = Actor("admin-a", frozenset({Role.ADMIN}))
+ADMIN_B = Actor("admin-b", frozenset({Role.ADMIN}))
+DPO = Actor("dpo", frozenset({Role.DPO}))
+SECURITY = Actor("sec", frozenset({Role.SECURITY}))
+
+
+@pytest.fixture
+def vault(make_vault, sqlite_url):
+    return make_vault(sqlite_url, **SHORT)
+
+
+def test_deferred_erasure_names_date_and_reason(vault, clock):
+    subject = vault.create_subject("p1", "JP")
+    info = vault.put_record(subject.id, "photo", b"x")
+    decision = vault.request_erasure(subject.id, actor=DPO)
+    assert decision.status == "deferred"
+    assert decision.earliest == info.retain_until
+    assert [r.kind for r in decision.reasons] == ["retention"]
+
+
+def test_erasure_of_subject_without_blocks_is_scheduled(vault, clock):
+    subject = vault.create_subject("p1", "JP")
+    vault.put_record(subject.id, "photo", b"x")
+    clock.advance(seconds=4)
+    decision = vault.request_erasure(subject.id, actor=DPO)
+    assert decision.status == "scheduled"
+    assert decision.destruction_id is not None
+    assert decision.earliest == clock.now + timedelta(seconds=2)
+
+
+def test_hold_requires_case_and_reason_and_other_releaser(vault):
+    subject = vault.create_subject("p1", "JP")
+    with pytest.raises(InvalidInput):
+        vault.place_hold("subject", subject.id, "", "reason", actor=ADMIN_A)
+    with pytest.raises(InvalidInput):
+        vault.place_hold("subject", subject.id, "CASE-1", " ", actor=ADMIN_A)
+    with pytest.raises(InvalidInput):
+        vault.place_hold("planet", subject.id, "CASE-1", "r", actor=ADMIN_A)
+    with pytest.raises(NotFound):
+        vault.place_hold("record", "0" * 32, "CASE-1", "r", actor=ADMIN_A)
+    hold = vault.place_hold("subject", subject.id, "CASE-1", "litigation", actor=ADMIN_A)
+    with pytest.raises(PermissionDenied):
+        vault.release_hold(hold.id, "done", actor=ADMIN_A)
+    released = vault.release_hold(hold.id, "case closed", actor=ADMIN_B)
+    assert released.released_by == "admin-b" and not released.active
+    with pytest.raises(Conflict):
+        vault.release_hold(hold.id, "again", actor=ADMIN_B)
+    assert [h.id for h in vault.list_holds()] == [hold.id]
+    assert vault.list_holds(active_only=True) == []
+
+
+def test_hold_keeps_data_past_retention_and_plan_names_it(vault, clock):
+    subject = vault.create_subject("p1", "JP")
+    info = vault.put_record(subject.id, "photo", b"x")
+    vault.place_hold("subject", subject.id, "CASE-9", "regulator inquiry", actor=ADMIN_A)
+    clock.advance(seconds=10)
+    plan = vault.plan_disposal()
+    [item] = [i for i in plan.items if i.id == info.id]
+    assert not item.disposable
+    assert any(r.case_ref == "CASE-9" for r in item.reasons)
+    result = vault.sweep()
+    assert result.records_erased == 0 and result.destructions_scheduled == 0
+    assert vault.record_info(info.id).state.value == "active"
+
+
+def test_record_erased_alone_and_key_resealed(make_vault, sqlite_url, clock):
+    vault = make_vault(
+        sqlite_url, retention={"default": "P10Y", "categories": {"photo": "PT3S"}},
+        destruction={"waiting_period": "PT2S"},
+    )
+    subject = vault.create_subject("p1", "JP")
+    photo = vault.put_record(subject.id, "photo", b"short-lived photo")
+    xray = vault.put_record(subject.id, "xray", b"long-lived xray")
+    keys = vault.regions["JP"].keys
+    with Session(vault._ctx.engine) as session:
+        old_xray_dek = session.exec(
+            select(RecordVersionRow).where(RecordVersionRow.record_id == xray.id)
+        ).one().wrapped_dek
+        photo_key = session.exec(
+            select(RecordVersionRow).where(RecordVersionRow.record_id == photo.id)
+        ).one().object_key
+    clock.advance(seconds=4)
+    result = vault.sweep()
+    assert result.records_erased == 1 and result.destructions_scheduled == 0
+    with pytest.raises(Erased):
+        vault.open_record(photo.id)
+    with vault.open_record(xray.id) as reader:
+        assert reader.read() == b"long-lived xray"
+    with pytest.raises(NotFound):
+        vault.regions["JP"].store.head(photo_key)
+    described = keys.describe(subject.key_name)
+    assert described.latest_version == 2 and described.min_decryption_version == 2
+    with pytest.raises(Exception) as refused:  # a stray copy of an older wrapped DEK is dead
+        keys.unwrap(subject.key_name, [old_xray_dek])
+    assert type(refused.value).__name__ in {"KeyVersionRetired", "KeyNotFound", "KeyBatchError"}
+
+
+def test_record_hold_blocks_only_its_subject(vault, clock):
+    held = vault.create_subject("held", "JP")
+    free = vault.create_subject("free", "JP")
+    held_record = vault.put_record(held.id, "photo", b"a")
+    vault.put_record(free.id, "photo", b"b")
+    vault.place_hold("record", held_record.id, "CASE-2", "dispute", actor=ADMIN_A)
+    clock.advance(seconds=4)
+    result = vault.sweep()
+    assert result.destructions_scheduled == 1
+    [scheduled] = vault.list_destructions("scheduled")
+    assert scheduled.subject_id == free.id
+
+
+def test_processing_event_cancels_pending_destruction(vault, clock):
+    subject = vault.create_subject("p1", "JP")
+    info = vault.put_record(subject.id, "photo", b"x")
+    clock.advance(seconds=4)
+    vault.sweep()
+    [destruction] = vault.list_destructions("scheduled")
+    clock.advance(seconds=1)
+    with vault.open_record(info.id) as reader:  # a service reads: processing
+        reader.read()
+    assert vault.list_destructions("scheduled") == []
+    assert [d.state for d in vault.list_destructions()] == ["cancelled"]
+    clock.advance(seconds=5)
+    assert vault.sweep().destructions_executed == 0
+
+
+def test_hold_placed_during_waiting_blocks_destruction(vault, clock):
+    subject = vault.create_subject("p1", "JP")
+    info = vault.put_record(subject.id, "photo", b"x")
+    clock.advance(seconds=4)
+    vault.sweep()
+    vault.place_hold("subject", subject.id, "CASE-3", "late inquiry", actor=ADMIN_A)
+    clock.advance(seconds=3)
+    result = vault.sweep()
+    assert result.destructions_executed == 0 and result.destructions_blocked == 1
+    with vault.open_record(info.id, actor=DPO) as reader:
+        assert reader.read() == b"x"
+
+
+def test_restriction_blocks_service_not_dpo_and_blocks_disposal(vault, clock):
+    subject = vault.create_subject("p1", "JP")
+    info = vault.put_record(subject.id, "photo", b"restricted content")
+    vault.restrict(subject.id, actor=DPO)
+    with pytest.raises(ProcessingRestricted):
+        vault.open_record(info.id)
+    with pytest.raises(ProcessingRestricted):
+        vault.put_record(subject.id, "photo", b"y")
+    buffer = io.BytesIO()
+    vault.export_subject(subject.id, buffer, actor=DPO)
+    clock.advance(seconds=10)
+    plan = vault.plan_disposal()
+    assert all(not i.disposable for i in plan.items)
+    assert any(r.kind == "restriction" for i in plan.items for r in i.reasons)
+    vault.unrestrict(subject.id, actor=DPO)
+    with vault.open_record(info.id) as reader:
+        assert reader.read() == b"restricted content"
+
+
+def test_export_zip_has_every_version_and_manifest(vault):
+    subject = vault.create_subject("p1", "JP")
+    first = vault.put_record(subject.id, "xray", b"xray v1", content_type="image/png")
+    vault.update_record(first.id, b"xray v2", content_type="image/png")
+    second = vault.put_record(subject.id, "clinical_finding", b"finding", content_type="text/plain")
+    buffer = io.BytesIO()
+    vault.export_subject(subject.id, buffer, actor=DPO)
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        assert archive.read(f"records/{first.id}/v1.png") == b"xray v1"
+        assert archive.read(f"records/{first.id}/v2.png") == b"xray v2"
+        assert archive.read(f"records/{second.id}/v1.txt") == b"finding"
+    assert manifest["subject_id"] == subject.id
+    assert {r["id"] for r in manifest["records"]} == {first.id, second.id}
+    assert "p1" not in json.dumps(manifest)
+
+
+def test_review_mode_waits_for_approval(make_vault, sqlite_url, clock):
+    vault = make_vault(
+        sqlite_url, retention={"default": "PT3S"},
+        destruction={"waiting_period": "PT2S", "review": True},
+    )
+    subject = vault.create_subject("p1", "JP")
+    vault.put_record(subject.id, "photo", b"x")
+    clock.advance(seconds=4)
+    assert vault.sweep().awaiting_approval == 1
+    assert vault.list_destructions() == []
+    plan = vault.plan_disposal()
+    assert vault.approve_disposal(plan, actor=Actor("compliance", frozenset({Role.COMPLIANCE}))) == 1
+    assert vault.sweep().destructions_scheduled == 1
+
+
+def test_destroyed_subject_reads_erased_and_reference_reusable(vault, clock):
+    subject = vault.create_subject("p-reuse", "JP")
+    info = vault.put_record(subject.id, "photo", b"x")
+    clock.advance(seconds=4)
+    vault.sweep()
+    clock.advance(seconds=3)
+    assert vault.sweep().destructions_executed == 1
+    with pytest.raises(Erased):
+        vault.open_record(info.id)
+    with pytest.raises(Erased):
+        vault.put_record(subject.id, "photo", b"y")
+    [done] = vault.list_destructions("done")
+    certificate = vault.destruction_certificate(done.id)
+    assert verify_document(certificate)
+    assert certificate["document"]["records"] == 1 and certificate["document"]["bytes"] == 1
+    tampered = json.loads(json.dumps(certificate))
+    tampered["document"]["records"] = 0
+    assert not verify_document(tampered)
+    again = vault.create_subject("p-reuse", "JP")
+    assert again.id != subject.id and again.key_name != subject.key_name
+    assert vault.verify_audit().ok
+
+
+def test_cancel_only_scheduled(vault, clock):
+    subject = vault.create_subject("p1", "JP")
+    vault.put_record(subject.id, "photo", b"x")
+    clock.advance(seconds=4)
+    vault.sweep()
+    [destruction] = vault.list_destructions("scheduled")
+    cancelled = vault.cancel_destruction(destruction.id, actor=SECURITY)
+    assert cancelled.state == "cancelled" and cancelled.cancelled_by == "sec"
+    with pytest.raises(Conflict):
+        vault.cancel_destruction(destruction.id, actor=SECURITY)
+    with pytest.raises(NotFound):
+        vault.cancel_destruction("0" * 32, actor=SECURITY)

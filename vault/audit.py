@@ -1,0 +1,173 @@
+"""The tamper-evident audit log: an append-only, keyed hash chain.
+
+Each event's hash is HMAC-SHA-256(audit key, previous hash ‖ canonical event),
+so editing, deleting or reordering any row breaks every later link, and a
+copy of the DB alone is not enough to forge a consistent chain. Appenders
+lock the single ``audit_head`` row, which serializes them on PostgreSQL
+(``FOR UPDATE``) as SQLite's ``BEGIN IMMEDIATE`` does. Nothing in recvault
+updates or deletes audit rows. Targets are pseudonymous ids only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from vault.db import AuditEventRow, AuditHeadRow, session_scope
+from vault.domain import Actor, AuditEvent, AuditVerification
+
+GENESIS = "0" * 64
+_HEAD_ID = 1
+
+
+def _canonical(seq: int, row: AuditEventRow) -> bytes:
+    body = {
+        "seq": seq,
+        "ts": row.ts.isoformat(timespec="microseconds"),
+        "actor": row.actor,
+        "role": row.role,
+        "action": row.action,
+        "target": row.target,
+        "subject_id": row.subject_id,
+        "region": row.region,
+        "purpose": row.purpose,
+        "outcome": row.outcome,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+class AuditLog:
+    """Append and verify the audit chain."""
+
+    def __init__(self, engine: Engine, chain_key: bytes, clock: Callable[[], datetime]) -> None:
+        self._engine = engine
+        self._key = hmac.new(chain_key, b"recvault/audit-chain", hashlib.sha256).digest()
+        self._clock = clock
+
+    def _link(self, prev_hash: str, seq: int, row: AuditEventRow) -> str:
+        return hmac.new(self._key, prev_hash.encode() + _canonical(seq, row), hashlib.sha256).hexdigest()
+
+    def append(
+        self,
+        session: Session,
+        *,
+        actor: Actor,
+        action: str,
+        target: str = "",
+        subject_id: str = "",
+        region: str = "",
+        purpose: str = "",
+        outcome: str = "ok",
+    ) -> int:
+        """Append one event inside the caller's transaction; return its sequence number."""
+        head = session.exec(
+            select(AuditHeadRow).where(AuditHeadRow.id == _HEAD_ID).with_for_update()
+        ).first()
+        if head is None:
+            head = AuditHeadRow(id=_HEAD_ID, seq=0, hash=GENESIS)
+            session.add(head)
+            session.flush()
+        seq = head.seq + 1
+        row = AuditEventRow(
+            seq=seq,
+            ts=self._clock(),
+            actor=actor.name[:200],
+            role=actor.role_label[:100],
+            action=action,
+            target=target,
+            subject_id=subject_id,
+            region=region,
+            purpose=purpose[:200],
+            outcome=outcome[:64],
+            prev_hash=head.hash,
+            hash="",
+        )
+        row.hash = self._link(head.hash, seq, row)
+        session.add(row)
+        head.seq, head.hash = seq, row.hash
+        session.add(head)
+        session.flush()
+        return seq
+
+    def record(self, **event: object) -> int:
+        """Append one event in a transaction of its own (refusals, reads)."""
+        with session_scope(self._engine) as session:
+            return self.append(session, **event)  # type: ignore[arg-type]
+
+    def verify(self, page: int = 5000) -> AuditVerification:
+        """Recompute the chain from the first event; report the first broken link."""
+        prev, expected_seq, count = GENESIS, 1, 0
+        with Session(self._engine) as session:
+            last_seq = 0
+            while True:
+                rows = session.exec(
+                    select(AuditEventRow)
+                    .where(col(AuditEventRow.seq) > last_seq)
+                    .order_by(col(AuditEventRow.seq))
+                    .limit(page)
+                ).all()
+                if not rows:
+                    break
+                for row in rows:
+                    if row.seq != expected_seq:
+                        return AuditVerification(False, count, expected_seq, "event missing")
+                    if row.prev_hash != prev or self._link(prev, row.seq, row) != row.hash:
+                        return AuditVerification(False, count, row.seq, "hash mismatch")
+                    prev, expected_seq, count = row.hash, expected_seq + 1, count + 1
+                    last_seq = row.seq
+                session.expunge_all()
+            head = session.get(AuditHeadRow, _HEAD_ID)
+        if head is not None and (head.seq != count or head.hash != prev):
+            return AuditVerification(False, count, count + 1, "chain truncated after last event")
+        return AuditVerification(True, count)
+
+    def events(
+        self,
+        *,
+        actor: str | None = None,
+        subject_id: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page: int = 1000,
+    ) -> Iterator[AuditEvent]:
+        """Events matching every given filter, in chain order, fetched page by page."""
+        last_seq = 0
+        while True:
+            query = select(AuditEventRow).where(col(AuditEventRow.seq) > last_seq)
+            if actor is not None:
+                query = query.where(AuditEventRow.actor == actor)
+            if subject_id is not None:
+                query = query.where(AuditEventRow.subject_id == subject_id)
+            if action is not None:
+                query = query.where(AuditEventRow.action == action)
+            if since is not None:
+                query = query.where(col(AuditEventRow.ts) >= since)
+            if until is not None:
+                query = query.where(col(AuditEventRow.ts) < until)
+            with Session(self._engine) as session:
+                rows = session.exec(query.order_by(col(AuditEventRow.seq)).limit(page)).all()
+            if not rows:
+                return
+            for row in rows:
+                yield AuditEvent(
+                    seq=row.seq,
+                    ts=row.ts,
+                    actor=row.actor,
+                    role=row.role,
+                    action=row.action,
+                    target=row.target,
+                    subject_id=row.subject_id,
+                    region=row.region,
+                    purpose=row.purpose,
+                    outcome=row.outcome,
+                    prev_hash=row.prev_hash,
+                    hash=row.hash,
+                )
+            last_seq = rows[-1].seq

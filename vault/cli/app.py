@@ -1,0 +1,64 @@
+"""``recvault``: the Typer application and its one error-to-exit-code mapping.
+
+Exit codes: 0 ok, 1 failure or violation found, 2 usage error. Errors print
+one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+import typer
+from rich.console import Console
+
+from vault.errors import ConfigError, InvalidInput, VaultError
+
+app = typer.Typer(
+    name="recvault",
+    help="recvault: encrypted, region-pinned records vault for clinical treatment records.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The one place where errors become exit codes."""
+    if isinstance(exc, InvalidInput | ConfigError | click.UsageError):
+        return EXIT_USAGE
+    return EXIT_FAILURE
+
+
+def fail(exc: BaseException) -> NoReturn:
+    if isinstance(exc, VaultError):
+        message = f"error: {exc.message} [{exc.code}]"
+    else:
+        message = f"error: {exc}"
+    err_console.print(message, markup=False)
+    raise SystemExit(exit_code_for(exc))
+
+
+def main() -> None:
+    from vault.cli import server  # noqa: F401  (registers the commands)
+
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console.print("aborted", markup=False)
+        sys.exit(EXIT_FAILURE)
+    except click.UsageError as exc:
+        err_console.print(f"usage error: {exc.format_message()}", markup=False)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except VaultError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except OSError as exc:
+        fail(exc)

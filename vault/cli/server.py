@@ -1,0 +1,110 @@
+"""Server-side commands: ``db upgrade``, ``keys bootstrap``, ``principals``, ``gc``, ``serve``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vault.cli.app import app
+from vault.domain import Actor, Role
+from vault.settings import Settings, vault_token
+
+console = Console(highlight=False)
+db_app = typer.Typer(help="Metadata database.", no_args_is_help=True)
+keys_app = typer.Typer(help="Key providers (Vault Transit).", no_args_is_help=True)
+principals_app = typer.Typer(help="Principals, roles and tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(principals_app, name="principals")
+
+ConfigOpt = Annotated[
+    str | None, typer.Option("--config", "-c", help="TOML file (default: $RECVAULT_CONFIG)")
+]
+OPERATOR = Actor("operator", frozenset(Role))
+
+
+def _vault(config: str | None):  # type: ignore[no-untyped-def]
+    from vault.service import RecordVault
+
+    return RecordVault.from_settings(Settings.load(config))
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None) -> None:
+    """Create or migrate the metadata DB to the latest schema."""
+    from vault.migrate import upgrade
+
+    settings = Settings.load(config)
+    upgrade(settings.database.url)
+    console.print("metadata database is up to date")
+
+
+@keys_app.command("bootstrap")
+def keys_bootstrap(config: ConfigOpt = None) -> None:
+    """Enable Transit mounts, refuse upserts, bound caches and write the policies."""
+    from keys.bootstrap import bootstrap_transit
+
+    settings = Settings.load(config)
+    for name, region in settings.regions.items():
+        if region.keys.kind != "vault":
+            continue
+        token = vault_token(region.keys)
+        if not token:
+            raise typer.BadParameter(f"{region.keys.token_env} is not set for region {name}")
+        mounts = region.keys.mount_list() or [f"transit-{name.lower()}"]
+        bootstrap_transit(region.keys.addr, token, mounts)
+        console.print(f"region {name}: transit mounts {', '.join(mounts)} ready")
+
+
+@principals_app.command("add")
+def principals_add(
+    name: str,
+    role: Annotated[list[str], typer.Option("--role", "-r", help="service, admin, security, compliance, dpo")],
+    region: Annotated[list[str] | None, typer.Option("--region", help="granted region (default: all)")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Create a principal and print its token (shown only once)."""
+    vault = _vault(config)
+    principal, token = vault.principals.add(name, role, region or None, OPERATOR)
+    console.print(f"principal {principal.name} ({', '.join(principal.roles)})")
+    console.print(f"token: {token}", markup=False)
+
+
+@principals_app.command("list")
+def principals_list(
+    config: ConfigOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """List principals (never their tokens)."""
+    rows = _vault(config).principals.list()
+    if as_json:
+        print(json.dumps([
+            {"name": p.name, "roles": list(p.roles), "regions": p.regions, "disabled": p.disabled}
+            for p in rows
+        ]))
+        return
+    table = Table("name", "roles", "regions", "disabled")
+    for p in rows:
+        table.add_row(p.name, ",".join(p.roles), ",".join(p.regions or ["*"]), str(p.disabled))
+    console.print(table)
+
+
+@principals_app.command("disable")
+def principals_disable(name: str, config: ConfigOpt = None) -> None:
+    """Disable a principal: its token stops working at once."""
+    _vault(config).principals.disable(name, OPERATOR)
+    console.print(f"principal {name} disabled")
+
+
+@app.command("gc")
+def gc(config: ConfigOpt = None) -> None:
+    """Remove what crashed writes left: stale pending versions and unreferenced objects."""
+    result = _vault(config).gc()
+    console.print(
+        f"removed {result.pending_versions_removed} pending versions, "
+        f"{result.orphan_objects_removed} unreferenced objects, "
+        f"{result.temp_files_removed} temporary files"
+    )

@@ -1,0 +1,89 @@
+"""What every part of the records service shares: DB, regions, clock, audit, secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from keys.base import KeyNotFound
+from vault.audit import AuditLog
+from vault.crypto import SigningKey
+from vault.db import RecordRow, SubjectRow
+from vault.domain import Actor, Category, Role, SubjectState
+from vault.errors import Erased, InvalidInput, NotFound, PermissionDenied, ProcessingRestricted
+from vault.regions import Region
+from vault.settings import Settings
+
+
+class RegionNotGranted(PermissionDenied):
+    """The principal is not granted the subject's region."""
+
+    code = "region-not-granted"
+
+
+@dataclass
+class VaultContext:
+    settings: Settings
+    engine: Engine
+    regions: dict[str, Region]
+    clock: Callable[[], datetime]
+    audit: AuditLog
+    name_secret: bytes
+    signing_key: SigningKey
+
+    def region(self, name: str) -> Region:
+        try:
+            return self.regions[name]
+        except KeyError:
+            known = ", ".join(sorted(self.regions)) or "none"
+            raise InvalidInput(f"unknown region {name!r} (configured: {known})") from None
+
+    def ref_hmac(self, external_ref: str) -> str:
+        return hmac.new(
+            self.name_secret, b"recvault/external-ref\x00" + external_ref.encode(), hashlib.sha256
+        ).hexdigest()
+
+    def retain_until(self, category: str, last_processed: datetime) -> datetime:
+        return self.settings.retention_for(Category(category)).after(last_processed)
+
+    # -- guards shared by every operation on a subject's data --------------------
+
+    def subject(self, session: Session, subject_id: str, *, for_update: bool = False) -> SubjectRow:
+        query = select(SubjectRow).where(SubjectRow.id == subject_id)
+        if for_update:
+            query = query.with_for_update()
+        row = session.exec(query).first()
+        if row is None:
+            raise NotFound(f"subject {subject_id} not found")
+        return row
+
+    def check_access(
+        self, subject: SubjectRow, actor: Actor, *, data: bool, dpo_exempt: bool = True
+    ) -> None:
+        """Refuse erased subjects, ungranted regions and (for data access) restriction."""
+        if subject.state == SubjectState.DESTROYED:
+            raise Erased(f"subject {subject.id} was erased")
+        if subject.state == SubjectState.TRANSFERRED:
+            raise Erased(f"subject {subject.id} was transferred out of region {subject.region}")
+        if not actor.may_access_region(subject.region):
+            raise RegionNotGranted(f"region {subject.region} not granted to {actor.name}")
+        if data and subject.restricted and not (dpo_exempt and actor.has(Role.DPO)):
+            raise ProcessingRestricted(f"processing of subject {subject.id} is restricted")
+
+    def record(self, session: Session, record_id: str) -> RecordRow:
+        row = session.get(RecordRow, record_id)
+        if row is None or row.state == "pending":
+            raise NotFound(f"record {record_id} not found")
+        return row
+
+    def key_missing(self, subject: SubjectRow, exc: KeyNotFound) -> Exception:
+        """A key-service 'not found' means erased when our DB says the key was destroyed."""
+        if subject.state in (SubjectState.DESTROYED, SubjectState.DESTROYING):
+            return Erased(f"subject {subject.id} was erased")
+        return exc

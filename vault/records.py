@@ -1,0 +1,501 @@
+"""Records: put, version, read and list treatment records (the core of RecordVault).
+
+Write order (crash-safe): wrap DEKs → insert *pending* version rows → stream
+the sealed object to the store → mark the versions committed with their
+header, in one transaction that also moves the processing clock and appends
+the audit events. Anything a crash leaves (pending rows, unreferenced
+objects) is invisible to readers and removed by ``recvault gc``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import chain
+
+from sqlalchemy import exc as sa_exc
+from sqlmodel import Session, col, func, select
+
+from keys.base import KeyNotFound, WrappedDek
+from vault.content import Content, content_stream
+from vault.context import RegionNotGranted, VaultContext
+from vault.crypto import random_bytes
+from vault.db import KeyDestructionRow, RecordRow, RecordVersionRow, SubjectRow, session_scope
+from vault.domain import (
+    Actor,
+    Category,
+    RecordInfo,
+    RecordState,
+    Role,
+    VersionInfo,
+    VersionState,
+)
+from vault.keyops import refresh_if_stale
+from vault.locks import lock_new_versions
+from vault.envelope import KeyBlock, ObjectContext, open_range, open_stream, parse_header, seal
+from vault.errors import (
+    Conflict,
+    Erased,
+    InvalidInput,
+    NotFound,
+    RangeNotSatisfiable,
+    TooLarge,
+    VaultError,
+)
+from vault.reader import ReadMeta, RecordReader
+
+_WRITE_THREADS = 4
+
+
+@dataclass(frozen=True)
+class RecordInput:
+    """One record to store with ``put_records``."""
+
+    subject_id: str
+    category: Category | str
+    content: Content
+    content_type: str = "application/octet-stream"
+    size: int | None = None
+
+
+@dataclass
+class _Pending:
+    item: RecordInput
+    record_id: str
+    version: int
+    subject: SubjectRow
+    length: int
+    object_key: str
+    dek: bytes = b""
+    wrapped: WrappedDek | None = None
+    header: bytes = b""
+    etag: str = ""
+
+
+def _category(value: Category | str) -> Category:
+    try:
+        return Category(value)
+    except ValueError:
+        known = ", ".join(c.value for c in Category)
+        raise InvalidInput(f"unknown category {value!r} (one of: {known})") from None
+
+
+def _content_type(value: str) -> str:
+    value = value.strip() or "application/octet-stream"
+    if len(value) > 255 or any(ord(c) < 32 for c in value):
+        raise InvalidInput("content type is too long or has control characters")
+    return value
+
+
+class Records:
+    def __init__(self, ctx: VaultContext) -> None:
+        self.ctx = ctx
+
+    # -- writing ---------------------------------------------------------------
+
+    def put(self, items: Sequence[RecordInput], actor: Actor, purpose: str) -> list[RecordInfo]:
+        if not items:
+            return []
+        plan = self._plan_new(items, actor)
+        return self._write(plan, actor, purpose, action="record.create")
+
+    def update(
+        self, record_id: str, item: RecordInput, actor: Actor, purpose: str
+    ) -> RecordInfo:
+        with session_scope(self.ctx.engine) as session:
+            record = self.ctx.record(session, record_id)
+            subject = self.ctx.subject(session, record.subject_id)
+            self._guard_write(session, subject, actor, "record.update", record_id)
+            if record.state == RecordState.ERASED:
+                raise Erased(f"record {record_id} was erased")
+            latest = session.exec(
+                select(func.max(RecordVersionRow.version)).where(
+                    RecordVersionRow.record_id == record_id
+                )
+            ).one()
+            item = RecordInput(subject.id, record.category, item.content, item.content_type, item.size)
+            pending = self._pending(item, record_id, (latest or 0) + 1, subject)
+        return self._write([pending], actor, purpose, action="record.update")[0]
+
+    def _guard_write(
+        self, session: Session, subject: SubjectRow, actor: Actor, action: str, target: str
+    ) -> None:
+        try:
+            self.ctx.check_access(subject, actor, data=True, dpo_exempt=False)
+            if subject.state != "active":
+                raise Conflict(f"subject {subject.id} is being erased")
+        except VaultError as exc:
+            self._refused(actor, action, target, subject, exc)
+            raise
+
+    def _refused(
+        self, actor: Actor, action: str, target: str, subject: SubjectRow | None, exc: VaultError
+    ) -> None:
+        self.ctx.audit.record(
+            actor=actor,
+            action=action,
+            target=target,
+            subject_id=subject.id if subject else "",
+            region=subject.region if subject else "",
+            outcome=f"refused:{exc.code}",
+        )
+
+    def _pending(
+        self, item: RecordInput, record_id: str, version: int, subject: SubjectRow
+    ) -> _Pending:
+        _category(item.category)
+        _content_type(item.content_type)
+        with content_stream(item.content, item.size) as (_, length):
+            pass
+        limit = self.ctx.settings.limits.max_record_bytes
+        if length > limit:
+            raise TooLarge(f"content of {length} bytes exceeds the limit of {limit} bytes")
+        object_id = uuid.uuid4().hex
+        return _Pending(
+            item=item,
+            record_id=record_id,
+            version=version,
+            subject=subject,
+            length=length,
+            object_key=f"{subject.region}/{object_id[:2]}/{object_id}",
+        )
+
+    def _plan_new(self, items: Sequence[RecordInput], actor: Actor) -> list[_Pending]:
+        plan: list[_Pending] = []
+        with session_scope(self.ctx.engine) as session:
+            subjects: dict[str, SubjectRow] = {}
+            for item in items:
+                subject = subjects.get(item.subject_id)
+                if subject is None:
+                    subject = self.ctx.subject(session, item.subject_id)
+                    self._guard_write(session, subject, actor, "record.create", subject.id)
+                    subjects[item.subject_id] = subject
+                try:
+                    plan.append(self._pending(item, uuid.uuid4().hex, 1, subject))
+                except VaultError as exc:
+                    self._refused(actor, "record.create", subject.id, subject, exc)
+                    raise
+        return plan
+
+    def _wrap(self, plan: list[_Pending]) -> None:
+        by_key: dict[tuple[str, str], list[_Pending]] = {}
+        for p in plan:
+            p.dek = random_bytes(32)
+            by_key.setdefault((p.subject.region, p.subject.key_name), []).append(p)
+        for (region, key_name), group in by_key.items():
+            provider = self.ctx.region(region).keys
+            wrapped = provider.wrap(key_name, [p.dek for p in group])
+            for p, w in zip(group, wrapped, strict=True):
+                p.wrapped = w
+
+    def _write(
+        self, plan: list[_Pending], actor: Actor, purpose: str, action: str
+    ) -> list[RecordInfo]:
+        self._wrap(plan)
+        now = self.ctx.clock()
+        try:
+            with session_scope(self.ctx.engine) as session:
+                fresh_rows: dict[str, list[RecordVersionRow]] = {}
+                for p in plan:
+                    assert p.wrapped is not None
+                    if p.version == 1:
+                        session.add(
+                            RecordRow(
+                                id=p.record_id,
+                                subject_id=p.subject.id,
+                                category=_category(p.item.category).value,
+                                state=RecordState.PENDING,
+                                current_version=0,
+                                created_at=now,
+                                last_processed_at=now,
+                                retain_until=now,
+                            )
+                        )
+                    fresh_rows.setdefault(p.subject.id, []).append(
+                        RecordVersionRow(
+                            record_id=p.record_id,
+                            version=p.version,
+                            state=VersionState.PENDING,
+                            object_key=p.object_key,
+                            size=p.length,
+                            wrapped_dek=p.wrapped.ciphertext,
+                            key_name=p.wrapped.key_name,
+                            key_version=p.wrapped.key_version,
+                            content_type=_content_type(p.item.content_type),
+                            etag="",
+                            created_at=now,
+                        )
+                    )
+                session.flush()
+                for subject_id, rows in fresh_rows.items():
+                    subject = self.ctx.subject(session, subject_id, for_update=True)
+                    refresh_if_stale(self.ctx, session, subject, rows)
+                    session.add_all(rows)
+        except sa_exc.IntegrityError:
+            raise Conflict("a concurrent update created this version first; retry") from None
+        try:
+            if len(plan) == 1:
+                self._store_object(plan[0])
+            else:
+                with ThreadPoolExecutor(_WRITE_THREADS) as pool:
+                    list(pool.map(self._store_object, plan))
+        except BaseException:
+            self._abandon(plan)
+            raise
+        infos = self._commit(plan, actor, purpose, action)
+        lock_new_versions(self.ctx, [(p.record_id, p.version) for p in plan])
+        return infos
+
+    def _store_object(self, p: _Pending) -> None:
+        assert p.wrapped is not None
+        region = self.ctx.region(p.subject.region)
+        salt = random_bytes(32)
+        with content_stream(p.item.content, p.item.size) as (stream, _):
+            chunks = seal(
+                stream,
+                dek=p.dek,
+                key_block=KeyBlock(p.wrapped.key_name, p.wrapped.key_version, p.wrapped.ciphertext.encode()),
+                context=ObjectContext(p.record_id, p.version, p.subject.id, p.subject.region),
+                plaintext_length=p.length,
+                salt=salt,
+            )
+            header = next(chunks)
+            region.store.put(p.object_key, chain([header], chunks))
+        p.header, p.etag = header, salt[:16].hex()
+
+    def _abandon(self, plan: list[_Pending]) -> None:
+        """Best effort after a failed write; ``gc`` removes whatever this misses."""
+        for p in plan:
+            try:
+                self.ctx.region(p.subject.region).store.delete(p.object_key)
+            except Exception:  # noqa: S112  # gc retries later
+                continue
+        try:
+            with session_scope(self.ctx.engine) as session:
+                for p in plan:
+                    row = session.get(RecordVersionRow, (p.record_id, p.version))
+                    if row is not None and row.state == VersionState.PENDING:
+                        session.delete(row)
+                session.flush()
+                for p in plan:
+                    record = session.get(RecordRow, p.record_id)
+                    if record is not None and record.state == RecordState.PENDING:
+                        session.delete(record)
+        except VaultError:
+            pass
+
+    def _commit(
+        self, plan: list[_Pending], actor: Actor, purpose: str, action: str
+    ) -> list[RecordInfo]:
+        now = self.ctx.clock()
+        infos: list[RecordInfo] = []
+        with session_scope(self.ctx.engine) as session:
+            for p in plan:
+                version = session.get(RecordVersionRow, (p.record_id, p.version))
+                record = session.get(RecordRow, p.record_id)
+                subject = self.ctx.subject(session, p.subject.id)
+                if version is None or record is None or subject.state != "active":
+                    raise Conflict(f"record {p.record_id} changed while it was written; retry")
+                version.state, version.header = VersionState.COMMITTED, p.header
+                version.etag, version.committed_at = p.etag, now
+                if record.state == RecordState.PENDING:
+                    record.state = RecordState.ACTIVE
+                record.current_version = max(record.current_version, p.version)
+                processing_event(self.ctx, session, record, now)
+                session.add_all([version, record])
+                self.ctx.audit.append(
+                    session,
+                    actor=actor,
+                    action=action,
+                    target=p.record_id,
+                    subject_id=subject.id,
+                    region=subject.region,
+                    purpose=purpose,
+                )
+                infos.append(self._info(record, version, subject.region))
+        return infos
+
+    # -- reading ---------------------------------------------------------------
+
+    def open(
+        self,
+        record_id: str,
+        version: int | None,
+        byte_range: tuple[int, int] | None,
+        actor: Actor,
+        purpose: str,
+    ) -> RecordReader:
+        subject: SubjectRow | None = None
+        try:
+            with session_scope(self.ctx.engine) as session:
+                record = self.ctx.record(session, record_id)
+                subject = self.ctx.subject(session, record.subject_id)
+                self.ctx.check_access(subject, actor, data=True)
+                if record.state == RecordState.ERASED:
+                    raise Erased(f"record {record_id} was erased")
+                row = self._version(session, record, version)
+            start, stop = self._range(byte_range, row.size)
+            reader = self._reader(record, row, subject, start, stop)
+        except VaultError as exc:
+            self._refused(actor, "record.read", record_id, subject, exc)
+            raise
+        with session_scope(self.ctx.engine) as session:
+            record = self.ctx.record(session, record_id)
+            if actor.has(Role.SERVICE) and purpose != "export":
+                processing_event(self.ctx, session, record, self.ctx.clock())
+                session.add(record)
+            self.ctx.audit.append(
+                session,
+                actor=actor,
+                action="record.read",
+                target=record_id,
+                subject_id=subject.id,
+                region=subject.region,
+                purpose=purpose,
+            )
+        return reader
+
+    @staticmethod
+    def _version(session: Session, record: RecordRow, version: int | None) -> RecordVersionRow:
+        wanted = record.current_version if version is None else version
+        row = session.get(RecordVersionRow, (record.id, wanted))
+        if row is None or row.state == VersionState.PENDING:
+            raise NotFound(f"record {record.id} has no version {wanted}")
+        if row.state == VersionState.ERASED or row.wrapped_dek is None:
+            raise Erased(f"record {record.id} version {wanted} was erased")
+        return row
+
+    @staticmethod
+    def _range(byte_range: tuple[int, int] | None, size: int) -> tuple[int, int]:
+        if byte_range is None:
+            return 0, size
+        start, stop = byte_range
+        if start < 0 or stop < start:
+            raise InvalidInput("a byte range is (start, stop) with 0 <= start <= stop")
+        if start > size or (start == size and stop > start):
+            raise RangeNotSatisfiable(f"range starts at {start}, past the end ({size})", size=size)
+        return start, min(stop, size)
+
+    def _reader(
+        self, record: RecordRow, row: RecordVersionRow, subject: SubjectRow, start: int, stop: int
+    ) -> RecordReader:
+        region = self.ctx.region(subject.region)
+        assert row.wrapped_dek is not None and row.header is not None
+        try:
+            dek = region.keys.unwrap(row.key_name, [row.wrapped_dek])[0]
+        except KeyNotFound as exc:
+            raise self.ctx.key_missing(subject, exc) from None
+        context = ObjectContext(record.id, row.version, subject.id, subject.region)
+        closers = ExitStack()
+        if start == 0 and stop == row.size:
+            stream = closers.enter_context(region.store.open(row.object_key))
+            chunks = open_stream(stream, dek=dek, context=context)
+        else:
+            header = parse_header(row.header)
+            chunks = open_range(
+                lambda a, b: region.store.get_range(row.object_key, a, b),
+                header,
+                dek=dek,
+                context=context,
+                start=start,
+                stop=stop,
+            )
+        try:
+            first = next(chunks, None)
+        except BaseException:
+            closers.close()
+            raise
+        meta = ReadMeta(record.id, row.version, row.size, row.content_type, row.etag, start, stop)
+        return RecordReader(chain([first] if first else [], chunks), meta, closers.close)
+
+    # -- metadata (not processing) ---------------------------------------------
+
+    def info(self, record_id: str, actor: Actor) -> RecordInfo:
+        with session_scope(self.ctx.engine) as session:
+            record = self.ctx.record(session, record_id)
+            subject = self.ctx.subject(session, record.subject_id)
+            self._metadata_access(subject, actor, "record.info", record_id)
+            versions = session.exec(
+                select(RecordVersionRow)
+                .where(RecordVersionRow.record_id == record_id)
+                .where(RecordVersionRow.state != VersionState.PENDING)
+                .order_by(col(RecordVersionRow.version))
+            ).all()
+            current = next((v for v in versions if v.version == record.current_version), None)
+            self.ctx.audit.append(
+                session, actor=actor, action="record.info", target=record_id,
+                subject_id=subject.id, region=subject.region,
+            )
+            return self._info(record, current, subject.region, versions)
+
+    def list(self, subject_id: str, actor: Actor) -> list[RecordInfo]:
+        with session_scope(self.ctx.engine) as session:
+            subject = self.ctx.subject(session, subject_id)
+            self._metadata_access(subject, actor, "record.list", subject_id)
+            records = session.exec(
+                select(RecordRow)
+                .where(RecordRow.subject_id == subject_id)
+                .where(RecordRow.state != RecordState.PENDING)
+                .order_by(col(RecordRow.created_at), col(RecordRow.id))
+            ).all()
+            out = []
+            for record in records:
+                current = session.get(RecordVersionRow, (record.id, record.current_version))
+                out.append(self._info(record, current, subject.region))
+            self.ctx.audit.append(
+                session, actor=actor, action="record.list", target=subject_id,
+                subject_id=subject.id, region=subject.region,
+            )
+            return out
+
+    def _metadata_access(self, subject: SubjectRow, actor: Actor, action: str, target: str) -> None:
+        try:
+            if not actor.may_access_region(subject.region):
+                raise RegionNotGranted(f"region {subject.region} not granted to {actor.name}")
+        except VaultError as exc:
+            self._refused(actor, action, target, subject, exc)
+            raise
+
+    @staticmethod
+    def _info(
+        record: RecordRow,
+        current: RecordVersionRow | None,
+        region: str,
+        versions: Sequence[RecordVersionRow] = (),
+    ) -> RecordInfo:
+        return RecordInfo(
+            id=record.id,
+            subject_id=record.subject_id,
+            category=Category(record.category),
+            state=RecordState(record.state),
+            version=record.current_version,
+            size=current.size if current else 0,
+            content_type=current.content_type if current else "",
+            created_at=record.created_at,
+            last_processed_at=record.last_processed_at,
+            retain_until=record.retain_until,
+            region=region,
+            versions=tuple(
+                VersionInfo(v.version, v.size, v.content_type, v.created_at, v.key_version, v.etag)
+                for v in versions
+            ),
+        )
+
+
+def processing_event(ctx: VaultContext, session: Session, record: RecordRow, now: datetime) -> None:
+    """Move the record's processing clock; a pending key destruction of its subject is cancelled."""
+    record.last_processed_at = now
+    record.retain_until = max(record.retain_until, ctx.retain_until(record.category, now))
+    scheduled = session.exec(
+        select(KeyDestructionRow)
+        .where(KeyDestructionRow.subject_id == record.subject_id)
+        .where(KeyDestructionRow.state == "scheduled")
+    ).all()
+    for destruction in scheduled:
+        destruction.state, destruction.cancelled_at = "cancelled", now
+        destruction.cancelled_by = "processing-event"
+        session.add(destruction)

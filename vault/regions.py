@@ -1,0 +1,95 @@
+"""Build each region's object store and key provider from the settings.
+
+A region pins a subject's objects and its subject key: nothing of a JP
+subject is ever written through a PH store or key provider.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from keys.base import KeyProvider
+from keys.cache import CachingKeyProvider
+from keys.sharded import ShardedKeyProvider
+from vault.errors import ConfigError
+from vault.settings import KeysConfig, RegionConfig, Settings, StoreConfig, vault_token
+from vault.storage.base import ObjectStore, RetentionMode
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    location: str
+    store: ObjectStore
+    keys: KeyProvider
+    retention_mode: RetentionMode
+
+
+def build_store(name: str, config: StoreConfig, location: str) -> ObjectStore:
+    if config.kind == "local":
+        from vault.storage.local import LocalStore
+
+        root = Path(config.path or f".recvault/objects/{name.lower()}")
+        return LocalStore(root, location_label=location)
+    if not config.bucket:
+        raise ConfigError(f"regions.{name}.store.bucket: required for an s3 store")
+    from vault.storage.s3 import S3Store
+
+    access = os.environ.get(config.access_key_env) if config.access_key_env else None
+    secret = os.environ.get(config.secret_key_env) if config.secret_key_env else None
+    return S3Store(
+        config.bucket,
+        endpoint_url=config.endpoint_url,
+        region_name=config.region_name or location,
+        object_lock=config.object_lock,
+        retention_mode=RetentionMode(config.retention_mode),
+        access_key=access,
+        secret_key=secret,
+    )
+
+
+def build_keys(name: str, config: KeysConfig, settings: Settings) -> KeyProvider:
+    provider: KeyProvider
+    if config.kind == "local":
+        from keys.local import LocalKeyProvider
+
+        path = Path(config.path or f".recvault/keys-{name.lower()}.db")
+        provider = LocalKeyProvider(path, settings.secret_bytes("master_key"), label=f"local-{name}")
+    else:
+        from keys.vault_transit import TransitKeyProvider
+
+        mounts = config.mount_list() or [f"transit-{name.lower()}"]
+        token = vault_token(config)
+        if not token:
+            raise ConfigError(f"regions.{name}.keys.token_env: {config.token_env} is not set")
+        shards: list[KeyProvider] = [
+            TransitKeyProvider(
+                config.addr,
+                mount,
+                token=token,
+                namespace=config.namespace,
+                verify=config.verify,
+                timeout=config.timeout,
+                batch_size=config.batch_size,
+            )
+            for mount in mounts
+        ]
+        provider = shards[0] if len(shards) == 1 else ShardedKeyProvider(shards)
+    limits = settings.limits
+    if limits.dek_cache_entries > 0:
+        provider = CachingKeyProvider(
+            provider, max_entries=limits.dek_cache_entries, ttl_seconds=limits.dek_cache_ttl_seconds
+        )
+    return provider
+
+
+def build_region(name: str, config: RegionConfig, settings: Settings) -> Region:
+    return Region(
+        name=name,
+        location=config.location,
+        store=build_store(name, config.store, config.location),
+        keys=build_keys(name, config.keys, settings),
+        retention_mode=RetentionMode(config.store.retention_mode),
+    )

@@ -1,0 +1,249 @@
+"""RecordVault: the one public entry point of recvault (DESIGN section 9).
+
+Edges (HTTP API, CLI, Python callers) call only this class. It owns the
+metadata DB, each region's store and key provider, the clock and the audit
+log, and delegates each capability to a small component.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from vault.audit import AuditLog
+from vault.content import Content
+from vault.context import VaultContext
+from vault.crypto import SigningKey
+from vault.db import make_engine
+from vault.domain import (
+    SYSTEM,
+    Actor,
+    AuditEvent,
+    AuditVerification,
+    Category,
+    Destruction,
+    DisposalPlan,
+    ErasureDecision,
+    GcResult,
+    Hold,
+    Subject,
+    SweepResult,
+)
+from vault.domain import RecordInfo as RecordInfo
+from vault.durations import Duration, require_aware
+from vault.errors import ConfigError
+from vault.disposal import Disposal
+from vault.gc import GarbageCollector
+from vault.holds import Holds
+from vault.rights import Rights
+from vault.principals import Principals
+from vault.reader import RecordReader
+from vault.records import RecordInput, Records
+from vault.regions import Region, build_region
+from vault.settings import Settings
+from vault.subjects import Subjects
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _actor(actor: Actor | str) -> Actor:
+    return Actor(name=actor) if isinstance(actor, str) else actor
+
+
+class RecordVault:
+    """Encrypted, region-pinned, retention-aware storage of treatment records."""
+
+    def __init__(self, ctx: VaultContext) -> None:
+        self._ctx = ctx
+        self._subjects = Subjects(ctx)
+        self._records = Records(ctx)
+        self._gc = GarbageCollector(ctx)
+        self._holds = Holds(ctx)
+        self._disposal = Disposal(ctx)
+        self._rights = Rights(ctx, self._disposal, self._records)
+        self.principals = Principals(ctx)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        clock: Callable[[], datetime] | None = None,
+        regions: dict[str, Region] | None = None,
+    ) -> RecordVault:
+        if not settings.regions and not regions:
+            raise ConfigError("regions: configure at least one region (e.g. [regions.JP])")
+        clock = clock or _utcnow
+        engine = make_engine(settings.database.url)
+        signing_seed = settings.secret_bytes("signing_key")
+        built = regions or {
+            name: build_region(name, config, settings) for name, config in settings.regions.items()
+        }
+        ctx = VaultContext(
+            settings=settings,
+            engine=engine,
+            regions=built,
+            clock=clock,
+            audit=AuditLog(engine, signing_seed, clock),
+            name_secret=settings.secret_bytes("name_secret"),
+            signing_key=SigningKey(signing_seed[:32]),
+        )
+        return cls(ctx)
+
+    @property
+    def settings(self) -> Settings:
+        return self._ctx.settings
+
+    @property
+    def regions(self) -> dict[str, Region]:
+        return self._ctx.regions
+
+    def close(self) -> None:
+        self._ctx.engine.dispose()
+
+    # -- subjects --------------------------------------------------------------
+
+    def create_subject(
+        self, external_ref: str, region: str, *, actor: Actor | str = SYSTEM
+    ) -> Subject:
+        return self._subjects.create(external_ref, region, _actor(actor))[0]
+
+    def create_subject_ex(
+        self, external_ref: str, region: str, *, actor: Actor | str = SYSTEM
+    ) -> tuple[Subject, bool]:
+        """Like ``create_subject``, also telling whether the subject is new."""
+        return self._subjects.create(external_ref, region, _actor(actor))
+
+    def get_subject(self, subject_id: str, *, actor: Actor | str = SYSTEM) -> Subject:
+        return self._subjects.get(subject_id, _actor(actor))
+
+    # -- records ---------------------------------------------------------------
+
+    def put_record(
+        self,
+        subject_id: str,
+        category: Category | str,
+        content: Content,
+        *,
+        content_type: str = "application/octet-stream",
+        size: int | None = None,
+        actor: Actor | str = SYSTEM,
+        purpose: str = "treatment",
+    ) -> RecordInfo:
+        item = RecordInput(subject_id, category, content, content_type, size)
+        return self._records.put([item], _actor(actor), purpose)[0]
+
+    def put_records(
+        self, items: Sequence[RecordInput], *, actor: Actor | str = SYSTEM, purpose: str = "treatment"
+    ) -> list[RecordInfo]:
+        return self._records.put(items, _actor(actor), purpose)
+
+    def update_record(
+        self,
+        record_id: str,
+        content: Content,
+        *,
+        content_type: str = "application/octet-stream",
+        size: int | None = None,
+        actor: Actor | str = SYSTEM,
+        purpose: str = "rectification",
+    ) -> RecordInfo:
+        item = RecordInput("", "photo", content, content_type, size)
+        return self._records.update(record_id, item, _actor(actor), purpose)
+
+    def open_record(
+        self,
+        record_id: str,
+        version: int | None = None,
+        byte_range: tuple[int, int] | None = None,
+        *,
+        purpose: str = "treatment",
+        actor: Actor | str = SYSTEM,
+    ) -> RecordReader:
+        return self._records.open(record_id, version, byte_range, _actor(actor), purpose)
+
+    def list_records(self, subject_id: str, *, actor: Actor | str = SYSTEM) -> list[RecordInfo]:
+        return self._records.list(subject_id, _actor(actor))
+
+    def record_info(self, record_id: str, *, actor: Actor | str = SYSTEM) -> RecordInfo:
+        return self._records.info(record_id, _actor(actor))
+
+    # -- legal holds (admin) ------------------------------------------------------
+
+    def place_hold(
+        self, scope: str, target_id: str, case_ref: str, reason: str, *, actor: Actor | str = SYSTEM
+    ) -> Hold:
+        return self._holds.place(scope, target_id, case_ref, reason, _actor(actor))
+
+    def release_hold(self, hold_id: str, reason: str, *, actor: Actor | str = SYSTEM) -> Hold:
+        return self._holds.release(hold_id, reason, _actor(actor))
+
+    def list_holds(self, *, active_only: bool = False, actor: Actor | str = SYSTEM) -> list[Hold]:
+        return self._holds.list(_actor(actor), include_released=not active_only)
+
+    # -- subject rights (DPO) ---------------------------------------------------------
+
+    def request_erasure(self, subject_id: str, *, actor: Actor | str = SYSTEM) -> ErasureDecision:
+        return self._rights.request_erasure(subject_id, _actor(actor))
+
+    def erasure_status(self, subject_id: str, *, actor: Actor | str = SYSTEM) -> ErasureDecision:
+        return self._rights.erasure_status(subject_id, _actor(actor))
+
+    def restrict(self, subject_id: str, *, actor: Actor | str = SYSTEM) -> None:
+        self._rights.set_restriction(subject_id, True, _actor(actor))
+
+    def unrestrict(self, subject_id: str, *, actor: Actor | str = SYSTEM) -> None:
+        self._rights.set_restriction(subject_id, False, _actor(actor))
+
+    def export_subject(
+        self, subject_id: str, out: IO[bytes], *, actor: Actor | str = SYSTEM
+    ) -> dict[str, object]:
+        """Write a zip of the subject's records and ``manifest.json``; return the manifest."""
+        return self._rights.export(subject_id, out, _actor(actor))
+
+    # -- retention and disposal (compliance) -------------------------------------
+
+    def plan_disposal(self, as_of: datetime | None = None) -> DisposalPlan:
+        if as_of is not None:
+            require_aware(as_of)
+        return self._disposal.plan(as_of)
+
+    def approve_disposal(
+        self, plan: DisposalPlan, ids: list[str] | None = None, *, actor: Actor | str = SYSTEM
+    ) -> int:
+        return self._disposal.approve(plan, _actor(actor), ids)
+
+    def sweep(self, *, actor: Actor | str = SYSTEM) -> SweepResult:
+        return self._disposal.sweep(_actor(actor))
+
+    def list_destructions(self, state: str | None = None) -> list[Destruction]:
+        return self._disposal.list(state)
+
+    def cancel_destruction(self, destruction_id: str, *, actor: Actor | str = SYSTEM) -> Destruction:
+        return self._disposal.cancel(destruction_id, _actor(actor))
+
+    def destruction_certificate(self, destruction_id: str) -> dict[str, Any]:
+        return self._disposal.certificate(destruction_id)
+
+    # -- audit and housekeeping -------------------------------------------------
+
+    def verify_audit(self) -> AuditVerification:
+        return self._ctx.audit.verify()
+
+    def audit_events(
+        self,
+        *,
+        actor: str | None = None,
+        subject_id: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[AuditEvent]:
+        return self._ctx.audit.events(
+            actor=actor, subject_id=subject_id, action=action, since=since, until=until
+        )
+
+    def gc(self, grace: Duration | None = None) -> GcResult:
+        return self._gc.run(grace)

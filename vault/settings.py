@@ -1,0 +1,224 @@
+"""recvault configuration: ``RECVAULT_*`` environment plus one optional TOML file.
+
+Secrets (name secret, signing key, master key, Vault tokens) come only from
+the environment or from a file named by ``<NAME>_FILE``; a secret in the TOML
+file is refused. Invalid configuration fails at start with the key named.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from vault.domain import Category
+from vault.durations import Duration
+from vault.errors import ConfigError, VaultError
+
+
+def _duration(value: Any) -> Duration:
+    if isinstance(value, Duration):
+        return value
+    try:
+        return Duration.parse(str(value))
+    except VaultError as exc:
+        raise ValueError(exc.message) from None
+
+
+IsoDuration = Annotated[
+    Duration, BeforeValidator(_duration), PlainSerializer(str, return_type=str)
+]
+
+_SECRET_NAMES = ("name_secret", "signing_key", "master_key")
+CLINICAL = (Category.PHOTO, Category.IMPRESSION, Category.XRAY, Category.CLINICAL_FINDING)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreConfig(_Strict):
+    kind: Literal["local", "s3"] = "local"
+    path: str | None = None
+    endpoint_url: str | None = None
+    bucket: str | None = None
+    region_name: str | None = None
+    object_lock: bool | None = None
+    retention_mode: Literal["COMPLIANCE", "GOVERNANCE"] = "COMPLIANCE"
+    access_key_env: str | None = None
+    secret_key_env: str | None = None
+
+
+class KeysConfig(_Strict):
+    kind: Literal["vault", "local"] = "vault"
+    addr: str = "http://127.0.0.1:8200"
+    mount: str | None = None
+    mounts: list[str] = Field(default_factory=list)
+    token_env: str = "RECVAULT_VAULT_TOKEN"
+    namespace: str | None = None
+    verify: bool | str = True
+    timeout: float = 5.0
+    batch_size: int = Field(default=250, ge=1, le=1000)
+    path: str | None = None
+
+    def mount_list(self) -> list[str]:
+        return list(self.mounts) or ([self.mount] if self.mount else [])
+
+
+class RegionConfig(_Strict):
+    location: str
+    store: StoreConfig = StoreConfig()
+    keys: KeysConfig = KeysConfig()
+
+
+class DatabaseConfig(_Strict):
+    url: str = "sqlite:///.recvault/meta.db"
+
+
+class RetentionConfig(_Strict):
+    default: IsoDuration = Duration.parse("P10Y")
+    categories: dict[Category, IsoDuration] = Field(default_factory=dict)
+    object_lock_slack: IsoDuration = Duration.parse("P30D")
+
+    def for_category(self, category: Category) -> Duration:
+        return self.categories.get(category, self.default)
+
+
+class DestructionConfig(_Strict):
+    waiting_period: IsoDuration = Duration.parse("P30D")
+    review: bool = False
+    automatic: bool = True
+    #: how long Vault snapshots and backups are kept: the erasure horizon
+    snapshot_retention: IsoDuration = Duration.parse("P30D")
+    release_needs_other_principal: bool = True
+
+
+class RotationConfig(_Strict):
+    max_age: IsoDuration = Duration.parse("P1Y")
+    keep_versions: int = Field(default=0, ge=0)
+
+
+class LimitsConfig(_Strict):
+    max_record_bytes: int = Field(default=8 * 1024**3, ge=1)
+    wrap_batch: int = Field(default=250, ge=1, le=1000)
+    dek_cache_entries: int = Field(default=10_000, ge=0)
+    dek_cache_ttl_seconds: float = Field(default=300.0, ge=0)
+    gc_grace: IsoDuration = Duration.parse("PT1H")
+
+
+class Settings(BaseSettings):
+    """Every setting of a recvault deployment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RECVAULT_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    database: DatabaseConfig = DatabaseConfig()
+    regions: dict[str, RegionConfig] = Field(default_factory=dict)
+    retention: RetentionConfig = RetentionConfig()
+    destruction: DestructionConfig = DestructionConfig()
+    rotation: RotationConfig = RotationConfig()
+    limits: LimitsConfig = LimitsConfig()
+    name_secret: SecretStr | None = None
+    signing_key: SecretStr | None = None
+    master_key: SecretStr | None = None
+
+    @field_validator("regions")
+    @classmethod
+    def _region_names(cls, regions: dict[str, RegionConfig]) -> dict[str, RegionConfig]:
+        for name in regions:
+            if not name.isalnum() or not name.isupper() or len(name) > 8:
+                raise ValueError(f"region name {name!r} must be short upper-case letters (JP, PH)")
+        return regions
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+        """Read the TOML file (``path`` or ``$RECVAULT_CONFIG``) and the environment."""
+        data: dict[str, Any] = {}
+        chosen = path if path is not None else os.environ.get("RECVAULT_CONFIG")
+        if chosen:
+            try:
+                data = tomllib.loads(Path(chosen).read_text())
+            except FileNotFoundError:
+                raise ConfigError(f"configuration file not found: {chosen}") from None
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"configuration file {chosen} is not valid TOML: {exc}") from None
+            for name in _SECRET_NAMES:
+                if name in data:
+                    raise ConfigError(
+                        f"{name}: secrets are read from RECVAULT_{name.upper()} "
+                        "(or RECVAULT_{name.upper()}_FILE), never from the configuration file"
+                    )
+        for name in _SECRET_NAMES:
+            from_file = os.environ.get(f"RECVAULT_{name.upper()}_FILE")
+            if from_file and name not in overrides and f"RECVAULT_{name.upper()}" not in os.environ:
+                overrides[name] = Path(from_file).read_text().strip()
+        data.update(overrides)
+        try:
+            return cls(**data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
+
+    # -- derived values -------------------------------------------------------
+
+    def secret_bytes(self, name: str) -> bytes:
+        value: SecretStr | None = getattr(self, name)
+        if value is None:
+            raise ConfigError(f"{name}: set RECVAULT_{name.upper()} (or RECVAULT_{name.upper()}_FILE)")
+        return decode_secret(value.get_secret_value(), name)
+
+    def retention_for(self, category: Category) -> Duration:
+        return self.retention.for_category(category)
+
+
+def decode_secret(text: str, name: str) -> bytes:
+    """Secrets are 32+ bytes given as hex or base64."""
+    text = text.strip()
+    raw: bytes | None = None
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raw = None
+    if raw is None or len(raw) < 32:
+        raise ConfigError(f"{name}: must be at least 32 bytes, hex or base64 encoded")
+    return raw
+
+
+def vault_token(config: KeysConfig) -> str | None:
+    """The Vault token for a region, from the variable its ``token_env`` names (or ``_FILE``)."""
+    value = os.environ.get(config.token_env)
+    if value:
+        return value.strip()
+    from_file = os.environ.get(f"{config.token_env}_FILE")
+    return Path(from_file).read_text().strip() if from_file else None
