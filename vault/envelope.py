@@ -210,6 +210,8 @@ def _seal_segments(
                 f"content is longer than the {header.plaintext_length} bytes announced"
             )
         yield sealed
+        # Drop our reference so the allocator can reuse the block for the next segment.
+        del sealed, plaintext
 
 
 # --- opening ----------------------------------------------------------------
