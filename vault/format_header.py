@@ -208,11 +208,12 @@ def _encode_key_block(key_block: KeyBlock) -> bytes:
     return _U16.pack(len(body)) + body
 
 
-def derive_object_keys(dek: bytes, bound_fields: bytes, context: ObjectContext) -> ObjectKeys:
+def derive_object_keys(
+    dek: bytes, salt: bytes, bound_fields: bytes, context: ObjectContext
+) -> ObjectKeys:
+    """HKDF-SHA-512 over the DEK; ``bound_fields`` (which repeat the salt) go in info."""
     if len(dek) != DEK_BYTES:
         raise InvalidInput("a data key must be 32 bytes")
-    # bound_fields carries the salt too; HKDF also takes it as its own salt input.
-    salt = bound_fields[9 : 9 + SALT_BYTES]
     okm = hkdf_sha512(
         dek, salt, _DERIVATION_LABEL + bound_fields + _context_bytes(context), _DERIVED_BYTES
     )
@@ -239,7 +240,7 @@ def build_header(
     bound = _bound_fields(
         SUITE_AES256GCM_HKDFSHA512_C32, segment_exp, plaintext_length, salt, context
     )
-    keys = derive_object_keys(dek, bound, context)
+    keys = derive_object_keys(dek, salt, bound, context)
     key_block_bytes = _encode_key_block(key_block)
     total = len(bound) + 4 + len(key_block_bytes) + COMMITMENT_BYTES
     encoded = b"".join((bound[:5], _U32.pack(total), bound[5:], key_block_bytes, keys.commitment))
@@ -348,7 +349,7 @@ def verify_header(header: Header, dek: bytes, context: ObjectContext) -> ObjectK
     bound = _bound_fields(
         header.suite_id, header.segment_exp, header.plaintext_length, header.salt, context
     )
-    keys = derive_object_keys(dek, bound, context)
+    keys = derive_object_keys(dek, header.salt, bound, context)
     if not hmac.compare_digest(keys.commitment, header.commitment):
         raise IntegrityError("key commitment mismatch (wrong key or wrong record)")
     return keys
