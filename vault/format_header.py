@@ -194,6 +194,8 @@ def _context_bytes(context: ObjectContext) -> bytes:
 
 def _encode_key_block(key_block: KeyBlock) -> bytes:
     name = _ascii(key_block.key_name, "key name", 0xFF)
+    if len(key_block.wrapped_dek) > 0xFFFF - _KEY_BLOCK_MIN - len(name):
+        raise InvalidInput("key block longer than 65535 bytes")
     body = b"".join(
         (
             _U8.pack(len(name)),
@@ -203,8 +205,6 @@ def _encode_key_block(key_block: KeyBlock) -> bytes:
             key_block.wrapped_dek,
         )
     )
-    if len(key_block.wrapped_dek) > 0xFFFF or len(body) > 0xFFFF:
-        raise InvalidInput("key block longer than 65535 bytes")
     return _U16.pack(len(body)) + body
 
 
