@@ -269,7 +269,12 @@ def _read_stream_header(stream: BinaryIO, accepted: frozenset[int]) -> Header:
 
 
 def open_stream(stream: BinaryIO, *, dek: bytes, context: ObjectContext) -> Iterator[bytes]:
-    """Yield the verified plaintext of the object in ``stream``, segment by segment."""
+    """Yield the verified plaintext of the object in ``stream``, segment by segment.
+
+    The header and the key commitment are checked at the call, before anything is
+    yielded; a segment is yielded only after its tag verified. On IntegrityError
+    the chunks already yielded are the verified segments before the failing one.
+    """
     return _open_stream(stream, dek=dek, context=context, accepted=_READABLE_SEGMENT_EXPS)
 
 
