@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import random
+import tracemalloc
 from functools import cache
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -220,3 +222,33 @@ def test_salt_is_random_when_not_given() -> None:
     )
     assert envelope.parse_header(first).salt != envelope.parse_header(second).salt
     assert open_bytes(first) == open_bytes(second) == data
+
+
+def test_memory_stays_bounded_while_streaming(tmp_path: Path) -> None:
+    segment, count = plaintext(SEG), 12
+    path = tmp_path / "object"
+    tracemalloc.start()
+    try:
+        with path.open("wb") as out:
+            for chunk in envelope.seal(
+                (segment for _ in range(count)),
+                dek=DEK,
+                key_block=envelope.KeyBlock("k", 0, b"w"),
+                context=CONTEXT,
+                plaintext_length=count * SEG,
+            ):
+                out.write(chunk)
+        _, seal_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        opened = 0
+        with path.open("rb", buffering=0) as stream:
+            for chunk in envelope.open_stream(stream, dek=DEK, context=CONTEXT):
+                assert chunk == segment
+                opened += len(chunk)
+        _, open_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert opened == count * SEG
+    # One segment buffer, one segment in flight, one being checked: far below the record.
+    assert seal_peak < 4 * SEG, f"sealing {count} MiB peaked at {seal_peak} bytes"
+    assert open_peak < 4 * SEG, f"opening {count} MiB peaked at {open_peak} bytes"
