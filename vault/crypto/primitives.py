@@ -14,6 +14,10 @@ GCM_NONCE_BYTES = 12
 GCM_TAG_BYTES = 16
 
 
+#: What the AEAD accepts as data: segments are passed as views to avoid copies.
+Bytes = bytes | bytearray | memoryview
+
+
 class AuthenticationFailed(Exception):
     """An AEAD tag did not verify. Deliberately opaque: callers say what failed."""
 
@@ -28,10 +32,10 @@ class AesGcm:
             raise ValueError("AES-256-GCM needs a 32-byte key")
         self._aead = AESGCM(key)
 
-    def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes | None = None) -> bytes:
+    def encrypt(self, nonce: bytes, plaintext: Bytes, aad: bytes | None = None) -> bytes:
         return self._aead.encrypt(nonce, plaintext, aad)
 
-    def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes | None = None) -> bytes:
+    def decrypt(self, nonce: bytes, ciphertext: Bytes, aad: bytes | None = None) -> bytes:
         try:
             return self._aead.decrypt(nonce, ciphertext, aad)
         except InvalidTag:

@@ -1,0 +1,23 @@
+"""Run every benchmark module listed in ``MODULES``, in order; a missing one is an error."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+#: Add a module here (it must define ``main()``) to include it in ``python -m bench``.
+MODULES = ["bench.format"]
+
+
+def main() -> int:
+    status = 0
+    for name in MODULES:
+        module = importlib.import_module(name)
+        print(f"== {name}")
+        result = module.main()
+        status = status or (result or 0)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
