@@ -24,7 +24,7 @@ from tests.storage.conformance import (
     pattern,
 )
 from vault.errors import InvalidInput
-from vault.storage import ObjectLocked, ObjectNotFound, RetentionMode
+from vault.storage import ObjectLocked, ObjectNotFound, RetentionMode, StoreUnavailable
 from vault.storage.s3 import S3Store
 
 StoreFactory = Callable[..., S3Store]
@@ -199,6 +199,26 @@ class S3StoreCases(ObjectStoreConformance):
         )
         store.delete("jp/l6/rec")
         assert list(store.list()) == []
+
+    @pytest.mark.parametrize(
+        "call",
+        [
+            lambda s: s.health(),
+            lambda s: s.location(),
+            lambda s: list(s.list()),
+            lambda s: s.delete("jp/00/x"),
+            lambda s: s.supports_object_lock,
+        ],
+    )
+    def test_missing_bucket_is_unavailable(
+        self, make_bucket: BucketFactory, s3_endpoint: str | None, call: Callable[[S3Store], object]
+    ) -> None:
+        make_bucket("ap-northeast-1")  # starts the server or the mock
+        store = S3Store(
+            "recvault-never-created", endpoint_url=s3_endpoint, region_name="ap-northeast-1"
+        )
+        with pytest.raises(StoreUnavailable):
+            call(store)
 
     # -- location -------------------------------------------------------------
 

@@ -44,6 +44,7 @@ def client_error(code: str, status: int) -> botocore.exceptions.ClientError:
     [
         (client_error("NoSuchKey", 404), ObjectNotFound),
         (client_error("404", 404), ObjectNotFound),
+        (client_error("NoSuchBucket", 404), StoreUnavailable),
         (client_error("AccessDenied", 403), StoreAccessDenied),
         (client_error("InvalidAccessKeyId", 403), StoreAccessDenied),
         (client_error("InternalError", 500), StoreUnavailable),

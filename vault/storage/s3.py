@@ -78,10 +78,16 @@ def _error_code(exc: botocore.exceptions.ClientError) -> tuple[str, int]:
     return str(error.get("Code", "")), int(status)
 
 
-def _translate(exc: Exception, what: str) -> VaultError:
-    """The one place where botocore errors become recvault errors."""
+def _translate(exc: Exception, what: str, *, bucket_call: bool = False) -> VaultError:
+    """The one place where botocore errors become recvault errors.
+
+    ``bucket_call``: the request names no object, so "not found" means the
+    bucket is missing, and the store cannot serve at all.
+    """
     if isinstance(exc, botocore.exceptions.ClientError):
         code, status = _error_code(exc)
+        if code == "NoSuchBucket" or (bucket_call and status == 404):
+            return StoreUnavailable(f"s3: {what}: the bucket does not exist")
         if code in _NOT_FOUND or status == 404:
             return ObjectNotFound(f"s3: {what}: not found")
         if code in _DENIED or status == 403:
@@ -96,13 +102,13 @@ _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientErr
 
 
 @contextmanager
-def _errors(what: str) -> Iterator[None]:
+def _errors(what: str, *, bucket_call: bool = False) -> Iterator[None]:
     try:
         yield
     except botocore.exceptions.ParamValidationError:
         raise  # a bug in recvault, not a state of the store
     except _BOTO_ERRORS as exc:
-        raise _translate(exc, what) from exc
+        raise _translate(exc, what, bucket_call=bucket_call) from exc
 
 
 class _BodyReader(io.RawIOBase):
@@ -187,10 +193,14 @@ class S3Store(ObjectStore):
                 config = self._client.get_object_lock_configuration(Bucket=self.bucket)
             except botocore.exceptions.ClientError as exc:
                 if _error_code(exc)[0] not in _NO_LOCK_CONFIG:
-                    raise _translate(exc, "reading the Object Lock configuration") from exc
+                    raise _translate(
+                        exc, "reading the Object Lock configuration", bucket_call=True
+                    ) from exc
                 self._object_lock = False
             except botocore.exceptions.BotoCoreError as exc:
-                raise _translate(exc, "reading the Object Lock configuration") from exc
+                raise _translate(
+                    exc, "reading the Object Lock configuration", bucket_call=True
+                ) from exc
             else:
                 enabled = config.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled")
                 self._object_lock = enabled == "Enabled"
@@ -202,7 +212,7 @@ class S3Store(ObjectStore):
 
     def _is_versioned(self) -> bool:
         if self._versioned is None:
-            with _errors("reading the bucket's versioning"):
+            with _errors("reading the bucket's versioning", bucket_call=True):
                 status = self._client.get_bucket_versioning(Bucket=self.bucket).get("Status")
             # A suspended bucket still holds the versions written while enabled.
             self._versioned = status in ("Enabled", "Suspended")
@@ -291,7 +301,7 @@ class S3Store(ObjectStore):
         pages = paginator.paginate(
             Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
         )
-        with _errors(f"listing prefix {prefix!r}"):
+        with _errors(f"listing prefix {prefix!r}", bucket_call=True):
             for page in pages:
                 for item in page.get("Contents", []):
                     yield ObjectInfo(
@@ -309,12 +319,12 @@ class S3Store(ObjectStore):
             # A wrong-region client gets a 301 that still names the region.
             headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
             if "x-amz-bucket-region" not in headers:
-                raise _translate(exc, "reading the bucket's region") from exc
+                raise _translate(exc, "reading the bucket's region", bucket_call=True) from exc
         except botocore.exceptions.BotoCoreError as exc:
-            raise _translate(exc, "reading the bucket's region") from exc
+            raise _translate(exc, "reading the bucket's region", bucket_call=True) from exc
         region = headers.get("x-amz-bucket-region")
         if not region:
-            with _errors("reading the bucket's location"):
+            with _errors("reading the bucket's location", bucket_call=True):
                 region = self._client.get_bucket_location(Bucket=self.bucket).get(
                     "LocationConstraint"
                 )
@@ -323,7 +333,7 @@ class S3Store(ObjectStore):
         return region or "us-east-1"
 
     def health(self) -> None:
-        with _errors("checking the bucket"):
+        with _errors("checking the bucket", bucket_call=True):
             self._client.head_bucket(Bucket=self.bucket)
 
     # -- deleting -------------------------------------------------------------
