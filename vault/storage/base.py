@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
-from vault.errors import InvalidInput, NotFound, Unavailable
+from vault.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
 
 
 class ObjectNotFound(NotFound):
@@ -34,6 +34,18 @@ class InvalidObjectKey(InvalidInput):
     """The object key is not a valid relative key for this store."""
 
     code = "invalid-object-key"
+
+
+class StoreAccessDenied(PermissionDenied):
+    """The object store refused recvault's credentials for this operation."""
+
+    code = "store-access-denied"
+
+
+class ObjectLocked(Conflict):
+    """The store refuses the change: a retention or legal hold protects the object."""
+
+    code = "object-locked"
 
 
 class RetentionMode(enum.StrEnum):
@@ -96,12 +108,15 @@ class ObjectStore(abc.ABC):
     def location(self) -> str:
         """The location the store reports (S3: bucket region; local: its label)."""
 
-    def set_retention(
-        self, key: str, retain_until: datetime, mode: RetentionMode = RetentionMode.COMPLIANCE
+    def set_retention(  # noqa: B027  (a no-op by default: most stores have no Object Lock)
+        self, key: str, retain_until: datetime, mode: RetentionMode | None = None
     ) -> None:
-        """Set (or extend) the object's retain-until date. No-op without Object Lock."""
+        """Set (or extend) the object's retain-until date. No-op without Object Lock.
 
-    def set_legal_hold(self, key: str, on: bool) -> None:
+        ``mode=None`` uses the store's configured mode (COMPLIANCE unless set).
+        """
+
+    def set_legal_hold(self, key: str, on: bool) -> None:  # noqa: B027
         """Mirror a legal hold onto the object. No-op without Object Lock."""
 
     def protection(self, key: str) -> ObjectProtection:

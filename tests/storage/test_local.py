@@ -1,0 +1,191 @@
+"""LocalStore: the conformance suite plus what only a filesystem can get wrong."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.storage.conformance import (
+    ChunkSourceFailed,
+    ObjectStoreConformance,
+    failing_after,
+    pattern,
+)
+from vault.storage import InvalidObjectKey, LocalStore, ObjectNotFound, StoreUnavailable
+from vault.storage import local as local_module
+
+
+class TestLocalStoreConformance(ObjectStoreConformance):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> LocalStore:
+        return LocalStore(tmp_path / "objects", "jp-local-disk")
+
+    @pytest.fixture
+    def expected_location(self) -> str:
+        return "jp-local-disk"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "objects", "jp-local-disk")
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_objects_are_files_under_the_root(store: LocalStore) -> None:
+    store.put("jp/0a/rec", [b"sealed"])
+    assert (store.root / "jp" / "0a" / "rec").read_bytes() == b"sealed"
+
+
+def test_symlink_pointing_outside_is_refused(store: LocalStore, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"not yours")
+    (store.root / "jp").mkdir()
+    (store.root / "jp" / "escape").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(InvalidObjectKey):
+        store.head("jp/escape/secret")
+    with pytest.raises(InvalidObjectKey):
+        store.open("jp/escape/secret")
+    with pytest.raises(InvalidObjectKey):
+        store.put("jp/escape/planted", [b"x"])
+    with pytest.raises(InvalidObjectKey):
+        store.delete("jp/escape/secret")
+    assert sorted(os.listdir(outside)) == ["secret"]
+    assert (outside / "secret").read_bytes() == b"not yours"
+    assert list(store.list()) == []  # the symlink is not walked either
+
+
+def test_symlinked_file_pointing_outside_is_refused(store: LocalStore, tmp_path: Path) -> None:
+    (tmp_path / "target").write_bytes(b"outside")
+    (store.root / "jp").mkdir()
+    (store.root / "jp" / "link").symlink_to(tmp_path / "target")
+    with pytest.raises(InvalidObjectKey):
+        store.get_range("jp/link", 0, 3)
+
+
+@pytest.mark.parametrize("key", ["../escape", "jp/../../escape", "/etc/passwd", "jp\\..\\x"])
+def test_escaping_keys_write_nothing(store: LocalStore, tmp_path: Path, key: str) -> None:
+    with pytest.raises(InvalidObjectKey):
+        store.put(key, [b"x"])
+    assert files_under(tmp_path) == ["objects"]
+
+
+def test_temp_prefix_is_reserved(store: LocalStore) -> None:
+    with pytest.raises(InvalidObjectKey):
+        store.put("jp/.tmp-abc", [b"x"])
+
+
+def test_failed_put_leaves_no_temp_file_and_no_directory(store: LocalStore) -> None:
+    with pytest.raises(ChunkSourceFailed):
+        store.put("jp/4a/broken", failing_after(pattern(3 * 1024 * 1024)))
+    assert files_under(store.root) == []
+
+
+def test_failed_put_keeps_sibling_directories(store: LocalStore) -> None:
+    store.put("jp/4a/kept", [b"k"])
+    with pytest.raises(ChunkSourceFailed):
+        store.put("jp/4a/broken", failing_after(b"x"))
+    assert files_under(store.root) == ["jp", "jp/4a", "jp/4a/kept"]
+
+
+def test_delete_prunes_empty_directories_but_not_the_root(store: LocalStore) -> None:
+    store.put("jp/5a/deep/x", [b"x"])
+    store.put("jp/5b/y", [b"y"])
+    store.delete("jp/5a/deep/x")
+    assert files_under(store.root) == ["jp", "jp/5b", "jp/5b/y"]
+    store.delete("jp/5b/y")
+    assert files_under(store.root) == []
+    assert store.root.is_dir()
+
+
+def test_directory_is_not_an_object(store: LocalStore) -> None:
+    store.put("jp/6a/x", [b"x"])
+    with pytest.raises(ObjectNotFound):
+        store.open("jp/6a")
+    with pytest.raises(InvalidObjectKey):
+        store.delete("jp/6a")
+    assert store.get_range("jp/6a/x", 0, 1) == b"x"
+
+
+def test_list_skips_temp_files(store: LocalStore) -> None:
+    store.put("jp/7a/x", [b"x"])
+    (store.root / "jp" / "7a" / ".tmp-crashed").write_bytes(b"partial")
+    assert [i.key for i in store.list()] == ["jp/7a/x"]
+
+
+def test_stale_temp_cleanup_removes_only_old_temp_files(store: LocalStore) -> None:
+    store.put("jp/8a/x", [b"x"])
+    old = store.root / "jp" / "8a" / ".tmp-old"
+    old.write_bytes(b"left by a crash")
+    lonely = store.root / "jp" / "8b" / ".tmp-alone"
+    lonely.parent.mkdir()
+    lonely.write_bytes(b"left by a crash")
+    fresh = store.root / "jp" / "8a" / ".tmp-fresh"
+    fresh.write_bytes(b"a put in progress")
+    now = datetime.now(UTC)
+    two_hours_ago = (now - timedelta(hours=2)).timestamp()
+    for path in (old, lonely):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+
+    stale = set(store.stale_temp_files(timedelta(hours=1), now=now))
+    assert stale == {old, lonely}
+    assert store.remove_stale_temp(timedelta(hours=1), now=now) == 2
+    assert files_under(store.root) == ["jp", "jp/8a", "jp/8a/.tmp-fresh", "jp/8a/x"]
+    assert store.remove_stale_temp(timedelta(hours=1), now=now) == 0
+
+
+def test_put_fsyncs_file_and_directories(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(local_module.os, "fsync", recording_fsync)
+    store.put("jp/9a/new", [b"durable"])
+    # the temp file, the two new directories' parents, and the object's directory
+    assert len(synced) == 4
+    assert store.get_range("jp/9a/new", 0, 100) == b"durable"
+
+
+def test_directory_fsync_refused_by_the_filesystem_is_tolerated(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_fsync = os.fsync
+
+    def fsync_refusing_directories(fd: int) -> None:
+        import stat
+
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(22, "Invalid argument")
+        real_fsync(fd)
+
+    monkeypatch.setattr(local_module.os, "fsync", fsync_refusing_directories)
+    store.put("jp/9b/x", [b"still written"])
+    assert store.get_range("jp/9b/x", 0, 100) == b"still written"
+
+
+def test_health_of_a_vanished_root(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "gone", "jp")
+    store.health()
+    (tmp_path / "gone").rmdir()
+    with pytest.raises(StoreUnavailable):
+        store.health()
+
+
+def test_list_is_lazy(store: LocalStore) -> None:
+    for i in range(5):
+        store.put(f"jp/aa/{i}", [b"x"])
+    listing = store.list("jp/")
+    assert next(listing).key == "jp/aa/0"
+    store.delete("jp/aa/3")  # a delete mid-walk is not an error
+    assert [i.key for i in listing] == ["jp/aa/1", "jp/aa/2", "jp/aa/4"]

@@ -1,0 +1,277 @@
+"""LocalStore: objects as files under one root directory, written atomically.
+
+A put writes to a temp file beside its target, fsyncs it, renames it into
+place and fsyncs the directory, so a reader sees the whole object or none.
+Temp files start with ``.tmp-``; a crash can leave them behind, and
+``remove_stale_temp`` (run by ``recvault gc``) clears them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from vault.errors import InvalidInput
+from vault.storage.base import (
+    InvalidObjectKey,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    StoreAccessDenied,
+    StoreUnavailable,
+)
+from vault.storage.naming import TEMP_PREFIX, check_key, check_prefix
+
+# A concurrent delete may prune the directory a put has just created.
+_PUT_DIR_ATTEMPTS = 5
+
+
+def _os_error(exc: OSError, action: str) -> Exception:
+    if isinstance(exc, PermissionError):
+        return StoreAccessDenied(f"local store: permission denied while {action}")
+    name = errno.errorcode.get(exc.errno or 0, "OSError")
+    return StoreUnavailable(f"local store: {name} while {action}")
+
+
+class LocalStore(ObjectStore):
+    """Objects as files: key ``a/b/c`` lives at ``root/a/b/c``."""
+
+    def __init__(self, root: Path, location_label: str) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self._root = root.resolve(strict=True)
+        self._label = location_label
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    # -- keys -----------------------------------------------------------------
+
+    def _path(self, key: str) -> Path:
+        """The file path of ``key``, refusing anything that leaves the root."""
+        check_key(key)  # also refuses absolute keys, .., NUL and backslashes
+        path = self._root / key
+        if not path.resolve(strict=False).is_relative_to(self._root):
+            raise InvalidObjectKey(f"object key {key!r} resolves outside the store")
+        return path
+
+    def _inside(self, path: Path) -> bool:
+        return path.resolve(strict=False).is_relative_to(self._root)
+
+    # -- writing --------------------------------------------------------------
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> ObjectInfo:
+        path = self._path(key)
+        fd, tmp = self._temp_file(path.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException as exc:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            self._prune(path.parent)
+            if isinstance(exc, OSError):
+                raise _os_error(exc, "writing an object") from exc
+            raise
+        _fsync_dir(path.parent)
+        return self.head(key)
+
+    def _temp_file(self, directory: Path) -> tuple[int, str]:
+        for _ in range(_PUT_DIR_ATTEMPTS):
+            try:
+                self._make_dirs(directory)
+                return tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise _os_error(exc, "creating a temp file") from exc
+        raise StoreUnavailable("local store: directory kept vanishing during put")
+
+    def _make_dirs(self, directory: Path) -> None:
+        missing: list[Path] = []
+        current = directory
+        while current != self._root and not current.is_dir():
+            missing.append(current)
+            current = current.parent
+        for created in reversed(missing):
+            with contextlib.suppress(FileExistsError):
+                created.mkdir()
+            if not self._inside(created):
+                raise InvalidObjectKey("object key resolves outside the store")
+            # The new directory's name must survive a crash as well as the file.
+            _fsync_dir(created.parent)
+
+    # -- reading --------------------------------------------------------------
+
+    def open(self, key: str) -> BinaryIO:
+        path = self._path(key)
+        try:
+            return path.open("rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            raise ObjectNotFound(f"no object {key!r}") from exc
+        except OSError as exc:
+            raise _os_error(exc, "opening an object") from exc
+
+    def get_range(self, key: str, start: int, stop: int) -> bytes:
+        if start < 0 or stop < start:
+            raise InvalidInput(f"byte range [{start}, {stop}) is not a valid range")
+        with self.open(key) as stream:
+            stream.seek(start)
+            return stream.read(stop - start)
+
+    def head(self, key: str) -> ObjectInfo:
+        path = self._path(key)
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise ObjectNotFound(f"no object {key!r}") from exc
+        except OSError as exc:
+            raise _os_error(exc, "reading object metadata") from exc
+        if not path.is_file():
+            raise ObjectNotFound(f"no object {key!r}")
+        return _info(key, st)
+
+    def location(self) -> str:
+        return self._label
+
+    def health(self) -> None:
+        if not self._root.is_dir() or not os.access(self._root, os.W_OK | os.X_OK):
+            raise StoreUnavailable("local store: root directory is missing or not writable")
+
+    # -- deleting -------------------------------------------------------------
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            path.unlink()
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except IsADirectoryError as exc:
+            raise InvalidObjectKey(f"object key {key!r} names a directory") from exc
+        except OSError as exc:
+            raise _os_error(exc, "deleting an object") from exc
+        _fsync_dir(path.parent)
+        self._prune(path.parent)
+
+    def _prune(self, directory: Path) -> None:
+        """Remove empty directories from ``directory`` up to (not including) the root."""
+        current = directory
+        while current != self._root and current.is_relative_to(self._root):
+            try:
+                current.rmdir()
+            except OSError:
+                return
+            current = current.parent
+
+    # -- listing --------------------------------------------------------------
+
+    def list(self, prefix: str = "", page_size: int = 1000) -> Iterator[ObjectInfo]:
+        if page_size < 1:
+            raise InvalidInput("page_size must be at least 1")
+        check_prefix(prefix)
+        dir_part, _, name_part = prefix.rpartition("/")
+        start = self._root / dir_part if dir_part else self._root
+        if not start.is_dir() or not self._inside(start):
+            return
+        base = f"{dir_part}/" if dir_part else ""
+        yield from self._walk(start, base, name_part)
+
+    def _walk(self, directory: Path, base: str, name_prefix: str) -> Iterator[ObjectInfo]:
+        """Depth-first walk in S3 key order: a directory ``d`` sorts as ``d/``."""
+        stack = [iter(_sorted_entries(directory, name_prefix))]
+        bases = [base]
+        while stack:
+            entry = next(stack[-1], None)
+            if entry is None:
+                stack.pop()
+                bases.pop()
+                continue
+            key = bases[-1] + entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(iter(_sorted_entries(Path(entry.path), "")))
+                    bases.append(key + "/")
+                elif entry.is_file(follow_symlinks=False):
+                    yield _info(key, entry.stat(follow_symlinks=False))
+            except FileNotFoundError:
+                continue  # deleted while we walked
+
+    # -- crash leftovers ------------------------------------------------------
+
+    def stale_temp_files(
+        self, older_than: timedelta, now: datetime | None = None
+    ) -> Iterator[Path]:
+        """Temp files left by interrupted puts, last modified before ``now - older_than``."""
+        cutoff = ((now or datetime.now(UTC)) - older_than).timestamp()
+        for dirpath, _dirnames, filenames in os.walk(self._root):
+            for name in filenames:
+                if not name.startswith(TEMP_PREFIX):
+                    continue
+                path = Path(dirpath, name)
+                try:
+                    if path.lstat().st_mtime < cutoff:
+                        yield path
+                except FileNotFoundError:
+                    continue
+
+    def remove_stale_temp(self, older_than: timedelta, now: datetime | None = None) -> int:
+        """Delete stale temp files (see ``stale_temp_files``); return how many went."""
+        removed = 0
+        for path in list(self.stale_temp_files(older_than, now)):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            removed += 1
+            self._prune(path.parent)
+        return removed
+
+
+def _sorted_entries(directory: Path, name_prefix: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as it:
+            entries = [
+                e
+                for e in it
+                if e.name.startswith(name_prefix)
+                and not e.name.startswith(TEMP_PREFIX)
+                and not e.is_symlink()
+            ]
+    except FileNotFoundError:
+        return []
+    entries.sort(key=lambda e: e.name + "/" if e.is_dir(follow_symlinks=False) else e.name)
+    return entries
+
+
+def _info(key: str, st: os.stat_result) -> ObjectInfo:
+    return ObjectInfo(
+        key=key,
+        size=st.st_size,
+        etag=f"{st.st_size:x}-{st.st_mtime_ns:x}",
+        last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
+    )
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        # Some filesystems refuse fsync on directories; the rename is still atomic.
+        if exc.errno not in (errno.EINVAL, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)

@@ -1,0 +1,476 @@
+"""S3Store: objects in one S3 bucket (AWS S3, MinIO, Ceph), with Object Lock.
+
+The only module of recvault that imports boto3 or botocore. Every botocore
+error is translated to a recvault error in ``_translate``, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import io
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from vault.errors import InvalidInput, VaultError
+from vault.storage.base import (
+    ObjectInfo,
+    ObjectLocked,
+    ObjectNotFound,
+    ObjectProtection,
+    ObjectStore,
+    RetentionMode,
+    StoreAccessDenied,
+    StoreUnavailable,
+)
+from vault.storage.naming import check_key, check_prefix
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+
+MiB = 1024 * 1024
+MIN_PART_SIZE = 5 * MiB  # S3's floor for every part but the last
+MAX_PART_SIZE = 5 * 1024 * MiB
+
+_NOT_FOUND = {"NoSuchKey", "NotFound", "NoSuchVersion", "404"}
+_DENIED = {
+    "AccessDenied",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "403",
+}
+_NO_CREDENTIALS = (
+    botocore.exceptions.NoCredentialsError,
+    botocore.exceptions.PartialCredentialsError,
+)
+_NO_LOCK_CONFIG = {"ObjectLockConfigurationNotFoundError", "InvalidRequest"}
+
+
+_SESSION_LOCK = threading.Lock()
+_SESSION: boto3.session.Session | None = None
+
+
+def _shared_session() -> boto3.session.Session:
+    """One boto3 session per process: it caches service models, so clients come cheap.
+
+    Sessions are not thread safe; callers hold ``_SESSION_LOCK``.
+    """
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = boto3.session.Session()
+    return _SESSION
+
+
+def _error_code(exc: botocore.exceptions.ClientError) -> tuple[str, int]:
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return str(error.get("Code", "")), int(status)
+
+
+def _translate(exc: Exception, what: str, *, bucket_call: bool = False) -> VaultError:
+    """The one place where botocore errors become recvault errors.
+
+    ``bucket_call``: the request names no object, so "not found" means the
+    bucket is missing, and the store cannot serve at all.
+    """
+    if isinstance(exc, botocore.exceptions.ClientError):
+        code, status = _error_code(exc)
+        if code == "NoSuchBucket" or (bucket_call and status == 404):
+            return StoreUnavailable(f"s3: {what}: the bucket does not exist")
+        if code in _NOT_FOUND or status == 404:
+            return ObjectNotFound(f"s3: {what}: not found")
+        if code in _DENIED or status == 403:
+            return StoreAccessDenied(f"s3: {what}: access denied ({code or status})")
+        return StoreUnavailable(f"s3: {what}: {code or 'error'} (HTTP {status})")
+    if isinstance(exc, _NO_CREDENTIALS):
+        return StoreAccessDenied(f"s3: {what}: no credentials")
+    return StoreUnavailable(f"s3: {what}: {type(exc).__name__}")
+
+
+_BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+
+@contextmanager
+def _errors(what: str, *, bucket_call: bool = False) -> Iterator[None]:
+    try:
+        yield
+    except botocore.exceptions.ParamValidationError:
+        raise  # a bug in recvault, not a state of the store
+    except _BOTO_ERRORS as exc:
+        raise _translate(exc, what, bucket_call=bucket_call) from exc
+
+
+class _BodyReader(io.RawIOBase):
+    """A raw stream over a StreamingBody whose read errors are recvault errors."""
+
+    def __init__(self, body: Any, key: str) -> None:
+        self._body = body
+        self._key = key
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        with _errors(f"reading {self._key!r}"):
+            data = self._body.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+
+class S3Store(ObjectStore):
+    """Objects in one bucket; puts are multipart uploads of ``part_size`` parts."""
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+        client: S3Client | None = None,
+        object_lock: bool | None = None,
+        part_size: int = 8 * MiB,
+        retention_mode: RetentionMode = RetentionMode.COMPLIANCE,
+        connect_timeout: float = 5,
+        read_timeout: float = 30,
+        max_attempts: int = 3,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        aws_session_token: str | None = None,
+    ) -> None:
+        if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
+            raise InvalidInput(f"part_size must lie in [{MIN_PART_SIZE}, {MAX_PART_SIZE}]")
+        if max_attempts < 1:
+            raise InvalidInput("max_attempts must be at least 1")
+        self.bucket = bucket
+        self.part_size = part_size
+        self.retention_mode = RetentionMode(retention_mode)
+        self._object_lock = object_lock
+        self._versioned: bool | None = True if object_lock else None
+        if client is None:
+            config = Config(
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                retries={"total_max_attempts": max_attempts, "mode": "standard"},
+                # MinIO, Ceph and test servers behind a custom endpoint want path style.
+                s3={"addressing_style": "path" if endpoint_url else "auto"},
+            )
+            with _SESSION_LOCK:
+                client = _shared_session().client(
+                    "s3",
+                    region_name=region_name,
+                    endpoint_url=endpoint_url,
+                    config=config,
+                    aws_access_key_id=aws_access_key_id,
+                    aws_secret_access_key=aws_secret_access_key,
+                    aws_session_token=aws_session_token,
+                )
+        self._client: S3Client = client
+
+    # -- capabilities ---------------------------------------------------------
+
+    @property
+    def supports_object_lock(self) -> bool:
+        """Asked of the bucket once (``ObjectLockEnabled``) unless given at construction."""
+        if self._object_lock is None:
+            try:
+                config = self._client.get_object_lock_configuration(Bucket=self.bucket)
+            except botocore.exceptions.ClientError as exc:
+                if _error_code(exc)[0] not in _NO_LOCK_CONFIG:
+                    raise _translate(
+                        exc, "reading the Object Lock configuration", bucket_call=True
+                    ) from exc
+                self._object_lock = False
+            except botocore.exceptions.BotoCoreError as exc:
+                raise _translate(
+                    exc, "reading the Object Lock configuration", bucket_call=True
+                ) from exc
+            else:
+                enabled = config.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled")
+                self._object_lock = enabled == "Enabled"
+        return self._object_lock
+
+    @supports_object_lock.setter
+    def supports_object_lock(self, enabled: bool) -> None:
+        self._object_lock = enabled
+
+    def _is_versioned(self) -> bool:
+        if self._versioned is None:
+            with _errors("reading the bucket's versioning", bucket_call=True):
+                status = self._client.get_bucket_versioning(Bucket=self.bucket).get("Status")
+            # A suspended bucket still holds the versions written while enabled.
+            self._versioned = status in ("Enabled", "Suspended")
+        return self._versioned
+
+    # -- writing --------------------------------------------------------------
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> ObjectInfo:
+        check_key(key)
+        part = bytearray(self.part_size)
+        filled = 0
+        upload: _MultipartUpload | None = None
+        try:
+            for chunk in chunks:
+                view = memoryview(chunk).cast("B")
+                while view:
+                    n = min(len(view), self.part_size - filled)
+                    part[filled : filled + n] = view[:n]
+                    filled += n
+                    view = view[n:]
+                    if filled == self.part_size:
+                        if upload is None:
+                            upload = _MultipartUpload(self._client, self.bucket, key)
+                        upload.add_part(part)
+                        filled = 0
+            if upload is None:
+                with _errors(f"writing {key!r}"):
+                    self._client.put_object(Bucket=self.bucket, Key=key, Body=bytes(part[:filled]))
+            else:
+                if filled:
+                    del part[filled:]  # shrinks in place: the last part needs no copy
+                    upload.add_part(part)
+                upload.complete()
+        except BaseException:
+            if upload is not None:
+                upload.abort()
+            raise
+        return self.head(key)
+
+    # -- reading --------------------------------------------------------------
+
+    def open(self, key: str) -> BinaryIO:
+        check_key(key)
+        with _errors(f"opening {key!r}"):
+            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        return io.BufferedReader(_BodyReader(body, key), buffer_size=MiB)
+
+    def get_range(self, key: str, start: int, stop: int) -> bytes:
+        check_key(key)
+        if start < 0 or stop < start:
+            raise InvalidInput(f"byte range [{start}, {stop}) is not a valid range")
+        if start == stop:
+            self.head(key)
+            return b""
+        try:
+            response = self._client.get_object(
+                Bucket=self.bucket, Key=key, Range=f"bytes={start}-{stop - 1}"
+            )
+            with response["Body"] as body:
+                return body.read()
+        except botocore.exceptions.ClientError as exc:
+            code, status = _error_code(exc)
+            if code == "InvalidRange" or status == 416:
+                self.head(key)  # the range starts past the end of an existing object
+                return b""
+            raise _translate(exc, f"reading a range of {key!r}") from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise _translate(exc, f"reading a range of {key!r}") from exc
+
+    def head(self, key: str) -> ObjectInfo:
+        check_key(key)
+        with _errors(f"reading metadata of {key!r}"):
+            response = self._client.head_object(Bucket=self.bucket, Key=key)
+        return ObjectInfo(
+            key=key,
+            size=response["ContentLength"],
+            etag=response.get("ETag", "").strip('"') or None,
+            last_modified=_utc(response.get("LastModified")),
+        )
+
+    def list(self, prefix: str = "", page_size: int = 1000) -> Iterator[ObjectInfo]:
+        if not 1 <= page_size <= 1000:
+            raise InvalidInput("page_size must lie in [1, 1000]")
+        check_prefix(prefix)
+        paginator = self._client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
+        )
+        with _errors(f"listing prefix {prefix!r}", bucket_call=True):
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield ObjectInfo(
+                        key=item["Key"],
+                        size=item["Size"],
+                        etag=item.get("ETag", "").strip('"') or None,
+                        last_modified=_utc(item.get("LastModified")),
+                    )
+
+    def location(self) -> str:
+        try:
+            response = self._client.head_bucket(Bucket=self.bucket)
+            headers = response["ResponseMetadata"].get("HTTPHeaders", {})
+        except botocore.exceptions.ClientError as exc:
+            # A wrong-region client gets a 301 that still names the region.
+            headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            if "x-amz-bucket-region" not in headers:
+                raise _translate(exc, "reading the bucket's region", bucket_call=True) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise _translate(exc, "reading the bucket's region", bucket_call=True) from exc
+        region = headers.get("x-amz-bucket-region")
+        if not region:
+            with _errors("reading the bucket's location", bucket_call=True):
+                region = self._client.get_bucket_location(Bucket=self.bucket).get(
+                    "LocationConstraint"
+                )
+        if region == "EU":  # the legacy name of eu-west-1
+            return "eu-west-1"
+        return region or "us-east-1"
+
+    def health(self) -> None:
+        with _errors("checking the bucket", bucket_call=True):
+            self._client.head_bucket(Bucket=self.bucket)
+
+    # -- deleting -------------------------------------------------------------
+
+    def delete(self, key: str) -> None:
+        check_key(key)
+        if not self._is_versioned():
+            with _errors(f"deleting {key!r}"):
+                self._client.delete_object(Bucket=self.bucket, Key=key)
+            return
+        for version_id in self._version_ids(key):
+            try:
+                self._client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+            except _BOTO_ERRORS as exc:
+                error = _translate(exc, f"deleting a version of {key!r}")
+                if isinstance(error, StoreAccessDenied) and self._locked(key, version_id):
+                    raise ObjectLocked(f"s3: {key!r} is under retention or legal hold") from exc
+                if isinstance(error, ObjectNotFound):
+                    continue  # deleted concurrently
+                raise error from exc
+
+    def _version_ids(self, key: str) -> builtins.list[str]:
+        """Every version and delete marker of exactly ``key`` (not of longer keys)."""
+        ids: builtins.list[str] = []
+        paginator = self._client.get_paginator("list_object_versions")
+        with _errors(f"listing versions of {key!r}"):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=key):
+                for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                    if entry.get("Key") == key and "VersionId" in entry:
+                        ids.append(entry["VersionId"])
+        return ids
+
+    def _locked(self, key: str, version_id: str) -> bool:
+        try:
+            response = self._client.head_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+        except _BOTO_ERRORS:
+            return False
+        protection = _protection(response)
+        if protection.legal_hold:
+            return True
+        return protection.retain_until is not None and protection.retain_until > datetime.now(UTC)
+
+    # -- Object Lock ----------------------------------------------------------
+
+    def set_retention(
+        self, key: str, retain_until: datetime, mode: RetentionMode | None = None
+    ) -> None:
+        check_key(key)
+        if retain_until.tzinfo is None:
+            raise InvalidInput("retain_until must carry a time zone")
+        if not self.supports_object_lock:
+            self.head(key)
+            return
+        mode = RetentionMode(mode or self.retention_mode)
+        current = self.protection(key)
+        if current.mode == mode and current.retain_until and current.retain_until >= retain_until:
+            return  # retention only ever grows; COMPLIANCE refuses a shorter date
+        with _errors(f"setting retention on {key!r}"):
+            self._client.put_object_retention(
+                Bucket=self.bucket,
+                Key=key,
+                Retention={"Mode": mode.value, "RetainUntilDate": retain_until},
+            )
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        check_key(key)
+        if not self.supports_object_lock:
+            self.head(key)
+            return
+        with _errors(f"setting the legal hold on {key!r}"):
+            self._client.put_object_legal_hold(
+                Bucket=self.bucket, Key=key, LegalHold={"Status": "ON" if on else "OFF"}
+            )
+
+    def protection(self, key: str) -> ObjectProtection:
+        # HeadObject rather than GetObjectRetention: moto answers the latter wrongly.
+        check_key(key)
+        with _errors(f"reading the protection of {key!r}"):
+            response = self._client.head_object(Bucket=self.bucket, Key=key)
+        return _protection(response)
+
+
+class _MultipartUpload:
+    """One multipart upload in progress: parts go up in order, then complete or abort."""
+
+    def __init__(self, client: S3Client, bucket: str, key: str) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._key = key
+        self._parts: list[CompletedPartTypeDef] = []
+        with _errors(f"starting the upload of {key!r}"):
+            self._upload_id = client.create_multipart_upload(
+                Bucket=bucket, Key=key, ChecksumAlgorithm="CRC32"
+            )["UploadId"]
+
+    def add_part(self, data: bytes | bytearray) -> None:
+        number = len(self._parts) + 1
+        with _errors(f"uploading part {number} of {self._key!r}"):
+            response = self._client.upload_part(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=data,  # type: ignore[arg-type]  # botocore takes bytearray too
+                ChecksumAlgorithm="CRC32",
+            )
+        part: CompletedPartTypeDef = {"PartNumber": number, "ETag": response["ETag"]}
+        if "ChecksumCRC32" in response:
+            part["ChecksumCRC32"] = response["ChecksumCRC32"]
+        self._parts.append(part)
+
+    def complete(self) -> None:
+        with _errors(f"completing the upload of {self._key!r}"):
+            self._client.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+
+    def abort(self) -> None:
+        # The original error matters more; the bucket's lifecycle rule for
+        # incomplete uploads reclaims what an unreachable store keeps.
+        with contextlib.suppress(*_BOTO_ERRORS):
+            self._client.abort_multipart_upload(
+                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
+            )
+
+
+def _protection(response: Any) -> ObjectProtection:
+    mode = response.get("ObjectLockMode")
+    return ObjectProtection(
+        retain_until=_utc(response.get("ObjectLockRetainUntilDate")),
+        mode=RetentionMode(mode) if mode else None,
+        legal_hold=response.get("ObjectLockLegalHoldStatus") == "ON",
+    )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(UTC) if moment is not None else None
