@@ -147,12 +147,16 @@ class _Transport:
         self._lock = threading.Lock()
         if approle is not None:
             role_id, secret_id = approle
-            body = self.request(
-                "login",
-                "post",
-                "/v1/auth/approle/login",
-                {"role_id": role_id, "secret_id": secret_id},
-            )
+            try:
+                body = self.request(
+                    "login",
+                    "post",
+                    "/v1/auth/approle/login",
+                    {"role_id": role_id, "secret_id": secret_id},
+                )
+            except KeyError_:
+                # A wrong role or secret id is answered with 400, not 403.
+                raise KeyAccessDenied("the key service refused the AppRole credentials") from None
             auth = body.get("auth") or {}
             if "client_token" not in auth:
                 raise KeyAccessDenied("the key service issued no token for this AppRole")
