@@ -96,11 +96,19 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _key_version(ciphertext: str) -> int:
-    match = _VERSION_PREFIX.match(ciphertext)
-    if match is None:
-        raise KeyError_("key service returned a ciphertext without a version prefix")
-    return int(match.group(1))
+def _wrapped(name: str, results: list[dict[str, Any]]) -> list[WrappedDek]:
+    """WrappedDeks from batch results; each version is the one in its ``vault:vN:`` prefix."""
+    wrapped: list[WrappedDek] = []
+    prefix, version = "\x00", 0  # a batch nearly always shares one prefix: parse it once
+    for result in results:
+        ciphertext: str = result["ciphertext"]
+        if not ciphertext.startswith(prefix):
+            match = _VERSION_PREFIX.match(ciphertext)
+            if match is None:
+                raise KeyError_("key service returned a ciphertext without a version prefix")
+            prefix, version = match.group(0), int(match.group(1))
+        wrapped.append(WrappedDek(name, version, ciphertext))
+    return wrapped
 
 
 def _describe(name: str, data: dict[str, Any]) -> KeyDescription:
@@ -372,7 +380,7 @@ class TransitKeyProvider:
                     "encryption key not found", name, self._destroyed_names
                 ) from None
             raise
-        return [WrappedDek(name, _key_version(r["ciphertext"]), r["ciphertext"]) for r in results]
+        return _wrapped(name, results)
 
     def unwrap(self, name: str, wrapped: Sequence[str]) -> list[bytes]:
         results = self._batched("decrypt", name, [{"ciphertext": text} for text in wrapped])
@@ -380,7 +388,7 @@ class TransitKeyProvider:
 
     def rewrap(self, name: str, wrapped: Sequence[str]) -> list[WrappedDek]:
         results = self._batched("rewrap", name, [{"ciphertext": text} for text in wrapped])
-        return [WrappedDek(name, _key_version(r["ciphertext"]), r["ciphertext"]) for r in results]
+        return _wrapped(name, results)
 
     def _batched(self, op: str, name: str, items: list[dict[str, str]]) -> list[dict[str, Any]]:
         """Send ``items`` in batches of ``batch_size``; gather per-item failures by global index."""
@@ -394,12 +402,13 @@ class TransitKeyProvider:
             batch_results = (body.get("data") or {}).get("batch_results") or []
             if len(batch_results) != len(chunk):
                 raise KeyError_(f"key service answered {len(batch_results)} items for {len(chunk)}")
-            for offset, result in enumerate(batch_results):
-                if result.get("error"):
-                    failures[start + offset] = map_transit_error(
-                        str(result["error"]), name, self._destroyed_names
-                    )
-                results.append(result)
+            results.extend(batch_results)
+            if any(result.get("error") for result in batch_results):
+                for offset, result in enumerate(batch_results):
+                    if result.get("error"):
+                        failures[start + offset] = map_transit_error(
+                            str(result["error"]), name, self._destroyed_names
+                        )
         if failures:
             raise batch_failure(op, failures, len(items))
         return results
