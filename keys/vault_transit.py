@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import hvac
 import hvac.exceptions
@@ -36,6 +36,7 @@ from keys.naming import PREFIX
 from vault.errors import IntegrityError, VaultError
 
 CallObserver = Callable[[str, float], None]
+_Out = TypeVar("_Out")
 DestroyedNames = Callable[[str], bool]
 
 _VERSION_PREFIX = re.compile(r"^vault:v(\d+):")
@@ -369,9 +370,14 @@ class TransitKeyProvider:
     # -- record path ---------------------------------------------------------------
 
     def wrap(self, name: str, deks: Sequence[bytes]) -> list[WrappedDek]:
-        items = [{"plaintext": _b64(dek)} for dek in deks]
         try:
-            results = self._batched("encrypt", name, items)
+            return self._batched(
+                "encrypt",
+                name,
+                len(deks),
+                lambda start, stop: [{"plaintext": _b64(dek)} for dek in deks[start:stop]],
+                lambda results: _wrapped(name, results),
+            )
         except KeyAccessDenied:
             # With disable_upsert and no "create" grant, encrypt to a missing key is refused
             # as a create; say what actually happened.
@@ -380,38 +386,58 @@ class TransitKeyProvider:
                     "encryption key not found", name, self._destroyed_names
                 ) from None
             raise
-        return _wrapped(name, results)
 
     def unwrap(self, name: str, wrapped: Sequence[str]) -> list[bytes]:
-        results = self._batched("decrypt", name, [{"ciphertext": text} for text in wrapped])
-        return [base64.b64decode(r["plaintext"]) for r in results]
+        return self._batched(
+            "decrypt",
+            name,
+            len(wrapped),
+            lambda start, stop: [{"ciphertext": text} for text in wrapped[start:stop]],
+            lambda results: [base64.b64decode(r["plaintext"]) for r in results],
+        )
 
     def rewrap(self, name: str, wrapped: Sequence[str]) -> list[WrappedDek]:
-        results = self._batched("rewrap", name, [{"ciphertext": text} for text in wrapped])
-        return _wrapped(name, results)
+        return self._batched(
+            "rewrap",
+            name,
+            len(wrapped),
+            lambda start, stop: [{"ciphertext": text} for text in wrapped[start:stop]],
+            lambda results: _wrapped(name, results),
+        )
 
-    def _batched(self, op: str, name: str, items: list[dict[str, str]]) -> list[dict[str, Any]]:
-        """Send ``items`` in batches of ``batch_size``; gather per-item failures by global index."""
-        results: list[dict[str, Any]] = []
+    def _batched(
+        self,
+        op: str,
+        name: str,
+        total: int,
+        items: Callable[[int, int], list[dict[str, str]]],
+        convert: Callable[[list[dict[str, Any]]], list[_Out]],
+    ) -> list[_Out]:
+        """Send ``total`` items in batches of ``batch_size``; gather failures by global index.
+
+        Each batch is built and converted on its own, so no more than one batch of
+        request and answer objects is alive at a time.
+        """
+        out: list[_Out] = []
         failures: dict[int, VaultError] = {}
-        for start in range(0, len(items), self._batch_size):
-            chunk = items[start : start + self._batch_size]
-            body = self._call(
-                op, "post", f"{op}/{name}", {"batch_input": chunk}, name=name, batch=True
-            )
-            batch_results = (body.get("data") or {}).get("batch_results") or []
-            if len(batch_results) != len(chunk):
-                raise KeyError_(f"key service answered {len(batch_results)} items for {len(chunk)}")
-            results.extend(batch_results)
-            if any(result.get("error") for result in batch_results):
-                for offset, result in enumerate(batch_results):
+        for start in range(0, total, self._batch_size):
+            chunk = items(start, start + self._batch_size)
+            payload = {"batch_input": chunk}
+            body = self._call(op, "post", f"{op}/{name}", payload, name=name, batch=True)
+            results = (body.get("data") or {}).get("batch_results") or []
+            if len(results) != len(chunk):
+                raise KeyError_(f"key service answered {len(results)} items for {len(chunk)}")
+            if any(result.get("error") for result in results):
+                for offset, result in enumerate(results):
                     if result.get("error"):
                         failures[start + offset] = map_transit_error(
                             str(result["error"]), name, self._destroyed_names
                         )
+            elif not failures:
+                out.extend(convert(results))
         if failures:
-            raise batch_failure(op, failures, len(items))
-        return results
+            raise batch_failure(op, failures, total)
+        return out
 
 
 class TransitAdmin:
