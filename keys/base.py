@@ -66,7 +66,7 @@ class KeyBatchError(KeyError_):
         self.failures = dict(failures)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: batches build tens of thousands of these
 class WrappedDek:
     """A DEK wrapped by a subject key: opaque provider text plus the key version used."""
 

@@ -13,7 +13,9 @@ PREFIX = "subj-"
 
 
 def subject_key_name(name_secret: bytes, subject_id: str) -> str:
-    digest = hmac.new(name_secret, b"recvault/subject-key\x00" + subject_id.encode(), hashlib.sha256)
+    digest = hmac.new(
+        name_secret, b"recvault/subject-key\x00" + subject_id.encode(), hashlib.sha256
+    )
     return PREFIX + digest.hexdigest()
 
 
