@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +17,14 @@ from vault.audit import AuditLog
 from vault.crypto import SigningKey
 from vault.db import RecordRow, SubjectRow
 from vault.domain import Actor, Category, Role, SubjectState
-from vault.errors import Erased, InvalidInput, NotFound, PermissionDenied, ProcessingRestricted
+from vault.errors import (
+    Erased,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ProcessingRestricted,
+    VaultError,
+)
 from vault.regions import Region
 from vault.settings import Settings
 
@@ -25,6 +33,17 @@ class RegionNotGranted(PermissionDenied):
     """The principal is not granted the subject's region."""
 
     code = "region-not-granted"
+
+
+class Refusal:
+    """What to say in the audit event if the guarded block is refused."""
+
+    def __init__(self) -> None:
+        self.subject_id = ""
+        self.region = ""
+
+    def about(self, subject: SubjectRow) -> None:
+        self.subject_id, self.region = subject.id, subject.region
 
 
 @dataclass
@@ -36,6 +55,20 @@ class VaultContext:
     audit: AuditLog
     name_secret: bytes
     signing_key: SigningKey
+
+    @contextmanager
+    def audit_refusal(self, actor: Actor, action: str, target: str) -> Iterator[Refusal]:
+        """Audit a refused operation. Use it *outside* the operation's transaction, so
+        the refusal is recorded after that transaction has rolled back."""
+        note = Refusal()
+        try:
+            yield note
+        except VaultError as exc:
+            self.audit.record(
+                actor=actor, action=action, target=str(target)[:200], subject_id=note.subject_id,
+                region=note.region, outcome=f"refused:{exc.code}",
+            )
+            raise
 
     def region(self, name: str) -> Region:
         try:

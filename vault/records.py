@@ -106,43 +106,29 @@ class Records:
     def update(
         self, record_id: str, item: RecordInput, actor: Actor, purpose: str
     ) -> RecordInfo:
-        with session_scope(self.ctx.engine) as session:
-            record = self.ctx.record(session, record_id)
-            subject = self.ctx.subject(session, record.subject_id)
-            self._guard_write(session, subject, actor, "record.update", record_id)
-            if record.state == RecordState.ERASED:
-                raise Erased(f"record {record_id} was erased")
-            latest = session.exec(
-                select(func.max(RecordVersionRow.version)).where(
-                    RecordVersionRow.record_id == record_id
+        with self.ctx.audit_refusal(actor, "record.update", record_id) as note:
+            with session_scope(self.ctx.engine) as session:
+                record = self.ctx.record(session, record_id)
+                subject = self.ctx.subject(session, record.subject_id)
+                note.about(subject)
+                self._check_write(subject, actor)
+                if record.state == RecordState.ERASED:
+                    raise Erased(f"record {record_id} was erased")
+                latest = session.exec(
+                    select(func.max(RecordVersionRow.version)).where(
+                        RecordVersionRow.record_id == record_id
+                    )
+                ).one()
+                item = RecordInput(
+                    subject.id, record.category, item.content, item.content_type, item.size
                 )
-            ).one()
-            item = RecordInput(subject.id, record.category, item.content, item.content_type, item.size)
-            pending = self._pending(item, record_id, (latest or 0) + 1, subject)
+                pending = self._pending(item, record_id, (latest or 0) + 1, subject)
         return self._write([pending], actor, purpose, action="record.update")[0]
 
-    def _guard_write(
-        self, session: Session, subject: SubjectRow, actor: Actor, action: str, target: str
-    ) -> None:
-        try:
-            self.ctx.check_access(subject, actor, data=True, dpo_exempt=False)
-            if subject.state != "active":
-                raise Conflict(f"subject {subject.id} is being erased")
-        except VaultError as exc:
-            self._refused(actor, action, target, subject, exc)
-            raise
-
-    def _refused(
-        self, actor: Actor, action: str, target: str, subject: SubjectRow | None, exc: VaultError
-    ) -> None:
-        self.ctx.audit.record(
-            actor=actor,
-            action=action,
-            target=target,
-            subject_id=subject.id if subject else "",
-            region=subject.region if subject else "",
-            outcome=f"refused:{exc.code}",
-        )
+    def _check_write(self, subject: SubjectRow, actor: Actor) -> None:
+        self.ctx.check_access(subject, actor, data=True, dpo_exempt=False)
+        if subject.state != "active":
+            raise Conflict(f"subject {subject.id} is being erased")
 
     def _pending(
         self, item: RecordInput, record_id: str, version: int, subject: SubjectRow
@@ -166,19 +152,19 @@ class Records:
 
     def _plan_new(self, items: Sequence[RecordInput], actor: Actor) -> list[_Pending]:
         plan: list[_Pending] = []
-        with session_scope(self.ctx.engine) as session:
-            subjects: dict[str, SubjectRow] = {}
-            for item in items:
-                subject = subjects.get(item.subject_id)
-                if subject is None:
-                    subject = self.ctx.subject(session, item.subject_id)
-                    self._guard_write(session, subject, actor, "record.create", subject.id)
-                    subjects[item.subject_id] = subject
-                try:
+        target = items[0].subject_id
+        with self.ctx.audit_refusal(actor, "record.create", target) as note:
+            with session_scope(self.ctx.engine) as session:
+                subjects: dict[str, SubjectRow] = {}
+                for item in items:
+                    subject = subjects.get(item.subject_id)
+                    if subject is None:
+                        subject = self.ctx.subject(session, item.subject_id)
+                        note.about(subject)
+                        self._check_write(subject, actor)
+                        subjects[item.subject_id] = subject
+                    note.about(subject)
                     plan.append(self._pending(item, uuid.uuid4().hex, 1, subject))
-                except VaultError as exc:
-                    self._refused(actor, "record.create", subject.id, subject, exc)
-                    raise
         return plan
 
     def _wrap(self, plan: list[_Pending]) -> None:
@@ -329,20 +315,17 @@ class Records:
         actor: Actor,
         purpose: str,
     ) -> RecordReader:
-        subject: SubjectRow | None = None
-        try:
+        with self.ctx.audit_refusal(actor, "record.read", record_id) as note:
             with session_scope(self.ctx.engine) as session:
                 record = self.ctx.record(session, record_id)
                 subject = self.ctx.subject(session, record.subject_id)
+                note.about(subject)
                 self.ctx.check_access(subject, actor, data=True)
                 if record.state == RecordState.ERASED:
                     raise Erased(f"record {record_id} was erased")
                 row = self._version(session, record, version)
             start, stop = self._range(byte_range, row.size)
             reader = self._reader(record, row, subject, start, stop)
-        except VaultError as exc:
-            self._refused(actor, "record.read", record_id, subject, exc)
-            raise
         with session_scope(self.ctx.engine) as session:
             record = self.ctx.record(session, record_id)
             if actor.has(Role.SERVICE) and purpose != "export":
@@ -415,50 +398,51 @@ class Records:
     # -- metadata (not processing) ---------------------------------------------
 
     def info(self, record_id: str, actor: Actor) -> RecordInfo:
-        with session_scope(self.ctx.engine) as session:
-            record = self.ctx.record(session, record_id)
-            subject = self.ctx.subject(session, record.subject_id)
-            self._metadata_access(subject, actor, "record.info", record_id)
-            versions = session.exec(
-                select(RecordVersionRow)
-                .where(RecordVersionRow.record_id == record_id)
-                .where(RecordVersionRow.state != VersionState.PENDING)
-                .order_by(col(RecordVersionRow.version))
-            ).all()
-            current = next((v for v in versions if v.version == record.current_version), None)
-            self.ctx.audit.append(
-                session, actor=actor, action="record.info", target=record_id,
-                subject_id=subject.id, region=subject.region,
-            )
-            return self._info(record, current, subject.region, versions)
+        with self.ctx.audit_refusal(actor, "record.info", record_id) as note:
+            with session_scope(self.ctx.engine) as session:
+                record = self.ctx.record(session, record_id)
+                subject = self.ctx.subject(session, record.subject_id)
+                note.about(subject)
+                self._check_region(subject, actor)
+                versions = session.exec(
+                    select(RecordVersionRow)
+                    .where(RecordVersionRow.record_id == record_id)
+                    .where(RecordVersionRow.state != VersionState.PENDING)
+                    .order_by(col(RecordVersionRow.version))
+                ).all()
+                current = next((v for v in versions if v.version == record.current_version), None)
+                self.ctx.audit.append(
+                    session, actor=actor, action="record.info", target=record_id,
+                    subject_id=subject.id, region=subject.region,
+                )
+                return self._info(record, current, subject.region, versions)
 
     def list(self, subject_id: str, actor: Actor) -> list[RecordInfo]:
-        with session_scope(self.ctx.engine) as session:
-            subject = self.ctx.subject(session, subject_id)
-            self._metadata_access(subject, actor, "record.list", subject_id)
-            records = session.exec(
-                select(RecordRow)
-                .where(RecordRow.subject_id == subject_id)
-                .where(RecordRow.state != RecordState.PENDING)
-                .order_by(col(RecordRow.created_at), col(RecordRow.id))
-            ).all()
-            out = []
-            for record in records:
-                current = session.get(RecordVersionRow, (record.id, record.current_version))
-                out.append(self._info(record, current, subject.region))
-            self.ctx.audit.append(
-                session, actor=actor, action="record.list", target=subject_id,
-                subject_id=subject.id, region=subject.region,
-            )
-            return out
+        with self.ctx.audit_refusal(actor, "record.list", subject_id) as note:
+            with session_scope(self.ctx.engine) as session:
+                subject = self.ctx.subject(session, subject_id)
+                note.about(subject)
+                self._check_region(subject, actor)
+                records = session.exec(
+                    select(RecordRow)
+                    .where(RecordRow.subject_id == subject_id)
+                    .where(RecordRow.state != RecordState.PENDING)
+                    .order_by(col(RecordRow.created_at), col(RecordRow.id))
+                ).all()
+                out = []
+                for record in records:
+                    current = session.get(RecordVersionRow, (record.id, record.current_version))
+                    out.append(self._info(record, current, subject.region))
+                self.ctx.audit.append(
+                    session, actor=actor, action="record.list", target=subject_id,
+                    subject_id=subject.id, region=subject.region,
+                )
+                return out
 
-    def _metadata_access(self, subject: SubjectRow, actor: Actor, action: str, target: str) -> None:
-        try:
-            if not actor.may_access_region(subject.region):
-                raise RegionNotGranted(f"region {subject.region} not granted to {actor.name}")
-        except VaultError as exc:
-            self._refused(actor, action, target, subject, exc)
-            raise
+    @staticmethod
+    def _check_region(subject: SubjectRow, actor: Actor) -> None:
+        if not actor.may_access_region(subject.region):
+            raise RegionNotGranted(f"region {subject.region} not granted to {actor.name}")
 
     @staticmethod
     def _info(

@@ -28,7 +28,7 @@ from vault.domain import (
     SubjectState,
     VersionState,
 )
-from vault.errors import NotFound, VaultError
+from vault.errors import NotFound
 from vault.records import Records
 
 _EXT = {
@@ -140,16 +140,14 @@ class Rights:
 
     def export(self, subject_id: str, out: IO[bytes], actor: Actor) -> dict[str, object]:
         """Write a zip of every stored version and ``manifest.json`` to ``out``."""
-        with session_scope(self.ctx.engine) as session:
+        with (
+            self.ctx.audit_refusal(actor, "subject.export", subject_id) as note,
+            session_scope(self.ctx.engine) as session,
+        ):
             subject = self.ctx.subject(session, subject_id)
-            try:
-                self.ctx.check_access(subject, actor, data=True)
-            except VaultError as exc:
-                self.ctx.audit.record(
-                    actor=actor, action="subject.export", target=subject_id,
-                    subject_id=subject_id, region=subject.region, outcome=f"refused:{exc.code}",
-                )
-                raise
+            note.about(subject)
+            self.ctx.check_access(subject, actor, data=True)
+            region = subject.region
             rows = session.exec(
                 select(RecordRow, RecordVersionRow)
                 .join(RecordVersionRow, col(RecordVersionRow.record_id) == col(RecordRow.id))
@@ -183,7 +181,7 @@ class Rights:
             manifest = {
                 "type": "recvault.subject-export",
                 "subject_id": subject_id,
-                "region": subject.region,
+                "region": region,
                 "exported_at": self.ctx.clock().isoformat(),
                 "exported_by": actor.name,
                 "records": list(manifest_records.values()),
@@ -191,6 +189,6 @@ class Rights:
             archive.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
         self.ctx.audit.record(
             actor=actor, action="subject.export", target=subject_id, subject_id=subject_id,
-            region=subject.region, purpose="subject access request",
+            region=region, purpose="subject access request",
         )
         return manifest

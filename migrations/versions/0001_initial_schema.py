@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 12:43:36.165842
+Create Date: 2026-11-25 13:09:11.364826
 """
 from typing import Sequence, Union
 
@@ -48,6 +48,18 @@ def upgrade() -> None:
     sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('disposal_approvals',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('target_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('approved_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('approved_at', vault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', vault.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('disposal_approvals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_disposal_approvals_target_id'), ['target_id'], unique=False)
+
     op.create_table('erasure_requests',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('subject_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -74,6 +86,8 @@ def upgrade() -> None:
     sa.Column('not_before', vault.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('cancelled_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('cancelled_at', vault.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('claimed_at', vault.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('executed_at', vault.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('certificate', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id')
@@ -82,6 +96,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_key_destructions_not_before'), ['not_before'], unique=False)
         batch_op.create_index(batch_op.f('ix_key_destructions_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_key_destructions_subject_id'), ['subject_id'], unique=False)
+
+    op.create_table('key_rotations',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('subject_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('key_name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('region', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('target_version', sa.Integer(), nullable=False),
+    sa.Column('rewrapped', sa.Integer(), nullable=False),
+    sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('claimed_at', vault.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', vault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', vault.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('key_rotations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_key_rotations_key_name'), ['key_name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_key_rotations_state'), ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_key_rotations_subject_id'), ['subject_id'], unique=False)
 
     op.create_table('legal_holds',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -113,6 +147,24 @@ def upgrade() -> None:
     sa.UniqueConstraint('name'),
     sa.UniqueConstraint('token_hash')
     )
+    op.create_table('subject_transfers',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('subject_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('from_region', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('to_region', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('legal_basis', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('evidence_ref', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('new_key_name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('requested_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('started_at', vault.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', vault.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('subject_transfers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_subject_transfers_state'), ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_subject_transfers_subject_id'), ['subject_id'], unique=False)
+
     op.create_table('subjects',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('ref_hmac', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -120,6 +172,7 @@ def upgrade() -> None:
     sa.Column('key_name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('restricted', sa.Boolean(), nullable=False),
+    sa.Column('min_key_version', sa.Integer(), nullable=False),
     sa.Column('created_at', vault.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('destroyed_at', vault.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
@@ -200,12 +253,23 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_subjects_key_name'))
 
     op.drop_table('subjects')
+    with op.batch_alter_table('subject_transfers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_subject_transfers_subject_id'))
+        batch_op.drop_index(batch_op.f('ix_subject_transfers_state'))
+
+    op.drop_table('subject_transfers')
     op.drop_table('principals')
     with op.batch_alter_table('legal_holds', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_legal_holds_target_id'))
         batch_op.drop_index(batch_op.f('ix_legal_holds_subject_id'))
 
     op.drop_table('legal_holds')
+    with op.batch_alter_table('key_rotations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_key_rotations_subject_id'))
+        batch_op.drop_index(batch_op.f('ix_key_rotations_state'))
+        batch_op.drop_index(batch_op.f('ix_key_rotations_key_name'))
+
+    op.drop_table('key_rotations')
     with op.batch_alter_table('key_destructions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_key_destructions_subject_id'))
         batch_op.drop_index(batch_op.f('ix_key_destructions_state'))
@@ -217,6 +281,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_erasure_requests_status'))
 
     op.drop_table('erasure_requests')
+    with op.batch_alter_table('disposal_approvals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_disposal_approvals_target_id'))
+
+    op.drop_table('disposal_approvals')
     op.drop_table('audit_head')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_ts'))

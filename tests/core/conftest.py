@@ -65,7 +65,9 @@ def make_vault(tmp_path, clock, monkeypatch) -> Iterator[Callable[..., RecordVau
 
     def factory(db_url: str, keys: str = "local", bao=None, **extra) -> RecordVault:
         if bao is not None:
-            monkeypatch.setenv("RECVAULT_TEST_VAULT_TOKEN", bao.root_token)
+            monkeypatch.setenv(
+                "RECVAULT_TEST_VAULT_TOKEN", getattr(bao, "admin_token", bao.root_token)
+            )
         settings = vault_settings(db_url, tmp_path, keys, bao, **extra)
         upgrade(settings.database.url)
         vault = RecordVault.from_settings(settings, clock=clock)

@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+from keys.bootstrap import bootstrap_transit
+
 from vault.errors import IntegrityError, Unavailable
 
 MiB = 1 << 20
@@ -98,9 +100,7 @@ def test_tampered_object_with_transit(transit_vault):
 
 def test_key_service_down_is_unavailable(make_vault, sqlite_url, bao_factory):
     server = bao_factory()
-    import tests.fixtures.bao as bao_fixtures
-
-    bao_fixtures.bootstrap(server)
+    bootstrap_transit(server.addr, server.root_token, ["transit-jp", "transit-ph"])
     vault = make_vault(sqlite_url, keys="transit", bao=server, limits={"dek_cache_entries": 0})
     subject = vault.create_subject("down", "JP")
     info = vault.put_record(subject.id, "photo", b"before the outage")

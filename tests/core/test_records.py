@@ -238,9 +238,12 @@ def test_audit_and_objects_hold_no_reference(vault):
         assert "suzuki" not in obj.key and subject.id not in obj.key
 
 
-def test_records_listing_states(vault):
+def test_records_listing_states(vault, clock):
     subject = vault.create_subject("p-list", "JP")
-    infos = [vault.put_record(subject.id, "photo", bytes([i])) for i in range(3)]
+    infos = []
+    for i in range(3):
+        clock.advance(seconds=1)
+        infos.append(vault.put_record(subject.id, "photo", bytes([i])))
     listed = vault.list_records(subject.id)
     assert [r.id for r in listed] == [i.id for i in infos]
     assert all(r.state is RecordState.ACTIVE for r in listed)
