@@ -29,7 +29,17 @@ _EXPORTS = {
     "Settings": "vault.settings",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Actor",
+    "Category",
+    "RecordInfo",
+    "RecordInput",
+    "RecordVault",
+    "Role",
+    "Settings",
+    "Subject",
+    "VaultError",
+]
 
 
 def __getattr__(name: str) -> Any:

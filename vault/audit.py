@@ -51,7 +51,9 @@ class AuditLog:
         self._clock = clock
 
     def _link(self, prev_hash: str, seq: int, row: AuditEventRow) -> str:
-        return hmac.new(self._key, prev_hash.encode() + _canonical(seq, row), hashlib.sha256).hexdigest()
+        return hmac.new(
+            self._key, prev_hash.encode() + _canonical(seq, row), hashlib.sha256
+        ).hexdigest()
 
     def append(
         self,

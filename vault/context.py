@@ -65,8 +65,12 @@ class VaultContext:
             yield note
         except VaultError as exc:
             self.audit.record(
-                actor=actor, action=action, target=str(target)[:200], subject_id=note.subject_id,
-                region=note.region, outcome=f"refused:{exc.code}",
+                actor=actor,
+                action=action,
+                target=str(target)[:200],
+                subject_id=note.subject_id,
+                region=note.region,
+                outcome=f"refused:{exc.code}",
             )
             raise
 

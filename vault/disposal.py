@@ -92,7 +92,9 @@ def subject_decision(session: Session, subject: SubjectRow, now: datetime) -> De
         .where(RecordRow.state == RecordState.ACTIVE)
     ).all()
     facts = [RecordFacts(r.id, r.retain_until) for r in records]
-    return decide_subject(subject.id, facts, active_holds(session, subject.id), subject.restricted, now)
+    return decide_subject(
+        subject.id, facts, active_holds(session, subject.id), subject.restricted, now
+    )
 
 
 def open_destruction(session: Session, subject_id: str) -> KeyDestructionRow | None:
@@ -145,28 +147,49 @@ class Disposal:
         requested = self._open_request(session, subject.id) is not None
         automatic = self.ctx.settings.destruction.automatic
         if decision.disposable and (automatic or requested):
-            action = "destroy" if scheduled and scheduled.not_before <= now else (
-                "await-waiting-period" if scheduled else "schedule-destruction"
+            action = (
+                "destroy"
+                if scheduled and scheduled.not_before <= now
+                else ("await-waiting-period" if scheduled else "schedule-destruction")
             )
             return [
-                DisposalItem("subject", subject.id, subject.id, True, action, (),
-                             subject.id in approved)
+                DisposalItem(
+                    "subject", subject.id, subject.id, True, action, (), subject.id in approved
+                )
             ]
         items = []
         if requested or scheduled:
             items.append(
-                DisposalItem("subject", subject.id, subject.id, False, "keep",
-                             reasons(decision.blocks), subject.id in approved)
+                DisposalItem(
+                    "subject",
+                    subject.id,
+                    subject.id,
+                    False,
+                    "keep",
+                    reasons(decision.blocks),
+                    subject.id in approved,
+                )
             )
         holds = active_holds(session, subject.id)
         for record in (r for r in due if r.subject_id == subject.id):
             verdict = decide_record(
-                RecordFacts(record.id, record.retain_until), holds, subject.id, subject.restricted, now
+                RecordFacts(record.id, record.retain_until),
+                holds,
+                subject.id,
+                subject.restricted,
+                now,
             )
             action = "erase-record" if verdict.disposable and automatic else "keep"
             items.append(
-                DisposalItem("record", record.id, subject.id, verdict.disposable and automatic,
-                             action, reasons(verdict.blocks), record.id in approved)
+                DisposalItem(
+                    "record",
+                    record.id,
+                    subject.id,
+                    verdict.disposable and automatic,
+                    action,
+                    reasons(verdict.blocks),
+                    record.id in approved,
+                )
             )
         return items
 
@@ -195,12 +218,18 @@ class Disposal:
                     continue
                 session.add(
                     DisposalApprovalRow(
-                        id=uuid.uuid4().hex, kind=item.kind, target_id=item.id,
-                        approved_by=actor.name, approved_at=self.ctx.clock(),
+                        id=uuid.uuid4().hex,
+                        kind=item.kind,
+                        target_id=item.id,
+                        approved_by=actor.name,
+                        approved_at=self.ctx.clock(),
                     )
                 )
                 self.ctx.audit.append(
-                    session, actor=actor, action="disposal.approve", target=item.id,
+                    session,
+                    actor=actor,
+                    action="disposal.approve",
+                    target=item.id,
                     subject_id=item.subject_id,
                 )
                 count += 1
@@ -218,12 +247,13 @@ class Disposal:
             if review and not item.approved:
                 awaiting += 1
                 continue
-            if item.action == "erase-record":
-                if self.erase_record(item.id, actor):
-                    erased.setdefault(item.subject_id, []).append(item.id)
-            elif item.action == "schedule-destruction":
-                if self.schedule(item.subject_id, "retention-passed", actor) is not None:
-                    scheduled += 1
+            if item.action == "erase-record" and self.erase_record(item.id, actor):
+                erased.setdefault(item.subject_id, []).append(item.id)
+            elif (
+                item.action == "schedule-destruction"
+                and self.schedule(item.subject_id, "retention-passed", actor) is not None
+            ):
+                scheduled += 1
             if review:
                 self._use_approval(item.id)
         for subject_id in erased:
@@ -272,8 +302,13 @@ class Disposal:
                 request.status, request.earliest_at = "scheduled", row.not_before
                 session.add(request)
             self.ctx.audit.append(
-                session, actor=actor, action="destruction.schedule", target=row.id,
-                subject_id=subject_id, region=subject.region, purpose=reason,
+                session,
+                actor=actor,
+                action="destruction.schedule",
+                target=row.id,
+                subject_id=subject_id,
+                region=subject.region,
+                purpose=reason,
             )
         return row
 
@@ -283,16 +318,26 @@ class Disposal:
             if row is None:
                 raise NotFound(f"destruction {destruction_id} not found")
             if row.state != "scheduled":
-                raise Conflict(f"destruction {destruction_id} is {row.state}; only scheduled ones cancel")
-            row.state, row.cancelled_by, row.cancelled_at = "cancelled", actor.name, self.ctx.clock()
+                raise Conflict(
+                    f"destruction {destruction_id} is {row.state}; only scheduled ones cancel"
+                )
+            row.state, row.cancelled_by, row.cancelled_at = (
+                "cancelled",
+                actor.name,
+                self.ctx.clock(),
+            )
             session.add(row)
             self.ctx.audit.append(
-                session, actor=actor, action="destruction.cancel", target=row.id,
-                subject_id=row.subject_id, region=row.region,
+                session,
+                actor=actor,
+                action="destruction.cancel",
+                target=row.id,
+                subject_id=row.subject_id,
+                region=row.region,
             )
         return to_destruction(row)
 
-    def list(self, state: str | None = None) -> list[Destruction]:
+    def destructions(self, state: str | None = None) -> list[Destruction]:
         with session_scope(self.ctx.engine) as session:
             query = select(KeyDestructionRow).order_by(col(KeyDestructionRow.scheduled_at))
             if state is not None:
@@ -358,8 +403,12 @@ class Disposal:
                 destruction.state = "blocked"
                 session.add(destruction)
                 self.ctx.audit.append(
-                    session, actor=actor, action="destruction.blocked", target=row.id,
-                    subject_id=subject.id, region=subject.region,
+                    session,
+                    actor=actor,
+                    action="destruction.blocked",
+                    target=row.id,
+                    subject_id=subject.id,
+                    region=subject.region,
                     purpose="; ".join(r.detail for r in reasons(decision.blocks))[:200],
                 )
                 return False
@@ -389,8 +438,13 @@ class Disposal:
                 session.add(request)
             session.add_all([subject, destruction])
             self.ctx.audit.append(
-                session, actor=actor, action="subject.destroy", target=row.id,
-                subject_id=subject.id, region=subject.region, purpose=row.reason,
+                session,
+                actor=actor,
+                action="subject.destroy",
+                target=row.id,
+                subject_id=subject.id,
+                region=subject.region,
+                purpose=row.reason,
             )
         return True
 
@@ -398,7 +452,9 @@ class Disposal:
         """Wipe every wrapped DEK and header copy of the subject; return object keys and counts."""
         now = self.ctx.clock()
         with session_scope(self.ctx.engine) as session:
-            records = session.exec(select(RecordRow).where(RecordRow.subject_id == subject_id)).all()
+            records = session.exec(
+                select(RecordRow).where(RecordRow.subject_id == subject_id)
+            ).all()
             objects: list[str] = []
             counts = {"records": 0, "versions": 0, "bytes": 0}
             for record in records:
@@ -446,8 +502,13 @@ class Disposal:
             record.state, record.erased_at = RecordState.ERASED, self.ctx.clock()
             session.add(record)
             self.ctx.audit.append(
-                session, actor=actor, action="record.erase", target=record_id,
-                subject_id=subject.id, region=subject.region, purpose="retention-passed",
+                session,
+                actor=actor,
+                action="record.erase",
+                target=record_id,
+                subject_id=subject.id,
+                region=subject.region,
+                purpose="retention-passed",
             )
             region = self.ctx.region(subject.region)
         for key in objects:

@@ -73,5 +73,7 @@ class Duration:
 
 def require_aware(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidInput("a date and time must carry a time zone (e.g. 2026-01-31T09:00:00+09:00)")
+        raise InvalidInput(
+            "a date and time must carry a time zone (e.g. 2026-01-31T09:00:00+09:00)"
+        )
     return moment

@@ -52,9 +52,7 @@ class Holds:
     def __init__(self, ctx: VaultContext) -> None:
         self.ctx = ctx
 
-    def place(
-        self, scope: str, target_id: str, case_ref: str, reason: str, actor: Actor
-    ) -> Hold:
+    def place(self, scope: str, target_id: str, case_ref: str, reason: str, actor: Actor) -> Hold:
         try:
             try:
                 hold_scope = HoldScope(scope)
@@ -87,12 +85,19 @@ class Holds:
                 )
                 session.add(row)
                 self.ctx.audit.append(
-                    session, actor=actor, action="hold.place", target=row.id,
-                    subject_id=subject_id, region=subject.region, purpose=f"case {case_ref}"[:200],
+                    session,
+                    actor=actor,
+                    action="hold.place",
+                    target=row.id,
+                    subject_id=subject_id,
+                    region=subject.region,
+                    purpose=f"case {case_ref}"[:200],
                 )
         except VaultError as exc:
             self.ctx.audit.record(
-                actor=actor, action="hold.place", target=str(target_id)[:200],
+                actor=actor,
+                action="hold.place",
+                target=str(target_id)[:200],
                 outcome=f"refused:{exc.code}",
             )
             raise
@@ -120,12 +125,18 @@ class Holds:
                 row.release_reason = reason
                 session.add(row)
                 self.ctx.audit.append(
-                    session, actor=actor, action="hold.release", target=hold_id,
-                    subject_id=row.subject_id, region=subject.region,
+                    session,
+                    actor=actor,
+                    action="hold.release",
+                    target=hold_id,
+                    subject_id=row.subject_id,
+                    region=subject.region,
                 )
         except VaultError as exc:
             self.ctx.audit.record(
-                actor=actor, action="hold.release", target=str(hold_id)[:200],
+                actor=actor,
+                action="hold.release",
+                target=str(hold_id)[:200],
                 outcome=f"refused:{exc.code}",
             )
             raise

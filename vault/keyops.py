@@ -16,7 +16,9 @@ from vault.db import RecordRow, RecordVersionRow, SubjectRow, session_scope
 from vault.domain import VersionState
 
 
-def live_wrapped(session: Session, subject_id: str, below: int | None = None) -> list[RecordVersionRow]:
+def live_wrapped(
+    session: Session, subject_id: str, below: int | None = None
+) -> list[RecordVersionRow]:
     query = (
         select(RecordVersionRow)
         .join(RecordRow, col(RecordRow.id) == col(RecordVersionRow.record_id))

@@ -65,7 +65,9 @@ def extend_locks(ctx: VaultContext, batch: int = 500) -> int:
                 return extended
             for version, record in rows:
                 region = ctx.region(version.object_key.split("/", 1)[0])
-                region.store.set_retention(version.object_key, record.retain_until, region.retention_mode)
+                region.store.set_retention(
+                    version.object_key, record.retain_until, region.retention_mode
+                )
                 version.lock_until = record.retain_until
                 session.add(version)
                 extended += 1

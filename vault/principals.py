@@ -22,7 +22,7 @@ from vault.db import PrincipalRow, session_scope
 from vault.domain import Actor, Role
 from vault.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 
-TOKEN_PREFIX = "rvt_"
+TOKEN_PREFIX = "rvt_"  # noqa: S105  (a prefix, not a secret)
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,9 @@ class Principals:
             raise Unauthenticated("a valid bearer token is required")
         wanted = token_hash(token)
         with session_scope(self.ctx.engine) as session:
-            row = session.exec(select(PrincipalRow).where(PrincipalRow.token_hash == wanted)).first()
+            row = session.exec(
+                select(PrincipalRow).where(PrincipalRow.token_hash == wanted)
+            ).first()
         if row is None or not hmac.compare_digest(row.token_hash, wanted) or row.disabled:
             raise Unauthenticated("a valid bearer token is required")
         return _to_principal(row)

@@ -34,8 +34,6 @@ from vault.domain import (
     VersionInfo,
     VersionState,
 )
-from vault.keyops import refresh_if_stale
-from vault.locks import lock_new_versions
 from vault.envelope import KeyBlock, ObjectContext, open_range, open_stream, parse_header, seal
 from vault.errors import (
     Conflict,
@@ -46,6 +44,8 @@ from vault.errors import (
     TooLarge,
     VaultError,
 )
+from vault.keyops import refresh_if_stale
+from vault.locks import lock_new_versions
 from vault.reader import ReadMeta, RecordReader
 
 _WRITE_THREADS = 4
@@ -103,26 +103,26 @@ class Records:
         plan = self._plan_new(items, actor)
         return self._write(plan, actor, purpose, action="record.create")
 
-    def update(
-        self, record_id: str, item: RecordInput, actor: Actor, purpose: str
-    ) -> RecordInfo:
-        with self.ctx.audit_refusal(actor, "record.update", record_id) as note:
-            with session_scope(self.ctx.engine) as session:
-                record = self.ctx.record(session, record_id)
-                subject = self.ctx.subject(session, record.subject_id)
-                note.about(subject)
-                self._check_write(subject, actor)
-                if record.state == RecordState.ERASED:
-                    raise Erased(f"record {record_id} was erased")
-                latest = session.exec(
-                    select(func.max(RecordVersionRow.version)).where(
-                        RecordVersionRow.record_id == record_id
-                    )
-                ).one()
-                item = RecordInput(
-                    subject.id, record.category, item.content, item.content_type, item.size
+    def update(self, record_id: str, item: RecordInput, actor: Actor, purpose: str) -> RecordInfo:
+        with (
+            self.ctx.audit_refusal(actor, "record.update", record_id) as note,
+            session_scope(self.ctx.engine) as session,
+        ):
+            record = self.ctx.record(session, record_id)
+            subject = self.ctx.subject(session, record.subject_id)
+            note.about(subject)
+            self._check_write(subject, actor)
+            if record.state == RecordState.ERASED:
+                raise Erased(f"record {record_id} was erased")
+            latest = session.exec(
+                select(func.max(RecordVersionRow.version)).where(
+                    RecordVersionRow.record_id == record_id
                 )
-                pending = self._pending(item, record_id, (latest or 0) + 1, subject)
+            ).one()
+            item = RecordInput(
+                subject.id, record.category, item.content, item.content_type, item.size
+            )
+            pending = self._pending(item, record_id, (latest or 0) + 1, subject)
         return self._write([pending], actor, purpose, action="record.update")[0]
 
     def _check_write(self, subject: SubjectRow, actor: Actor) -> None:
@@ -153,18 +153,20 @@ class Records:
     def _plan_new(self, items: Sequence[RecordInput], actor: Actor) -> list[_Pending]:
         plan: list[_Pending] = []
         target = items[0].subject_id
-        with self.ctx.audit_refusal(actor, "record.create", target) as note:
-            with session_scope(self.ctx.engine) as session:
-                subjects: dict[str, SubjectRow] = {}
-                for item in items:
-                    subject = subjects.get(item.subject_id)
-                    if subject is None:
-                        subject = self.ctx.subject(session, item.subject_id)
-                        note.about(subject)
-                        self._check_write(subject, actor)
-                        subjects[item.subject_id] = subject
+        with (
+            self.ctx.audit_refusal(actor, "record.create", target) as note,
+            session_scope(self.ctx.engine) as session,
+        ):
+            subjects: dict[str, SubjectRow] = {}
+            for item in items:
+                subject = subjects.get(item.subject_id)
+                if subject is None:
+                    subject = self.ctx.subject(session, item.subject_id)
                     note.about(subject)
-                    plan.append(self._pending(item, uuid.uuid4().hex, 1, subject))
+                    self._check_write(subject, actor)
+                    subjects[item.subject_id] = subject
+                note.about(subject)
+                plan.append(self._pending(item, uuid.uuid4().hex, 1, subject))
         return plan
 
     def _wrap(self, plan: list[_Pending]) -> None:
@@ -244,7 +246,9 @@ class Records:
             chunks = seal(
                 stream,
                 dek=p.dek,
-                key_block=KeyBlock(p.wrapped.key_name, p.wrapped.key_version, p.wrapped.ciphertext.encode()),
+                key_block=KeyBlock(
+                    p.wrapped.key_name, p.wrapped.key_version, p.wrapped.ciphertext.encode()
+                ),
                 context=ObjectContext(p.record_id, p.version, p.subject.id, p.subject.region),
                 plaintext_length=p.length,
                 salt=salt,
@@ -398,46 +402,58 @@ class Records:
     # -- metadata (not processing) ---------------------------------------------
 
     def info(self, record_id: str, actor: Actor) -> RecordInfo:
-        with self.ctx.audit_refusal(actor, "record.info", record_id) as note:
-            with session_scope(self.ctx.engine) as session:
-                record = self.ctx.record(session, record_id)
-                subject = self.ctx.subject(session, record.subject_id)
-                note.about(subject)
-                self._check_region(subject, actor)
-                versions = session.exec(
-                    select(RecordVersionRow)
-                    .where(RecordVersionRow.record_id == record_id)
-                    .where(RecordVersionRow.state != VersionState.PENDING)
-                    .order_by(col(RecordVersionRow.version))
-                ).all()
-                current = next((v for v in versions if v.version == record.current_version), None)
-                self.ctx.audit.append(
-                    session, actor=actor, action="record.info", target=record_id,
-                    subject_id=subject.id, region=subject.region,
-                )
-                return self._info(record, current, subject.region, versions)
+        with (
+            self.ctx.audit_refusal(actor, "record.info", record_id) as note,
+            session_scope(self.ctx.engine) as session,
+        ):
+            record = self.ctx.record(session, record_id)
+            subject = self.ctx.subject(session, record.subject_id)
+            note.about(subject)
+            self._check_region(subject, actor)
+            versions = session.exec(
+                select(RecordVersionRow)
+                .where(RecordVersionRow.record_id == record_id)
+                .where(RecordVersionRow.state != VersionState.PENDING)
+                .order_by(col(RecordVersionRow.version))
+            ).all()
+            current = next((v for v in versions if v.version == record.current_version), None)
+            self.ctx.audit.append(
+                session,
+                actor=actor,
+                action="record.info",
+                target=record_id,
+                subject_id=subject.id,
+                region=subject.region,
+            )
+            return self._info(record, current, subject.region, versions)
 
     def list(self, subject_id: str, actor: Actor) -> list[RecordInfo]:
-        with self.ctx.audit_refusal(actor, "record.list", subject_id) as note:
-            with session_scope(self.ctx.engine) as session:
-                subject = self.ctx.subject(session, subject_id)
-                note.about(subject)
-                self._check_region(subject, actor)
-                records = session.exec(
-                    select(RecordRow)
-                    .where(RecordRow.subject_id == subject_id)
-                    .where(RecordRow.state != RecordState.PENDING)
-                    .order_by(col(RecordRow.created_at), col(RecordRow.id))
-                ).all()
-                out = []
-                for record in records:
-                    current = session.get(RecordVersionRow, (record.id, record.current_version))
-                    out.append(self._info(record, current, subject.region))
-                self.ctx.audit.append(
-                    session, actor=actor, action="record.list", target=subject_id,
-                    subject_id=subject.id, region=subject.region,
-                )
-                return out
+        with (
+            self.ctx.audit_refusal(actor, "record.list", subject_id) as note,
+            session_scope(self.ctx.engine) as session,
+        ):
+            subject = self.ctx.subject(session, subject_id)
+            note.about(subject)
+            self._check_region(subject, actor)
+            records = session.exec(
+                select(RecordRow)
+                .where(RecordRow.subject_id == subject_id)
+                .where(RecordRow.state != RecordState.PENDING)
+                .order_by(col(RecordRow.created_at), col(RecordRow.id))
+            ).all()
+            out = []
+            for record in records:
+                current = session.get(RecordVersionRow, (record.id, record.current_version))
+                out.append(self._info(record, current, subject.region))
+            self.ctx.audit.append(
+                session,
+                actor=actor,
+                action="record.list",
+                target=subject_id,
+                subject_id=subject.id,
+                region=subject.region,
+            )
+            return out
 
     @staticmethod
     def _check_region(subject: SubjectRow, actor: Actor) -> None:

@@ -45,8 +45,8 @@ def build_store(name: str, config: StoreConfig, location: str) -> ObjectStore:
         region_name=config.region_name or location,
         object_lock=config.object_lock,
         retention_mode=RetentionMode(config.retention_mode),
-        access_key=access,
-        secret_key=secret,
+        aws_access_key_id=access,
+        aws_secret_access_key=secret,
     )
 
 
@@ -56,7 +56,9 @@ def build_keys(name: str, config: KeysConfig, settings: Settings) -> KeyProvider
         from keys.local import LocalKeyProvider
 
         path = Path(config.path or f".recvault/keys-{name.lower()}.db")
-        provider = LocalKeyProvider(path, settings.secret_bytes("master_key"), label=f"local-{name}")
+        provider = LocalKeyProvider(
+            path, settings.secret_bytes("master_key"), label=f"local-{name}"
+        )
     else:
         from keys.vault_transit import TransitKeyProvider
 

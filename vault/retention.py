@@ -85,7 +85,12 @@ def record_blocks(
         )
         if covers:
             blocks.append(
-                Block(BlockKind.LEGAL_HOLD, hold_id=hold.id, case_ref=hold.case_ref, record_id=record.id)
+                Block(
+                    BlockKind.LEGAL_HOLD,
+                    hold_id=hold.id,
+                    case_ref=hold.case_ref,
+                    record_id=record.id,
+                )
             )
     if restricted:
         blocks.append(Block(BlockKind.RESTRICTION, record_id=record.id))

@@ -56,10 +56,7 @@ def _decision(row: ErasureRequestRow, destruction_id: str | None = None) -> Eras
 
 def _reasons_json(items: tuple[Reason, ...]) -> str:
     return json.dumps(
-        [
-            {**r.__dict__, "until": r.until.isoformat() if r.until else None}
-            for r in items
-        ]
+        [{**r.__dict__, "until": r.until.isoformat() if r.until else None} for r in items]
     )
 
 
@@ -81,16 +78,23 @@ class Rights:
             ).first()
             decision = subject_decision(session, subject, now)
             row = existing or ErasureRequestRow(
-                id=uuid.uuid4().hex, subject_id=subject_id, requested_by=actor.name,
-                requested_at=now, status="deferred",
+                id=uuid.uuid4().hex,
+                subject_id=subject_id,
+                requested_by=actor.name,
+                requested_at=now,
+                status="deferred",
             )
             why = reasons(decision.blocks)
             row.reasons = _reasons_json(why)
             row.earliest_at = decision.earliest if not decision.disposable else now
             session.add(row)
             self.ctx.audit.append(
-                session, actor=actor, action="erasure.request", target=row.id,
-                subject_id=subject_id, region=subject.region,
+                session,
+                actor=actor,
+                action="erasure.request",
+                target=row.id,
+                subject_id=subject_id,
+                region=subject.region,
                 outcome="accepted" if decision.disposable else "deferred",
             )
         if decision.disposable:
@@ -122,8 +126,12 @@ class Rights:
                 session.add(row)
             if audit:
                 self.ctx.audit.append(
-                    session, actor=actor, action="erasure.status", target=row.id,
-                    subject_id=subject_id, region=subject.region,
+                    session,
+                    actor=actor,
+                    action="erasure.status",
+                    target=row.id,
+                    subject_id=subject_id,
+                    region=subject.region,
                 )
             return _decision(row, destruction.id if destruction else None)
 
@@ -134,8 +142,12 @@ class Rights:
             subject.restricted = restricted
             session.add(subject)
             self.ctx.audit.append(
-                session, actor=actor, action="subject.restrict" if restricted else "subject.unrestrict",
-                target=subject_id, subject_id=subject_id, region=subject.region,
+                session,
+                actor=actor,
+                action="subject.restrict" if restricted else "subject.unrestrict",
+                target=subject_id,
+                subject_id=subject_id,
+                region=subject.region,
             )
 
     def export(self, subject_id: str, out: IO[bytes], actor: Actor) -> dict[str, object]:
@@ -154,13 +166,26 @@ class Rights:
                 .where(RecordRow.subject_id == subject_id)
                 .where(RecordRow.state == RecordState.ACTIVE)
                 .where(RecordVersionRow.state == VersionState.COMMITTED)
-                .order_by(col(RecordRow.created_at), col(RecordRow.id), col(RecordVersionRow.version))
+                .order_by(
+                    col(RecordRow.created_at), col(RecordRow.id), col(RecordVersionRow.version)
+                )
             ).all()
-            plan = [(r.id, r.category, r.retain_until, r.last_processed_at, v.version, v.size,
-                     v.content_type, v.created_at) for r, v in rows]
+            plan = [
+                (
+                    r.id,
+                    r.category,
+                    r.retain_until,
+                    r.last_processed_at,
+                    v.version,
+                    v.size,
+                    v.content_type,
+                    v.created_at,
+                )
+                for r, v in rows
+            ]
         manifest_records: dict[str, dict[str, object]] = {}
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-            for (rid, category, retain, processed, version, size, ctype, created) in plan:
+            for rid, category, retain, processed, version, size, ctype, created in plan:
                 name = f"records/{rid}/v{version}{_EXT.get(ctype, '.bin')}"
                 digest = hashlib.sha256()
                 reader = self.records.open(rid, version, None, actor, "export")
@@ -170,15 +195,27 @@ class Rights:
                         entry.write(chunk)
                 entry_meta = manifest_records.setdefault(
                     rid,
-                    {"id": rid, "category": category, "retain_until": retain.isoformat(),
-                     "last_processed_at": processed.isoformat(), "versions": []},
+                    {
+                        "id": rid,
+                        "category": category,
+                        "retain_until": retain.isoformat(),
+                        "last_processed_at": processed.isoformat(),
+                        "versions": [],
+                    },
                 )
                 versions = entry_meta["versions"]
                 assert isinstance(versions, list)
-                versions.append({"version": version, "size": size, "content_type": ctype,
-                                 "created_at": created.isoformat(), "path": name,
-                                 "sha256": digest.hexdigest()})
-            manifest = {
+                versions.append(
+                    {
+                        "version": version,
+                        "size": size,
+                        "content_type": ctype,
+                        "created_at": created.isoformat(),
+                        "path": name,
+                        "sha256": digest.hexdigest(),
+                    }
+                )
+            manifest: dict[str, object] = {
                 "type": "recvault.subject-export",
                 "subject_id": subject_id,
                 "region": region,
@@ -188,7 +225,11 @@ class Rights:
             }
             archive.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
         self.ctx.audit.record(
-            actor=actor, action="subject.export", target=subject_id, subject_id=subject_id,
-            region=region, purpose="subject access request",
+            actor=actor,
+            action="subject.export",
+            target=subject_id,
+            subject_id=subject_id,
+            region=region,
+            purpose="subject access request",
         )
         return manifest

@@ -16,6 +16,7 @@ from vault.content import Content
 from vault.context import VaultContext
 from vault.crypto import SigningKey
 from vault.db import make_engine
+from vault.disposal import Disposal
 from vault.domain import (
     SYSTEM,
     Actor,
@@ -33,14 +34,13 @@ from vault.domain import (
 from vault.domain import RecordInfo as RecordInfo
 from vault.durations import Duration, require_aware
 from vault.errors import ConfigError
-from vault.disposal import Disposal
 from vault.gc import GarbageCollector
 from vault.holds import Holds
-from vault.rights import Rights
 from vault.principals import Principals
 from vault.reader import RecordReader
 from vault.records import RecordInput, Records
 from vault.regions import Region, build_region
+from vault.rights import Rights
 from vault.settings import Settings
 from vault.subjects import Subjects
 
@@ -136,7 +136,11 @@ class RecordVault:
         return self._records.put([item], _actor(actor), purpose)[0]
 
     def put_records(
-        self, items: Sequence[RecordInput], *, actor: Actor | str = SYSTEM, purpose: str = "treatment"
+        self,
+        items: Sequence[RecordInput],
+        *,
+        actor: Actor | str = SYSTEM,
+        purpose: str = "treatment",
     ) -> list[RecordInfo]:
         return self._records.put(items, _actor(actor), purpose)
 
@@ -219,9 +223,11 @@ class RecordVault:
         return self._disposal.sweep(_actor(actor))
 
     def list_destructions(self, state: str | None = None) -> list[Destruction]:
-        return self._disposal.list(state)
+        return self._disposal.destructions(state)
 
-    def cancel_destruction(self, destruction_id: str, *, actor: Actor | str = SYSTEM) -> Destruction:
+    def cancel_destruction(
+        self, destruction_id: str, *, actor: Actor | str = SYSTEM
+    ) -> Destruction:
         return self._disposal.cancel(destruction_id, _actor(actor))
 
     def destruction_certificate(self, destruction_id: str) -> dict[str, Any]:

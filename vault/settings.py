@@ -40,9 +40,7 @@ def _duration(value: Any) -> Duration:
         raise ValueError(exc.message) from None
 
 
-IsoDuration = Annotated[
-    Duration, BeforeValidator(_duration), PlainSerializer(str, return_type=str)
-]
+IsoDuration = Annotated[Duration, BeforeValidator(_duration), PlainSerializer(str, return_type=str)]
 
 _SECRET_NAMES = ("name_secret", "signing_key", "master_key")
 CLINICAL = (Category.PHOTO, Category.IMPRESSION, Category.XRAY, Category.CLINICAL_FINDING)
@@ -69,7 +67,7 @@ class KeysConfig(_Strict):
     addr: str = "http://127.0.0.1:8200"
     mount: str | None = None
     mounts: list[str] = Field(default_factory=list)
-    token_env: str = "RECVAULT_VAULT_TOKEN"
+    token_env: str = "RECVAULT_VAULT_TOKEN"  # noqa: S105  (a variable name)
     namespace: str | None = None
     verify: bool | str = True
     timeout: float = 5.0
@@ -192,7 +190,9 @@ class Settings(BaseSettings):
     def secret_bytes(self, name: str) -> bytes:
         value: SecretStr | None = getattr(self, name)
         if value is None:
-            raise ConfigError(f"{name}: set RECVAULT_{name.upper()} (or RECVAULT_{name.upper()}_FILE)")
+            raise ConfigError(
+                f"{name}: set RECVAULT_{name.upper()} (or RECVAULT_{name.upper()}_FILE)"
+            )
         return decode_secret(value.get_secret_value(), name)
 
     def retention_for(self, category: Category) -> Duration:

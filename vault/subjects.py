@@ -47,7 +47,9 @@ class Subjects:
                 raise RegionNotGranted(f"region {region} not granted to {actor.name}")
         except VaultError as exc:
             self.ctx.audit.record(
-                actor=actor, action="subject.create", region=str(region)[:8],
+                actor=actor,
+                action="subject.create",
+                region=str(region)[:8],
                 outcome=f"refused:{exc.code}",
             )
             raise
@@ -72,8 +74,12 @@ class Subjects:
                 session.add(row)
                 session.flush()
                 self.ctx.audit.append(
-                    session, actor=actor, action="subject.create", target=subject_id,
-                    subject_id=subject_id, region=region,
+                    session,
+                    actor=actor,
+                    action="subject.create",
+                    target=subject_id,
+                    subject_id=subject_id,
+                    region=region,
                 )
         except sa_exc.IntegrityError:
             # A concurrent create won the race: return its subject. The key we made
@@ -100,8 +106,13 @@ class Subjects:
             else:
                 exc, outcome = None, "ok"
             self.ctx.audit.append(
-                session, actor=actor, action="subject.info", target=subject_id,
-                subject_id=subject_id, region=row.region, outcome=outcome,
+                session,
+                actor=actor,
+                action="subject.info",
+                target=subject_id,
+                subject_id=subject_id,
+                region=row.region,
+                outcome=outcome,
             )
         if exc is not None:
             raise exc

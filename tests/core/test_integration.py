@@ -8,7 +8,6 @@ import os
 import pytest
 
 from keys.bootstrap import bootstrap_transit
-
 from vault.errors import IntegrityError, Unavailable
 
 MiB = 1 << 20

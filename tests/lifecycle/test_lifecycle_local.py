@@ -13,7 +13,14 @@ from sqlmodel import Session, select
 from vault import Actor, Role
 from vault.certificates import verify_document
 from vault.db import RecordVersionRow
-from vault.errors import Conflict, Erased, InvalidInput, NotFound, PermissionDenied, ProcessingRestricted
+from vault.errors import (
+    Conflict,
+    Erased,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ProcessingRestricted,
+)
 
 SHORT = {"retention": {"default": "PT3S"}, "destruction": {"waiting_period": "PT2S"}}
 ADMIN_A = Actor("admin-a", frozenset({Role.ADMIN}))
@@ -83,7 +90,8 @@ def test_hold_keeps_data_past_retention_and_plan_names_it(vault, clock):
 
 def test_record_erased_alone_and_key_resealed(make_vault, sqlite_url, clock):
     vault = make_vault(
-        sqlite_url, retention={"default": "P10Y", "categories": {"photo": "PT3S"}},
+        sqlite_url,
+        retention={"default": "P10Y", "categories": {"photo": "PT3S"}},
         destruction={"waiting_period": "PT2S"},
     )
     subject = vault.create_subject("p1", "JP")
@@ -91,12 +99,16 @@ def test_record_erased_alone_and_key_resealed(make_vault, sqlite_url, clock):
     xray = vault.put_record(subject.id, "xray", b"long-lived xray")
     keys = vault.regions["JP"].keys
     with Session(vault._ctx.engine) as session:
-        old_xray_dek = session.exec(
-            select(RecordVersionRow).where(RecordVersionRow.record_id == xray.id)
-        ).one().wrapped_dek
-        photo_key = session.exec(
-            select(RecordVersionRow).where(RecordVersionRow.record_id == photo.id)
-        ).one().object_key
+        old_xray_dek = (
+            session.exec(select(RecordVersionRow).where(RecordVersionRow.record_id == xray.id))
+            .one()
+            .wrapped_dek
+        )
+        photo_key = (
+            session.exec(select(RecordVersionRow).where(RecordVersionRow.record_id == photo.id))
+            .one()
+            .object_key
+        )
     clock.advance(seconds=4)
     result = vault.sweep()
     assert result.records_erased == 1 and result.destructions_scheduled == 0
@@ -131,7 +143,7 @@ def test_processing_event_cancels_pending_destruction(vault, clock):
     info = vault.put_record(subject.id, "photo", b"x")
     clock.advance(seconds=4)
     vault.sweep()
-    [destruction] = vault.list_destructions("scheduled")
+    assert len(vault.list_destructions("scheduled")) == 1
     clock.advance(seconds=1)
     with vault.open_record(info.id) as reader:  # a service reads: processing
         reader.read()
@@ -192,7 +204,8 @@ def test_export_zip_has_every_version_and_manifest(vault):
 
 def test_review_mode_waits_for_approval(make_vault, sqlite_url, clock):
     vault = make_vault(
-        sqlite_url, retention={"default": "PT3S"},
+        sqlite_url,
+        retention={"default": "PT3S"},
         destruction={"waiting_period": "PT2S", "review": True},
     )
     subject = vault.create_subject("p1", "JP")
@@ -201,7 +214,9 @@ def test_review_mode_waits_for_approval(make_vault, sqlite_url, clock):
     assert vault.sweep().awaiting_approval == 1
     assert vault.list_destructions() == []
     plan = vault.plan_disposal()
-    assert vault.approve_disposal(plan, actor=Actor("compliance", frozenset({Role.COMPLIANCE}))) == 1
+    assert (
+        vault.approve_disposal(plan, actor=Actor("compliance", frozenset({Role.COMPLIANCE}))) == 1
+    )
     assert vault.sweep().destructions_scheduled == 1
 
 

@@ -57,8 +57,12 @@ def test_bad_durations_refused(text):
 
 @pytest.mark.parametrize(
     ("text", "delta"),
-    [("PT3S", timedelta(seconds=3)), ("P30D", timedelta(days=30)), ("P2W", timedelta(days=14)),
-     ("PT1H30M", timedelta(minutes=90))],
+    [
+        ("PT3S", timedelta(seconds=3)),
+        ("P30D", timedelta(days=30)),
+        ("P2W", timedelta(days=14)),
+        ("PT1H30M", timedelta(minutes=90)),
+    ],
 )
 def test_exact_durations(text, delta):
     start = datetime(2026, 3, 1, tzinfo=UTC)

@@ -63,8 +63,12 @@ def keys_bootstrap(config: ConfigOpt = None) -> None:
 @principals_app.command("add")
 def principals_add(
     name: str,
-    role: Annotated[list[str], typer.Option("--role", "-r", help="service, admin, security, compliance, dpo")],
-    region: Annotated[list[str] | None, typer.Option("--region", help="granted region (default: all)")] = None,
+    role: Annotated[
+        list[str], typer.Option("--role", "-r", help="service, admin, security, compliance, dpo")
+    ],
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="granted region (default: all)")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Create a principal and print its token (shown only once)."""
@@ -81,10 +85,19 @@ def principals_list(
     """List principals (never their tokens)."""
     rows = _vault(config).principals.list()
     if as_json:
-        print(json.dumps([
-            {"name": p.name, "roles": list(p.roles), "regions": p.regions, "disabled": p.disabled}
-            for p in rows
-        ]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": p.name,
+                        "roles": list(p.roles),
+                        "regions": p.regions,
+                        "disabled": p.disabled,
+                    }
+                    for p in rows
+                ]
+            )
+        )
         return
     table = Table("name", "roles", "regions", "disabled")
     for p in rows:
