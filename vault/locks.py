@@ -46,7 +46,7 @@ def extend_locks(ctx: VaultContext, batch: int = 500) -> int:
     lock_regions = [name for name, r in ctx.regions.items() if r.store.supports_object_lock]
     if not lock_regions:
         return 0
-    extended = 0
+    extended, last_key = 0, ""
     while True:
         with session_scope(ctx.engine) as session:
             rows = session.exec(
@@ -55,15 +55,21 @@ def extend_locks(ctx: VaultContext, batch: int = 500) -> int:
                 .join(SubjectRow, col(SubjectRow.id) == col(RecordRow.subject_id))
                 .where(col(SubjectRow.region).in_(lock_regions))
                 .where(RecordVersionRow.state == VersionState.COMMITTED)
+                .where(col(RecordVersionRow.object_key) > last_key)
                 .where(
                     col(RecordVersionRow.lock_until).is_(None)
-                    | (col(RecordVersionRow.lock_until) < col(RecordRow.retain_until) - slack)
+                    | (col(RecordVersionRow.lock_until) < col(RecordRow.retain_until))
                 )
+                .order_by(col(RecordVersionRow.object_key))
                 .limit(batch)
             ).all()
             if not rows:
                 return extended
             for version, record in rows:
+                last_key = version.object_key
+                lag = record.retain_until - (version.lock_until or record.created_at)
+                if version.lock_until is not None and lag <= slack:
+                    continue
                 region = ctx.region(version.object_key.split("/", 1)[0])
                 region.store.set_retention(
                     version.object_key, record.retain_until, region.retention_mode

@@ -26,7 +26,10 @@ class FakeClock:
         return self.now
 
 
-def vault_settings(db_url: str, tmp_path, keys: str = "local", bao=None, **extra) -> Settings:
+def vault_settings(
+    db_url: str, tmp_path, keys: str = "local", bao=None, stores=None, **extra
+) -> Settings:
+    """Settings for JP and PH; ``stores`` maps a region to a store config (default local)."""
     regions = {}
     for name, location in (("JP", "ap-northeast-1"), ("PH", "ap-southeast-1")):
         if keys == "local":
@@ -40,7 +43,9 @@ def vault_settings(db_url: str, tmp_path, keys: str = "local", bao=None, **extra
             }
         regions[name] = {
             "location": location,
-            "store": {"kind": "local", "path": str(tmp_path / "objects" / name.lower())},
+            "store": (stores or {}).get(
+                name, {"kind": "local", "path": str(tmp_path / "objects" / name.lower())}
+            ),
             "keys": key_cfg,
         }
     return Settings.load(
@@ -63,14 +68,16 @@ def clock() -> FakeClock:
 def make_vault(tmp_path, clock, monkeypatch) -> Iterator[Callable[..., RecordVault]]:
     built: list[RecordVault] = []
 
-    def factory(db_url: str, keys: str = "local", bao=None, **extra) -> RecordVault:
+    def factory(
+        db_url: str, keys: str = "local", bao=None, stores=None, clock_fn=None, **extra
+    ) -> RecordVault:
         if bao is not None:
             monkeypatch.setenv(
                 "RECVAULT_TEST_VAULT_TOKEN", getattr(bao, "admin_token", bao.root_token)
             )
-        settings = vault_settings(db_url, tmp_path, keys, bao, **extra)
+        settings = vault_settings(db_url, tmp_path, keys, bao, stores, **extra)
         upgrade(settings.database.url)
-        vault = RecordVault.from_settings(settings, clock=clock)
+        vault = RecordVault.from_settings(settings, clock=clock_fn or clock)
         built.append(vault)
         return vault
 
