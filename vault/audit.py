@@ -13,9 +13,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -23,23 +26,31 @@ from vault.db import AuditEventRow, AuditHeadRow, session_scope
 from vault.domain import Actor, AuditEvent, AuditVerification
 
 GENESIS = "0" * 64
+HEAD = AuditHeadRow.__table__  # type: ignore[attr-defined]
+EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]
 _HEAD_ID = 1
 
 
-def _canonical(seq: int, row: AuditEventRow) -> bytes:
-    body = {
-        "seq": seq,
-        "ts": row.ts.isoformat(timespec="microseconds"),
-        "actor": row.actor,
-        "role": row.role,
-        "action": row.action,
-        "target": row.target,
-        "subject_id": row.subject_id,
-        "region": row.region,
-        "purpose": row.purpose,
-        "outcome": row.outcome,
-    }
+_FIELDS = ("ts", "actor", "role", "action", "target", "subject_id", "region", "purpose", "outcome")
+
+
+def _canonical(seq: int, event: dict[str, Any]) -> bytes:
+    body = {name: event[name] for name in _FIELDS}
+    body["seq"] = seq
+    body["ts"] = event["ts"].isoformat(timespec="microseconds")
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event to append with ``append_many`` (the actor is shared)."""
+
+    action: str
+    target: str = ""
+    subject_id: str = ""
+    region: str = ""
+    purpose: str = ""
+    outcome: str = "ok"
 
 
 class AuditLog:
@@ -50,9 +61,9 @@ class AuditLog:
         self._key = hmac.new(chain_key, b"recvault/audit-chain", hashlib.sha256).digest()
         self._clock = clock
 
-    def _link(self, prev_hash: str, seq: int, row: AuditEventRow) -> str:
+    def _link(self, prev_hash: str, seq: int, event: dict[str, Any]) -> str:
         return hmac.new(
-            self._key, prev_hash.encode() + _canonical(seq, row), hashlib.sha256
+            self._key, prev_hash.encode() + _canonical(seq, event), hashlib.sha256
         ).hexdigest()
 
     def append(
@@ -68,33 +79,40 @@ class AuditLog:
         outcome: str = "ok",
     ) -> int:
         """Append one event inside the caller's transaction; return its sequence number."""
-        head = session.exec(
-            select(AuditHeadRow).where(AuditHeadRow.id == _HEAD_ID).with_for_update()
+        entry = AuditEntry(action, target, subject_id, region, purpose, outcome)
+        return self.append_many(session, actor, [entry])
+
+    def append_many(self, session: Session, actor: Actor, entries: Sequence[AuditEntry]) -> int:
+        """Append events in order inside the caller's transaction; return the last seq."""
+        head = session.execute(
+            select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == _HEAD_ID).with_for_update()
         ).first()
         if head is None:
-            head = AuditHeadRow(id=_HEAD_ID, seq=0, hash=GENESIS)
-            session.add(head)
-            session.flush()
-        seq = head.seq + 1
-        row = AuditEventRow(
-            seq=seq,
-            ts=self._clock(),
-            actor=actor.name[:200],
-            role=actor.role_label[:100],
-            action=action,
-            target=target,
-            subject_id=subject_id,
-            region=region,
-            purpose=purpose[:200],
-            outcome=outcome[:64],
-            prev_hash=head.hash,
-            hash="",
-        )
-        row.hash = self._link(head.hash, seq, row)
-        session.add(row)
-        head.seq, head.hash = seq, row.hash
-        session.add(head)
-        session.flush()
+            session.execute(insert(HEAD).values(id=_HEAD_ID, seq=0, hash=GENESIS))
+            seq, prev = 0, GENESIS
+        else:
+            seq, prev = head.seq, head.hash
+        ts = self._clock()
+        rows = []
+        for entry in entries:
+            seq += 1
+            event = {
+                "ts": ts,
+                "actor": actor.name[:200],
+                "role": actor.role_label[:100],
+                "action": entry.action,
+                "target": entry.target,
+                "subject_id": entry.subject_id,
+                "region": entry.region,
+                "purpose": entry.purpose[:200],
+                "outcome": entry.outcome[:64],
+            }
+            digest = self._link(prev, seq, event)
+            rows.append({**event, "seq": seq, "prev_hash": prev, "hash": digest})
+            prev = digest
+        if rows:
+            session.execute(insert(EVENTS), rows)
+            session.execute(update(HEAD).where(HEAD.c.id == _HEAD_ID).values(seq=seq, hash=prev))
         return seq
 
     def record(self, **event: object) -> int:
@@ -119,7 +137,8 @@ class AuditLog:
                 for row in rows:
                     if row.seq != expected_seq:
                         return AuditVerification(False, count, expected_seq, "event missing")
-                    if row.prev_hash != prev or self._link(prev, row.seq, row) != row.hash:
+                    event = {name: getattr(row, name) for name in _FIELDS}
+                    if row.prev_hash != prev or self._link(prev, row.seq, event) != row.hash:
                         return AuditVerification(False, count, row.seq, "hash mismatch")
                     prev, expected_seq, count = row.hash, expected_seq + 1, count + 1
                     last_seq = row.seq

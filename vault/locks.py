@@ -19,6 +19,8 @@ from vault.holds import active_holds
 
 def lock_new_versions(ctx: VaultContext, versions: list[tuple[str, int]]) -> None:
     """Apply retention (and any covering hold) to freshly committed versions."""
+    if not any(region.store.supports_object_lock for region in ctx.regions.values()):
+        return
     for record_id, version in versions:
         with session_scope(ctx.engine) as session:
             row = session.get(RecordVersionRow, (record_id, version))

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
 
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy import exc as sa_exc
 from sqlmodel import Session, col, func, select
 
 from keys.base import KeyNotFound, WrappedDek
+from vault.audit import AuditEntry
 from vault.content import Content, content_stream
 from vault.context import RegionNotGranted, VaultContext
 from vault.crypto import random_bytes
@@ -44,11 +46,12 @@ from vault.errors import (
     TooLarge,
     VaultError,
 )
-from vault.keyops import refresh_if_stale
 from vault.locks import lock_new_versions
 from vault.reader import ReadMeta, RecordReader
 
-_WRITE_THREADS = 4
+_WRITE_THREADS = 16
+RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
+VERSIONS = RecordVersionRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -187,42 +190,44 @@ class Records:
         now = self.ctx.clock()
         try:
             with session_scope(self.ctx.engine) as session:
-                fresh_rows: dict[str, list[RecordVersionRow]] = {}
-                for p in plan:
-                    assert p.wrapped is not None
-                    if p.version == 1:
-                        session.add(
-                            RecordRow(
-                                id=p.record_id,
-                                subject_id=p.subject.id,
-                                category=_category(p.item.category).value,
-                                state=RecordState.PENDING,
-                                current_version=0,
-                                created_at=now,
-                                last_processed_at=now,
-                                retain_until=now,
-                            )
-                        )
-                    fresh_rows.setdefault(p.subject.id, []).append(
-                        RecordVersionRow(
-                            record_id=p.record_id,
-                            version=p.version,
-                            state=VersionState.PENDING,
-                            object_key=p.object_key,
-                            size=p.length,
-                            wrapped_dek=p.wrapped.ciphertext,
-                            key_name=p.wrapped.key_name,
-                            key_version=p.wrapped.key_version,
-                            content_type=_content_type(p.item.content_type),
-                            etag="",
-                            created_at=now,
-                        )
-                    )
-                session.flush()
-                for subject_id, rows in fresh_rows.items():
+                for subject_id in sorted({p.subject.id for p in plan}):
                     subject = self.ctx.subject(session, subject_id, for_update=True)
-                    refresh_if_stale(self.ctx, session, subject, rows)
-                    session.add_all(rows)
+                    self._refresh_if_stale(subject, [p for p in plan if p.subject.id == subject_id])
+                new_records = [
+                    {
+                        "id": p.record_id,
+                        "subject_id": p.subject.id,
+                        "category": _category(p.item.category).value,
+                        "state": RecordState.PENDING.value,
+                        "current_version": 0,
+                        "created_at": now,
+                        "last_processed_at": now,
+                        "retain_until": now,
+                    }
+                    for p in plan
+                    if p.version == 1
+                ]
+                if new_records:
+                    session.execute(insert(RECORDS), new_records)
+                session.execute(
+                    insert(VERSIONS),
+                    [
+                        {
+                            "record_id": p.record_id,
+                            "version": p.version,
+                            "state": VersionState.PENDING.value,
+                            "object_key": p.object_key,
+                            "size": p.length,
+                            "wrapped_dek": p.wrapped.ciphertext if p.wrapped else None,
+                            "key_name": p.wrapped.key_name if p.wrapped else "",
+                            "key_version": p.wrapped.key_version if p.wrapped else 0,
+                            "content_type": _content_type(p.item.content_type),
+                            "etag": "",
+                            "created_at": now,
+                        }
+                        for p in plan
+                    ],
+                )
         except sa_exc.IntegrityError:
             raise Conflict("a concurrent update created this version first; retry") from None
         try:
@@ -237,6 +242,17 @@ class Records:
         infos = self._commit(plan, actor, purpose, action)
         lock_new_versions(self.ctx, [(p.record_id, p.version) for p in plan])
         return infos
+
+    def _refresh_if_stale(self, subject: SubjectRow, group: list[_Pending]) -> None:
+        """Rewrap DEKs wrapped under a key version retired while this write was prepared."""
+        stale = [p for p in group if p.wrapped and p.wrapped.key_version < subject.min_key_version]
+        if stale:
+            provider = self.ctx.region(subject.region).keys
+            fresh = provider.rewrap(
+                subject.key_name, [p.wrapped.ciphertext for p in stale if p.wrapped]
+            )
+            for p, wrapped in zip(stale, fresh, strict=True):
+                p.wrapped = wrapped
 
     def _store_object(self, p: _Pending) -> None:
         assert p.wrapped is not None
@@ -284,29 +300,93 @@ class Records:
         now = self.ctx.clock()
         infos: list[RecordInfo] = []
         with session_scope(self.ctx.engine) as session:
-            for p in plan:
-                version = session.get(RecordVersionRow, (p.record_id, p.version))
-                record = session.get(RecordRow, p.record_id)
-                subject = self.ctx.subject(session, p.subject.id)
-                if version is None or record is None or subject.state != "active":
-                    raise Conflict(f"record {p.record_id} changed while it was written; retry")
-                version.state, version.header = VersionState.COMMITTED, p.header
-                version.etag, version.committed_at = p.etag, now
-                if record.state == RecordState.PENDING:
-                    record.state = RecordState.ACTIVE
-                record.current_version = max(record.current_version, p.version)
-                processing_event(self.ctx, session, record, now)
-                session.add_all([version, record])
-                self.ctx.audit.append(
-                    session,
-                    actor=actor,
-                    action=action,
-                    target=p.record_id,
-                    subject_id=subject.id,
-                    region=subject.region,
-                    purpose=purpose,
+            subjects = {sid: self.ctx.subject(session, sid) for sid in {p.subject.id for p in plan}}
+            ids = [p.record_id for p in plan]
+            current = {
+                row.id: row for row in session.execute(select(RECORDS).where(RECORDS.c.id.in_(ids)))
+            }
+            pending = {
+                (row.record_id, row.version)
+                for row in session.execute(
+                    select(VERSIONS.c.record_id, VERSIONS.c.version)
+                    .where(VERSIONS.c.record_id.in_(ids))
+                    .where(VERSIONS.c.state == VersionState.PENDING.value)
                 )
-                infos.append(self._info(record, version, subject.region))
+            }
+            version_updates, record_updates, events = [], {}, []
+            for p in plan:
+                record = current.get(p.record_id)
+                subject = subjects[p.subject.id]
+                if (
+                    record is None
+                    or (p.record_id, p.version) not in pending
+                    or (subject.state != "active")
+                ):
+                    raise Conflict(f"record {p.record_id} changed while it was written; retry")
+                category = record.category
+                retain = max(record.retain_until, self.ctx.retain_until(category, now))
+                version_updates.append(
+                    {
+                        "b_record_id": p.record_id,
+                        "b_version": p.version,
+                        "state": VersionState.COMMITTED.value,
+                        "header": p.header,
+                        "etag": p.etag,
+                        "committed_at": now,
+                    }
+                )
+                latest = max(record.current_version, p.version)
+                record_updates[p.record_id] = {
+                    "b_id": p.record_id,
+                    "state": RecordState.ACTIVE.value
+                    if record.state == RecordState.PENDING
+                    else record.state,
+                    "current_version": latest,
+                    "last_processed_at": now,
+                    "retain_until": retain,
+                }
+                events.append(AuditEntry(action, p.record_id, subject.id, subject.region, purpose))
+                infos.append(
+                    RecordInfo(
+                        id=p.record_id,
+                        subject_id=subject.id,
+                        category=Category(category),
+                        state=RecordState.ACTIVE,
+                        version=latest,
+                        size=p.length,
+                        content_type=_content_type(p.item.content_type),
+                        created_at=record.created_at,
+                        last_processed_at=now,
+                        retain_until=retain,
+                        region=subject.region,
+                    )
+                )
+            session.execute(
+                update(VERSIONS)
+                .where(VERSIONS.c.record_id == bindparam("b_record_id"))
+                .where(VERSIONS.c.version == bindparam("b_version"))
+                .values(
+                    state=bindparam("state"),
+                    header=bindparam("header"),
+                    etag=bindparam("etag"),
+                    committed_at=bindparam("committed_at"),
+                ),
+                version_updates,
+            )
+            session.execute(
+                update(RECORDS)
+                .where(RECORDS.c.id == bindparam("b_id"))
+                .values(
+                    state=bindparam("state"),
+                    current_version=bindparam("current_version"),
+                    last_processed_at=bindparam("last_processed_at"),
+                    retain_until=bindparam("retain_until"),
+                ),
+                list(record_updates.values()),
+            )
+            for subject_id in subjects:
+                cancel_pending_destruction(session, subject_id, now)
+            self.ctx.audit.append_many(session, actor, events)
         return infos
 
     # -- reading ---------------------------------------------------------------
@@ -486,16 +566,26 @@ class Records:
         )
 
 
-def processing_event(ctx: VaultContext, session: Session, record: RecordRow, now: datetime) -> None:
-    """Move the record's processing clock; a pending key destruction of its subject is cancelled."""
+def move_clock(ctx: VaultContext, record: RecordRow, now: datetime) -> None:
+    """A processing event: ``last_processed_at`` moves and retention runs from it."""
     record.last_processed_at = now
     record.retain_until = max(record.retain_until, ctx.retain_until(record.category, now))
+
+
+def cancel_pending_destruction(session: Session, subject_id: str, now: datetime) -> None:
+    """Processing a subject's data cancels a scheduled destruction of its key."""
     scheduled = session.exec(
         select(KeyDestructionRow)
-        .where(KeyDestructionRow.subject_id == record.subject_id)
+        .where(KeyDestructionRow.subject_id == subject_id)
         .where(KeyDestructionRow.state == "scheduled")
     ).all()
     for destruction in scheduled:
         destruction.state, destruction.cancelled_at = "cancelled", now
         destruction.cancelled_by = "processing-event"
         session.add(destruction)
+
+
+def processing_event(ctx: VaultContext, session: Session, record: RecordRow, now: datetime) -> None:
+    """Move the record's processing clock; a pending key destruction of its subject is cancelled."""
+    move_clock(ctx, record, now)
+    cancel_pending_destruction(session, record.subject_id, now)

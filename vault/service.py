@@ -41,6 +41,7 @@ from vault.reader import RecordReader
 from vault.records import RecordInput, Records
 from vault.regions import Region, build_region
 from vault.rights import Rights
+from vault.runtime import tune_allocator
 from vault.settings import Settings
 from vault.subjects import Subjects
 
@@ -75,6 +76,8 @@ class RecordVault:
     ) -> RecordVault:
         if not settings.regions and not regions:
             raise ConfigError("regions: configure at least one region (e.g. [regions.JP])")
+        if settings.limits.tune_allocator:
+            tune_allocator()
         clock = clock or _utcnow
         engine = make_engine(settings.database.url)
         signing_seed = settings.secret_bytes("signing_key")

@@ -117,6 +117,8 @@ class LimitsConfig(_Strict):
     dek_cache_entries: int = Field(default=10_000, ge=0)
     dek_cache_ttl_seconds: float = Field(default=300.0, ge=0)
     gc_grace: IsoDuration = Duration.parse("PT1H")
+    #: keep 1 MiB segment buffers in the heap (see vault/runtime.py)
+    tune_allocator: bool = True
 
 
 class Settings(BaseSettings):

@@ -74,7 +74,9 @@ def test_whole_lifecycle_in_seconds(make_vault, pg_url, transit, s3_stores):
     assert decision.earliest == info.retain_until
     assert [r.kind for r in decision.reasons] == ["retention"]
 
-    hold = vault.place_hold("subject", subject.id, "CASE-2026-017", "regulator inquiry", actor=ADMIN_A)
+    hold = vault.place_hold(
+        "subject", subject.id, "CASE-2026-017", "regulator inquiry", actor=ADMIN_A
+    )
     assert store.protection(obj.key).legal_hold
 
     sleep_until(info.retain_until)
@@ -125,8 +127,12 @@ def test_whole_lifecycle_in_seconds(make_vault, pg_url, transit, s3_stores):
 def test_concurrent_sweeps_destroy_each_subject_once(pg_url, transit, tmp_path, monkeypatch):
     monkeypatch.setenv("RECVAULT_TEST_VAULT_TOKEN", transit.admin_token)
     settings = vault_settings(
-        pg_url, tmp_path, "transit", transit,
-        retention={"default": "PT1S"}, destruction={"waiting_period": "PT1S"},
+        pg_url,
+        tmp_path,
+        "transit",
+        transit,
+        retention={"default": "PT1S"},
+        destruction={"waiting_period": "PT1S"},
     )
     upgrade(settings.database.url)
     vault = RecordVault.from_settings(settings)
@@ -143,7 +149,9 @@ def test_concurrent_sweeps_destroy_each_subject_once(pg_url, transit, tmp_path, 
     workers = [
         subprocess.Popen(
             [sys.executable, "-m", "tests.lifecycle.sweep_worker", json.dumps(overrides), f"w{i}"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
         )
         for i in range(2)
     ]
