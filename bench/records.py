@@ -321,7 +321,8 @@ def p6(root: Path, vault: RecordVault, record_id: str, total: int, block: bytes)
 
     fetches.clear()
     vault_range()
-    segments = len(fetches)
+    fetched = sum(stop - start for start, stop in fetches)
+    segments = -(-fetched // (MIB + 16))  # sealed segments the fetched bytes span
     cold_plain = best(plain_range, rounds=7, before=cold)
     cold_data = best(data_path, rounds=7, before=cold)
     cold_vault = best(vault_range, rounds=7, before=cold)

@@ -312,6 +312,10 @@ def read_header(fetch: Callable[[int, int], bytes]) -> Header:
     return parse_header(bytes(prefix) + bytes(rest))
 
 
+#: ranges covering at most this many segments are fetched in one request
+COALESCE_SEGMENTS = 2
+
+
 def open_range(
     fetch: Callable[[int, int], bytes],
     header: Header,
@@ -339,12 +343,27 @@ def _open_range(
     base = int.from_bytes(keys.nonce_base, "big")
     exp, size = header.segment_exp, header.segment_size
     sealed_stride = size + GCM_TAG_BYTES
-    for index in range(start >> exp, ((stop - 1) >> exp) + 1):
+    first, last = start >> exp, (stop - 1) >> exp
+    # A short range (one or two segments, the common case) is one request, so a
+    # cold read pays one seek; longer ranges go segment by segment, bounded memory.
+    span = b""
+    if last - first < COALESCE_SEGMENTS:
+        offset = header.length + first * sealed_stride
+        end = header.length + last * sealed_stride + _sealed_segment_len(header, last)
+        span = fetch(offset, end)
+        if len(span) != end - offset:
+            raise IntegrityError(f"object truncated inside segment {last}")
+    view = memoryview(span)
+    for index in range(first, last + 1):
         want = _sealed_segment_len(header, index)
-        offset = header.length + index * sealed_stride
-        sealed = fetch(offset, offset + want)
-        if len(sealed) != want:
-            raise IntegrityError(f"object truncated inside segment {index}")
+        if span:
+            at = (index - first) * sealed_stride
+            sealed: bytes | memoryview = view[at : at + want]
+        else:
+            offset = header.length + index * sealed_stride
+            sealed = fetch(offset, offset + want)
+            if len(sealed) != want:
+                raise IntegrityError(f"object truncated inside segment {index}")
         plaintext = _open_segment(aead, base, header, index, sealed)
         seg_start = index << exp
         lo, hi = max(start - seg_start, 0), min(stop - seg_start, len(plaintext))

@@ -126,10 +126,17 @@ def test_range_equals_slice_and_fetches_only_covering_segments(
     )
     assert got == plaintext(length)[start:stop]
     covering = _covering(header, min(start, length), min(stop, length))
-    assert len(fetch.calls) == len(covering)
-    for (lo, hi), index in zip(fetch.calls, covering, strict=True):
-        assert lo == header.length + index * (SEG + TAG)
-        assert hi - lo == min(SEG, length - index * SEG) + TAG
+    spans = [
+        (
+            header.length + i * (SEG + TAG),
+            header.length + i * (SEG + TAG) + min(SEG, length - i * SEG) + TAG,
+        )
+        for i in covering
+    ]
+    if covering and len(covering) <= envelope.COALESCE_SEGMENTS:
+        assert fetch.calls == [(spans[0][0], spans[-1][1])]
+    else:
+        assert fetch.calls == spans
     assert fetch.fetched <= len(covering) * (SEG + TAG)
 
 
@@ -137,7 +144,25 @@ def test_range_equals_slice_and_fetches_only_covering_segments(
     ("start", "stop", "segments"),
     [(0, 1, [0]), (SEG - 1, SEG + 1, [0, 1]), (SEG, 2 * SEG, [1]), (3 * SEG, 3 * SEG + 17, [3])],
 )
-def test_range_fetches_exact_segments(start: int, stop: int, segments: list[int]) -> None:
+def test_short_range_is_one_request(start: int, stop: int, segments: list[int]) -> None:
+    obj = sealed(3 * SEG + 17)
+    header = envelope.parse_header(obj)
+    fetch = CountingFetch(obj)
+    got = b"".join(
+        envelope.open_range(fetch, header, dek=DEK, context=CONTEXT, start=start, stop=stop)
+    )
+    assert got == plaintext(3 * SEG + 17)[start:stop]
+    first = header.length + segments[0] * (SEG + TAG)
+    last_len = min(SEG, 3 * SEG + 17 - segments[-1] * SEG) + TAG
+    end = header.length + segments[-1] * (SEG + TAG) + last_len
+    assert fetch.calls == [(first, end)]  # one request covering exactly these segments
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "segments"),
+    [(1, 2 * SEG + 1, [0, 1, 2]), (0, 3 * SEG + 17, [0, 1, 2, 3])],
+)
+def test_long_range_fetches_segment_by_segment(start: int, stop: int, segments: list[int]) -> None:
     obj = sealed(3 * SEG + 17)
     header = envelope.parse_header(obj)
     fetch = CountingFetch(obj)
