@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.metrics import ApiMetrics
 from tests.fixtures.bao import free_port
 from vault import RecordVault, Settings
 from vault.domain import Actor, Role
@@ -114,8 +115,11 @@ def make_api(tmp_path, clock, monkeypatch) -> Iterator[Callable[..., ApiEnv]]:
             tmp_path, db_url, keys=keys, bao_addr=bao.addr if bao else None, **kw
         )
         upgrade(settings.database.url)
-        vault = RecordVault.from_settings(settings, clock=clock if use_clock else None)
-        app = create_app(vault)
+        metrics = ApiMetrics()
+        vault = RecordVault.from_settings(
+            settings, clock=clock if use_clock else None, key_observer=metrics.observe_key_call
+        )
+        app = create_app(vault, metrics)
         env = ApiEnv(vault, app, TestClient(app, raise_server_exceptions=False), clock)
         built.append(env)
         return env
