@@ -47,6 +47,7 @@ from vault.errors import (
 from vault.keyops import refresh_if_stale
 from vault.locks import lock_new_versions
 from vault.reader import ReadMeta, RecordReader
+from vault.transfer import transfer_in_progress
 
 _WRITE_THREADS = 4
 
@@ -111,7 +112,7 @@ class Records:
             record = self.ctx.record(session, record_id)
             subject = self.ctx.subject(session, record.subject_id)
             note.about(subject)
-            self._check_write(subject, actor)
+            self._check_write(session, subject, actor)
             if record.state == RecordState.ERASED:
                 raise Erased(f"record {record_id} was erased")
             latest = session.exec(
@@ -125,10 +126,12 @@ class Records:
             pending = self._pending(item, record_id, (latest or 0) + 1, subject)
         return self._write([pending], actor, purpose, action="record.update")[0]
 
-    def _check_write(self, subject: SubjectRow, actor: Actor) -> None:
+    def _check_write(self, session: Session, subject: SubjectRow, actor: Actor) -> None:
         self.ctx.check_access(subject, actor, data=True, dpo_exempt=False)
         if subject.state != "active":
             raise Conflict(f"subject {subject.id} is being erased")
+        if transfer_in_progress(session, subject.id):
+            raise Conflict(f"subject {subject.id} is being transferred between regions")
 
     def _pending(
         self, item: RecordInput, record_id: str, version: int, subject: SubjectRow
@@ -163,7 +166,7 @@ class Records:
                 if subject is None:
                     subject = self.ctx.subject(session, item.subject_id)
                     note.about(subject)
-                    self._check_write(subject, actor)
+                    self._check_write(session, subject, actor)
                     subjects[item.subject_id] = subject
                 note.about(subject)
                 plan.append(self._pending(item, uuid.uuid4().hex, 1, subject))
@@ -287,9 +290,12 @@ class Records:
             for p in plan:
                 version = session.get(RecordVersionRow, (p.record_id, p.version))
                 record = session.get(RecordRow, p.record_id)
-                subject = self.ctx.subject(session, p.subject.id)
+                # Locked, so a transfer cannot start between this check and the commit.
+                subject = self.ctx.subject(session, p.subject.id, for_update=True)
                 if version is None or record is None or subject.state != "active":
                     raise Conflict(f"record {p.record_id} changed while it was written; retry")
+                if transfer_in_progress(session, subject.id) or subject.region != p.subject.region:
+                    raise Conflict(f"subject {subject.id} is being transferred between regions")
                 version.state, version.header = VersionState.COMMITTED, p.header
                 version.etag, version.committed_at = p.etag, now
                 if record.state == RecordState.PENDING:
