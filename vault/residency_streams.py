@@ -112,9 +112,7 @@ def expected_objects(engine: Engine) -> Iterator[Expected]:
         TransferItemRow.new_object_key, TransferRow.to_region, TransferItemRow.state
     ).join(TransferRow, col(TransferRow.id) == col(TransferItemRow.transfer_id))
     copies = items.where(col(TransferRow.state).in_(("copying", "switching")))
-    dropped = items.where(TransferRow.state == "cleaning").where(
-        TransferItemRow.state == "dropped"
-    )
+    dropped = items.where(TransferRow.state == "cleaning").where(TransferItemRow.state == "dropped")
     sources = select(TransferItemRow.old_object_key, TransferRow.from_region).join(
         TransferRow, col(TransferRow.id) == col(TransferItemRow.transfer_id)
     )
@@ -201,9 +199,8 @@ def merge_sorted(
     want = next(expected, None)
     last_want: str | None = None
     while have is not None or want is not None:
-        if want is not None:
-            if last_want is not None and want.key <= last_want:
-                raise ListingOutOfOrder(f"metadata DB not in ascending order at {want.key!r}")
+        if want is not None and last_want is not None and want.key <= last_want:
+            raise ListingOutOfOrder(f"metadata DB not in ascending order at {want.key!r}")
         if want is None or (have is not None and have < want.key):
             assert have is not None
             yield have, True, None

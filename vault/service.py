@@ -28,8 +28,10 @@ from vault.domain import (
     ErasureDecision,
     GcResult,
     Hold,
+    LegalBasis,
     Subject,
     SweepResult,
+    TransferResult,
 )
 from vault.domain import RecordInfo as RecordInfo
 from vault.durations import Duration, require_aware
@@ -44,7 +46,7 @@ from vault.residency import ResidencyCheck, ResidencyReport
 from vault.rights import Rights
 from vault.settings import Settings
 from vault.subjects import Subjects
-from vault.transfer import LegalBasis, TransferResult, Transfers
+from vault.transfer import Transfers
 
 
 def _utcnow() -> datetime:

@@ -18,13 +18,7 @@ Writes to the subject are refused until the transfer is done.
 
 from __future__ import annotations
 
-import enum
-import hashlib
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
-from itertools import chain
 from typing import Any
 
 from sqlalchemy import and_
@@ -32,7 +26,6 @@ from sqlmodel import Session, col, select
 
 from keys.naming import subject_key_name
 from vault.context import RegionNotGranted, VaultContext
-from vault.crypto import random_bytes
 from vault.db import (
     KeyDestructionRow,
     RecordRow,
@@ -41,68 +34,22 @@ from vault.db import (
     TransferRow,
     session_scope,
 )
-from vault.domain import Actor, SubjectState, VersionState
-from vault.envelope import KeyBlock, ObjectContext, open_stream, seal
-from vault.errors import Conflict, HeldByLegalHold, IntegrityError, InvalidInput
+from vault.domain import (
+    Actor,
+    LegalBasis,
+    SubjectState,
+    TransferResult,
+    TransferState,
+    VersionState,
+)
+from vault.errors import Conflict, HeldByLegalHold, InvalidInput
 from vault.holds import active_holds
 from vault.locks import lock_new_versions
 from vault.storage.base import ObjectNotFound
+from vault.transfer_copy import copy_version
 
 _BATCH = 100
 _EVIDENCE_LIMIT = 160  # basis and evidence share the audit event's 200-character purpose
-
-
-class LegalBasis(enum.StrEnum):
-    """The routes Japan's APPI allows for a cross-border transfer of personal data."""
-
-    #: the person consented to the transfer to that country
-    CONSENT = "consent"
-    #: the destination is recognised as having equivalent protection
-    ADEQUACY = "adequacy"
-    #: the recipient is bound by contract to equivalent safeguards
-    CONTRACTUAL_SAFEGUARDS = "contractual_safeguards"
-
-
-class TransferState(enum.StrEnum):
-    COPYING = "copying"
-    SWITCHING = "switching"
-    CLEANING = "cleaning"
-    DONE = "done"
-
-
-@dataclass(frozen=True)
-class TransferResult:
-    id: str
-    subject_id: str
-    from_region: str
-    to_region: str
-    legal_basis: LegalBasis
-    evidence_ref: str
-    state: TransferState
-    #: versions moved by the whole transfer, and copied by this call
-    versions: int
-    copied_now: int
-    resumed: bool
-    hold_override: bool
-    started_at: datetime
-    finished_at: datetime | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "subject_id": self.subject_id,
-            "from_region": self.from_region,
-            "to_region": self.to_region,
-            "legal_basis": self.legal_basis.value,
-            "evidence_ref": self.evidence_ref,
-            "state": self.state.value,
-            "versions": self.versions,
-            "copied_now": self.copied_now,
-            "resumed": self.resumed,
-            "hold_override": self.hold_override,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-        }
 
 
 def transfer_in_progress(session: Session, subject_id: str) -> bool:
@@ -297,69 +244,40 @@ class Transfers:
 
     def _copy_one(self, row: TransferRow, version: RecordVersionRow) -> None:
         source, target = self.ctx.region(row.from_region), self.ctx.region(row.to_region)
-        item = self._item(row, version)
-        if item.state == "copying":  # an earlier attempt may have left a partial copy
+        item, retry = self._item(row, version)
+        if retry:  # an earlier attempt may have left a partial copy
             target.store.delete(item.new_object_key)
-        assert version.wrapped_dek is not None
-        old_dek = source.keys.unwrap(version.key_name, [version.wrapped_dek])[0]
-        new_dek = random_bytes(32)
-        wrapped = target.keys.wrap(row.new_key_name, [new_dek])[0]
-        key_block = KeyBlock(row.new_key_name, wrapped.key_version, wrapped.ciphertext.encode())
-        old_ctx = ObjectContext(version.record_id, version.version, row.subject_id, source.name)
-        new_ctx = ObjectContext(version.record_id, version.version, row.subject_id, target.name)
-        digest = hashlib.sha256()
-
-        def plaintext(chunks: Iterator[bytes]) -> Iterator[bytes]:
-            for chunk in chunks:
-                digest.update(chunk)
-                yield chunk
-
-        with source.store.open(version.object_key) as stream:
-            sealed = seal(
-                plaintext(open_stream(stream, dek=old_dek, context=old_ctx)),
-                dek=new_dek,
-                key_block=key_block,
-                context=new_ctx,
-                plaintext_length=version.size,
-                salt=random_bytes(32),
-            )
-            header = next(sealed)
-            target.store.put(item.new_object_key, chain([header], sealed))
-        # Read the copy back through the target key service, as a reader will.
-        check = hashlib.sha256()
-        unwrapped = target.keys.unwrap(row.new_key_name, [wrapped.ciphertext])[0]
-        with target.store.open(item.new_object_key) as stream:
-            for chunk in open_stream(stream, dek=unwrapped, context=new_ctx):
-                check.update(chunk)
-        if check.digest() != digest.digest():
-            target.store.delete(item.new_object_key)
-            raise IntegrityError(f"the copy of {version.record_id} v{version.version} differs")
+        copy = copy_version(
+            version, row.subject_id, source, target, row.new_key_name, item.new_object_key
+        )
         with session_scope(self.ctx.engine) as session:
             fresh = session.get(TransferItemRow, (row.id, version.record_id, version.version))
             assert fresh is not None
-            fresh.state, fresh.header = "copied", header
-            fresh.wrapped_dek, fresh.key_version = wrapped.ciphertext, wrapped.key_version
-            fresh.size, fresh.etag, fresh.digest = version.size, version.etag, digest.hexdigest()
+            fresh.state, fresh.header, fresh.digest = "copied", copy.header, copy.digest
+            fresh.wrapped_dek, fresh.key_version = copy.wrapped_dek, copy.key_version
+            fresh.size, fresh.etag = version.size, version.etag
             fresh.copied_at = self.ctx.clock()
             session.add(fresh)
 
-    def _item(self, row: TransferRow, version: RecordVersionRow) -> TransferItemRow:
-        """The version's item, recorded (with its target key) before any byte is written."""
+    def _item(self, row: TransferRow, version: RecordVersionRow) -> tuple[TransferItemRow, bool]:
+        """The version's item, recorded (with its target key) before any byte is written;
+        and whether an earlier attempt recorded it already."""
         with session_scope(self.ctx.engine) as session:
             item = session.get(TransferItemRow, (row.id, version.record_id, version.version))
-            if item is None:
-                object_id = uuid.uuid4().hex
-                item = TransferItemRow(
-                    transfer_id=row.id,
-                    record_id=version.record_id,
-                    version=version.version,
-                    state="copying",
-                    old_object_key=version.object_key,
-                    new_object_key=f"{row.to_region}/{object_id[:2]}/{object_id}",
-                    size=version.size,
-                )
-                session.add(item)
-            return item
+            if item is not None:
+                return item, True
+            object_id = uuid.uuid4().hex
+            item = TransferItemRow(
+                transfer_id=row.id,
+                record_id=version.record_id,
+                version=version.version,
+                state="copying",
+                old_object_key=version.object_key,
+                new_object_key=f"{row.to_region}/{object_id[:2]}/{object_id}",
+                size=version.size,
+            )
+            session.add(item)
+            return item, False
 
     def _items(self, transfer_id: str) -> list[TransferItemRow]:
         with session_scope(self.ctx.engine) as session:

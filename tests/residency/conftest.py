@@ -52,7 +52,9 @@ def make_regions(
             service_policy_name=f"svc-{suffix}",
             admin_policy_name=f"adm-{suffix}",
         )
-        monkeypatch.setenv(TOKEN_ENV, create_token(transit.addr, transit.root_token, [f"adm-{suffix}"]))
+        monkeypatch.setenv(
+            TOKEN_ENV, create_token(transit.addr, transit.root_token, [f"adm-{suffix}"])
+        )
         where = {**LOCATIONS, **(bucket_regions or {})}
         buckets = {name: server_bucket(where[name]) for name in LOCATIONS}
         regions = {
