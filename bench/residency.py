@@ -2,14 +2,15 @@
 
 Run from the repository root: ``python -m bench.residency`` (``--help`` for sizes).
 
-Each size runs in a fresh child process: two regions (JP, PH) on LocalStores
-and local key providers, SQLite metadata DB. Seeding skips sealing (the report
-checks presence, not content): tiny files are written straight into each
-store's directory layout and the matching subject, record and version rows
-are inserted in bulk, plus a few hundred subject keys. Then one report runs
-while a thread samples the process's RSS every 10 ms; the figure is the peak
-RSS during the report minus the RSS just before it. Memory is flat when that
-growth does not follow the number of objects.
+Each size is seeded in one child process and reported on in another: two
+regions (JP, PH) on LocalStores and local key providers, SQLite metadata DB.
+Seeding skips sealing (the report checks presence, not content): tiny files
+are written straight into each store's directory layout and the matching
+subject, record and version rows are inserted in bulk, plus a few hundred
+subject keys. Then a fresh process runs one report while a thread samples its
+RSS every 10 ms; the figure is the peak RSS during the report minus the RSS
+just before it. Memory is flat when that growth does not follow the number
+of objects.
 """
 
 from __future__ import annotations
@@ -78,8 +79,13 @@ class RssSampler:
 
 
 def _settings(root: Path):  # type: ignore[no-untyped-def]
+    """The bench deployment under ``root``; its secrets are kept in ``root/secrets.json``."""
     from vault import Settings
 
+    secrets_file = root / "secrets.json"
+    if not secrets_file.exists():
+        names = ("name_secret", "signing_key", "master_key")
+        secrets_file.write_text(json.dumps({n: secrets.token_hex(32) for n in names}))
     regions = {
         name: {
             "location": location,
@@ -92,9 +98,7 @@ def _settings(root: Path):  # type: ignore[no-untyped-def]
         None,
         database={"url": f"sqlite:///{root / 'meta.db'}"},
         regions=regions,
-        name_secret=secrets.token_hex(32),
-        signing_key=secrets.token_hex(32),
-        master_key=secrets.token_hex(32),
+        **json.loads(secrets_file.read_text()),
     )
 
 
@@ -173,64 +177,76 @@ def seed(vault, root: Path, objects: int, subjects: int) -> None:  # type: ignor
             conn.execute(insert(RecordVersionRow.__table__), versions)  # type: ignore[attr-defined]
 
 
-def one(objects: int, subjects: int) -> Run:
-    """Seed and report once, in this process."""
-    import gc
-
+def seed_into(root: Path, objects: int, subjects: int) -> float:
+    """Create and fill the deployment under ``root``; return the seconds it took."""
     from vault import RecordVault
     from vault.migrate import upgrade
 
-    with tempfile.TemporaryDirectory(prefix="recvault-p8-") as tmp:
-        root = Path(tmp)
-        settings = _settings(root)
-        upgrade(settings.database.url)
-        vault = RecordVault.from_settings(settings)
+    settings = _settings(root)
+    upgrade(settings.database.url)
+    vault = RecordVault.from_settings(settings)
+    started = time.perf_counter()
+    seed(vault, root, objects, subjects)
+    vault.close()
+    return time.perf_counter() - started
+
+
+def report_on(root: Path, objects: int) -> tuple[float, float, float]:
+    """In a process that did nothing else: (report seconds, RSS before, peak growth) in MiB."""
+    from vault import RecordVault
+
+    vault = RecordVault.from_settings(_settings(root))
+    vault.regions["JP"].keys.health()  # connect and import everything before measuring
+    sampler = RssSampler()
+    before = sampler.rss()
+    with sampler:
         started = time.perf_counter()
-        seed(vault, root, objects, subjects)
-        seed_s = time.perf_counter() - started
-        gc.collect()
-        sampler = RssSampler()
-        before = sampler.rss()
-        with sampler:
-            started = time.perf_counter()
-            report = vault.residency_report(actor="bench")
-            report_s = time.perf_counter() - started
-        listed = sum(r.objects_listed for r in report.regions)
-        if listed != objects or not report.ok:
-            raise SystemExit(f"report saw {listed} of {objects} objects:\n{report.summary()}")
-        vault.close()
-        return Run(
-            objects=objects,
-            subjects=subjects,
-            seed_s=seed_s,
-            report_s=report_s,
-            rss_before_mib=before / MiB,
-            rss_growth_mib=(sampler.peak - before) / MiB,
-            ok=report.ok,
-        )
+        report = vault.residency_report(actor="bench")
+        report_s = time.perf_counter() - started
+    listed = sum(r.objects_listed for r in report.regions)
+    if listed != objects or not report.ok:
+        raise SystemExit(f"report saw {listed} of {objects} objects:\n{report.summary()}")
+    vault.close()
+    return report_s, before / MiB, (sampler.peak - before) / MiB
+
+
+def _child(*args: str) -> object:
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.residency", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ},
+    )
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def one(objects: int, subjects: int) -> Run:
+    """Seed in one child process, report in a fresh one (so seeding leaves no memory behind)."""
+    with tempfile.TemporaryDirectory(prefix="recvault-p8-") as tmp:
+        seed_s = _child("--seed", tmp, "--objects", str(objects), "--subjects", str(subjects))
+        measured = _child("--report", tmp, "--objects", str(objects))
+    assert isinstance(seed_s, float) and isinstance(measured, list)
+    report_s, before, growth = measured
+    return Run(objects, subjects, seed_s, report_s, before, growth, True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="object counts, comma-separated")
     parser.add_argument("--subjects", type=int, default=300)
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", help=argparse.SUPPRESS)
+    parser.add_argument("--report", help=argparse.SUPPRESS)
+    parser.add_argument("--objects", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.one is not None:
-        print(json.dumps(one(args.one, args.subjects).__dict__))
+    if args.seed:
+        print(json.dumps(seed_into(Path(args.seed), args.objects, args.subjects)))
         return 0
-    runs: list[Run] = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        command = [sys.executable, "-m", "bench.residency", "--one", str(size)]
-        child = subprocess.run(
-            [*command, "--subjects", str(args.subjects)],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).resolve().parent.parent,
-            env={**os.environ},
-        )
-        runs.append(Run(**json.loads(child.stdout.strip().splitlines()[-1])))
+    if args.report:
+        print(json.dumps(report_on(Path(args.report), args.objects)))
+        return 0
+    runs = [one(int(size), args.subjects) for size in args.sizes.split(",")]
     print(f"P8 residency report, {args.subjects} subjects, LocalStore + local keys + SQLite")
     print("| objects | seed s | report s | objects/s | RSS before MiB | RSS growth MiB |")
     print("|---:|---:|---:|---:|---:|---:|")
