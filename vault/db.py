@@ -207,10 +207,42 @@ class TransferRow(SQLModel, table=True):
     legal_basis: str = Field(max_length=64)
     evidence_ref: str = Field(max_length=200)
     new_key_name: str = Field(max_length=80)
+    #: the subject key before the move: destroyed in ``cleaning``, absent everywhere after
+    old_key_name: str = Field(default="", max_length=80, index=True)
+    #: an admin moved the subject while a legal hold covered it
+    override_hold: bool = False
     state: str = Field(max_length=16, index=True)
     requested_by: str = Field(max_length=200)
     started_at: datetime = _ts()
     finished_at: datetime | None = _ts(nullable=True)
+
+
+class TransferItemRow(SQLModel, table=True):
+    """One record version of a transfer: its copy in the target region, made once.
+
+    ``state`` is ``copying`` (the target object may be partial or absent),
+    ``copied`` (written, read back and its plaintext digest compared) or
+    ``dropped`` (the version was erased while the transfer ran; its copy is
+    deleted in ``cleaning``). The sealed header and wrapped DEK of the copy
+    wait here until the switch puts them on the version row.
+    """
+
+    __tablename__ = "subject_transfer_items"
+
+    transfer_id: str = Field(foreign_key="subject_transfers.id", primary_key=True, max_length=32)
+    record_id: str = Field(primary_key=True, max_length=32)
+    version: int = Field(primary_key=True)
+    state: str = Field(max_length=16)
+    old_object_key: str = Field(max_length=128, index=True)
+    new_object_key: str = Field(max_length=128, unique=True)
+    size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    header: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    wrapped_dek: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    key_version: int = 0
+    etag: str = Field(default="", max_length=64)
+    #: SHA-256 of the plaintext, read from the source and again from the copy
+    digest: str = Field(default="", max_length=64)
+    copied_at: datetime | None = _ts(nullable=True)
 
 
 class AuditEventRow(SQLModel, table=True):

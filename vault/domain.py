@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 class Category(enum.StrEnum):
@@ -232,3 +233,56 @@ class SweepResult:
     retention_locks_extended: int = 0
     keys_rotated: int = 0
     awaiting_approval: int = 0
+
+
+class LegalBasis(enum.StrEnum):
+    """The routes Japan's APPI allows for a cross-border transfer of personal data."""
+
+    #: the person consented to the transfer to that country
+    CONSENT = "consent"
+    #: the destination is recognised as having equivalent protection
+    ADEQUACY = "adequacy"
+    #: the recipient is bound by contract to equivalent safeguards
+    CONTRACTUAL_SAFEGUARDS = "contractual_safeguards"
+
+
+class TransferState(enum.StrEnum):
+    COPYING = "copying"
+    SWITCHING = "switching"
+    CLEANING = "cleaning"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    id: str
+    subject_id: str
+    from_region: str
+    to_region: str
+    legal_basis: LegalBasis
+    evidence_ref: str
+    state: TransferState
+    #: versions moved by the whole transfer, and copied by this call
+    versions: int
+    copied_now: int
+    resumed: bool
+    hold_override: bool
+    started_at: datetime
+    finished_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "subject_id": self.subject_id,
+            "from_region": self.from_region,
+            "to_region": self.to_region,
+            "legal_basis": self.legal_basis.value,
+            "evidence_ref": self.evidence_ref,
+            "state": self.state.value,
+            "versions": self.versions,
+            "copied_now": self.copied_now,
+            "resumed": self.resumed,
+            "hold_override": self.hold_override,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+        }

@@ -48,6 +48,7 @@ from vault.errors import (
 )
 from vault.locks import lock_new_versions
 from vault.reader import ReadMeta, RecordReader
+from vault.transfer import transfer_in_progress
 
 _WRITE_THREADS = 16
 RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
@@ -114,7 +115,7 @@ class Records:
             record = self.ctx.record(session, record_id)
             subject = self.ctx.subject(session, record.subject_id)
             note.about(subject)
-            self._check_write(subject, actor)
+            self._check_write(session, subject, actor)
             if record.state == RecordState.ERASED:
                 raise Erased(f"record {record_id} was erased")
             latest = session.exec(
@@ -128,10 +129,12 @@ class Records:
             pending = self._pending(item, record_id, (latest or 0) + 1, subject)
         return self._write([pending], actor, purpose, action="record.update")[0]
 
-    def _check_write(self, subject: SubjectRow, actor: Actor) -> None:
+    def _check_write(self, session: Session, subject: SubjectRow, actor: Actor) -> None:
         self.ctx.check_access(subject, actor, data=True, dpo_exempt=False)
         if subject.state != "active":
             raise Conflict(f"subject {subject.id} is being erased")
+        if transfer_in_progress(session, subject.id):
+            raise Conflict(f"subject {subject.id} is being transferred between regions")
 
     def _pending(
         self, item: RecordInput, record_id: str, version: int, subject: SubjectRow
@@ -166,7 +169,7 @@ class Records:
                 if subject is None:
                     subject = self.ctx.subject(session, item.subject_id)
                     note.about(subject)
-                    self._check_write(subject, actor)
+                    self._check_write(session, subject, actor)
                     subjects[item.subject_id] = subject
                 note.about(subject)
                 plan.append(self._pending(item, uuid.uuid4().hex, 1, subject))
@@ -300,7 +303,12 @@ class Records:
         now = self.ctx.clock()
         infos: list[RecordInfo] = []
         with session_scope(self.ctx.engine) as session:
-            subjects = {sid: self.ctx.subject(session, sid) for sid in {p.subject.id for p in plan}}
+            # Locked, so a transfer cannot start between these checks and the commit.
+            subjects = {
+                sid: self.ctx.subject(session, sid, for_update=True)
+                for sid in sorted({p.subject.id for p in plan})
+            }
+            moving = {sid for sid in subjects if transfer_in_progress(session, sid)}
             ids = [p.record_id for p in plan]
             current = {
                 row.id: row for row in session.execute(select(RECORDS).where(RECORDS.c.id.in_(ids)))
@@ -323,6 +331,8 @@ class Records:
                     or (subject.state != "active")
                 ):
                     raise Conflict(f"record {p.record_id} changed while it was written; retry")
+                if subject.id in moving or subject.region != p.subject.region:
+                    raise Conflict(f"subject {subject.id} is being transferred between regions")
                 category = record.category
                 retain = max(record.retain_until, self.ctx.retain_until(category, now))
                 version_updates.append(

@@ -30,8 +30,10 @@ from vault.domain import (
     ErasureDecision,
     GcResult,
     Hold,
+    LegalBasis,
     Subject,
     SweepResult,
+    TransferResult,
 )
 from vault.domain import RecordInfo as RecordInfo
 from vault.durations import Duration, require_aware
@@ -42,10 +44,12 @@ from vault.principals import Principals
 from vault.reader import RecordReader
 from vault.records import RecordInput, Records
 from vault.regions import KeyCallObserver, Region, build_region
+from vault.residency import ResidencyCheck, ResidencyReport
 from vault.rights import Rights
 from vault.runtime import tune_allocator
 from vault.settings import Settings
 from vault.subjects import Subjects
+from vault.transfer import Transfers
 
 
 def _utcnow() -> datetime:
@@ -68,6 +72,8 @@ class RecordVault:
         self._disposal = Disposal(ctx)
         self._rights = Rights(ctx, self._disposal, self._records)
         self.principals = Principals(ctx)
+        self._residency = ResidencyCheck(ctx)
+        self._transfers = Transfers(ctx)
 
     @classmethod
     def from_settings(
@@ -241,6 +247,27 @@ class RecordVault:
     def destruction_certificate(self, destruction_id: str) -> dict[str, Any]:
         return self._disposal.certificate(destruction_id)
 
+    # -- residency (compliance; transfers by admin + compliance) -------------------
+
+    def residency_report(self, *, actor: Actor | str = SYSTEM) -> ResidencyReport:
+        """Where every object and subject key is, against where it must be (DESIGN 8)."""
+        return self._residency.run(_actor(actor))
+
+    def transfer_subject(
+        self,
+        subject_id: str,
+        to_region: str,
+        legal_basis: LegalBasis | str | None,
+        evidence_ref: str | None,
+        *,
+        actor: Actor | str = SYSTEM,
+        override_hold: bool = False,
+    ) -> TransferResult:
+        """Move a subject to another region (or resume its unfinished move)."""
+        return self._transfers.transfer(
+            subject_id, to_region, legal_basis, evidence_ref, _actor(actor), override_hold
+        )
+
     # -- audit and housekeeping -------------------------------------------------
 
     def verify_audit(self) -> AuditVerification:
@@ -313,19 +340,4 @@ class RecordVault:
         raise Unavailable("not available yet")
 
     def key_status(self) -> Any:
-        raise Unavailable("not available yet")
-
-    def residency_report(self, *, actor: Actor | str = SYSTEM) -> Any:
-        raise Unavailable("not available yet")
-
-    def transfer_subject(
-        self,
-        subject_id: str,
-        to_region: str,
-        legal_basis: str,
-        evidence_ref: str,
-        *,
-        actor: Actor | str = SYSTEM,
-        override_hold: bool = False,
-    ) -> Any:
         raise Unavailable("not available yet")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 13:09:11.364826
+Create Date: 2026-11-25 13:20:37.761083
 """
 from typing import Sequence, Union
 
@@ -155,6 +155,8 @@ def upgrade() -> None:
     sa.Column('legal_basis', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('evidence_ref', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('new_key_name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('old_key_name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('override_hold', sa.Boolean(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('requested_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('started_at', vault.db.UTCDateTime(timezone=True), nullable=False),
@@ -162,6 +164,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('subject_transfers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_subject_transfers_old_key_name'), ['old_key_name'], unique=False)
         batch_op.create_index(batch_op.f('ix_subject_transfers_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_subject_transfers_subject_id'), ['subject_id'], unique=False)
 
@@ -202,6 +205,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_records_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_records_subject_id'), ['subject_id'], unique=False)
 
+    op.create_table('subject_transfer_items',
+    sa.Column('transfer_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('record_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('old_object_key', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('new_object_key', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('header', sa.LargeBinary(), nullable=True),
+    sa.Column('wrapped_dek', sa.Text(), nullable=True),
+    sa.Column('key_version', sa.Integer(), nullable=False),
+    sa.Column('etag', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('digest', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('copied_at', vault.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['transfer_id'], ['subject_transfers.id'], ),
+    sa.PrimaryKeyConstraint('transfer_id', 'record_id', 'version'),
+    sa.UniqueConstraint('new_object_key')
+    )
+    with op.batch_alter_table('subject_transfer_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_subject_transfer_items_old_object_key'), ['old_object_key'], unique=False)
+
     op.create_table('record_versions',
     sa.Column('record_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -239,6 +263,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_record_versions_created_at'))
 
     op.drop_table('record_versions')
+    with op.batch_alter_table('subject_transfer_items', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_subject_transfer_items_old_object_key'))
+
+    op.drop_table('subject_transfer_items')
     with op.batch_alter_table('records', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_records_subject_id'))
         batch_op.drop_index(batch_op.f('ix_records_state'))
@@ -256,6 +284,7 @@ def downgrade() -> None:
     with op.batch_alter_table('subject_transfers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subject_transfers_subject_id'))
         batch_op.drop_index(batch_op.f('ix_subject_transfers_state'))
+        batch_op.drop_index(batch_op.f('ix_subject_transfers_old_key_name'))
 
     op.drop_table('subject_transfers')
     op.drop_table('principals')

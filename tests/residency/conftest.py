@@ -1,0 +1,93 @@
+"""Two regions on real parts: moto S3 buckets (JP, PH) over HTTP and two fresh Transit mounts.
+
+Each test gets its own Transit mounts (and policies and admin token) on the
+session's OpenBao server, so the key listing a residency report compares is
+exactly this test's keys; everything else is the shape DESIGN section 9 gives.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from keys.bootstrap import bootstrap_transit, create_token
+from tests.core.conftest import FakeClock
+from vault import RecordVault, Settings
+from vault.migrate import upgrade
+
+LOCATIONS = {"JP": "ap-northeast-1", "PH": "ap-southeast-1"}
+TOKEN_ENV = "RECVAULT_TEST_RESIDENCY_TOKEN"
+
+
+@dataclass(frozen=True)
+class TwoRegions:
+    vault: RecordVault
+    buckets: dict[str, str]
+    mounts: dict[str, str]
+    endpoint: str
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make_regions(
+    transit, moto_server, server_bucket, monkeypatch, clock
+) -> Iterator[Callable[..., TwoRegions]]:
+    built: list[RecordVault] = []
+
+    def factory(db_url: str, bucket_regions: dict[str, str] | None = None) -> TwoRegions:
+        suffix = uuid.uuid4().hex[:8]
+        mounts = {name: f"transit-{name.lower()}-{suffix}" for name in LOCATIONS}
+        bootstrap_transit(
+            transit.addr,
+            transit.root_token,
+            list(mounts.values()),
+            service_policy_name=f"svc-{suffix}",
+            admin_policy_name=f"adm-{suffix}",
+        )
+        monkeypatch.setenv(
+            TOKEN_ENV, create_token(transit.addr, transit.root_token, [f"adm-{suffix}"])
+        )
+        where = {**LOCATIONS, **(bucket_regions or {})}
+        buckets = {name: server_bucket(where[name]) for name in LOCATIONS}
+        regions = {
+            name: {
+                "location": location,
+                "store": {
+                    "kind": "s3",
+                    "endpoint_url": moto_server,
+                    "bucket": buckets[name],
+                    "region_name": location,
+                },
+                "keys": {
+                    "kind": "vault",
+                    "addr": transit.addr,
+                    "mount": mounts[name],
+                    "token_env": TOKEN_ENV,
+                },
+            }
+            for name, location in LOCATIONS.items()
+        }
+        settings = Settings.load(
+            None,
+            database={"url": db_url},
+            regions=regions,
+            name_secret=secrets.token_hex(32),
+            signing_key=secrets.token_hex(32),
+            master_key=secrets.token_hex(32),
+        )
+        upgrade(settings.database.url)
+        vault = RecordVault.from_settings(settings, clock=clock)
+        built.append(vault)
+        return TwoRegions(vault, buckets, mounts, moto_server)
+
+    yield factory
+    for vault in built:
+        vault.close()
