@@ -6,7 +6,14 @@ import importlib
 import sys
 
 #: Add a module here (it must define ``main()``) to include it in ``python -m bench``.
-MODULES = ["bench.format", "bench.storage", "bench.keys", "bench.records", "bench.api", "bench.residency"]
+MODULES = [
+    "bench.format",
+    "bench.storage",
+    "bench.keys",
+    "bench.records",
+    "bench.api",
+    "bench.residency",
+]
 
 
 def main() -> int:
