@@ -26,10 +26,23 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
+#: HTTP statuses that mean "the command line asked for something malformed"
+USAGE_STATUSES = frozenset({400, 416, 422})
+
+
+class ViolationFound(VaultError):
+    """A check ran and found a violation (broken audit chain, residency not ok)."""
+
+    code = "violation"
+
 
 def exit_code_for(exc: BaseException) -> int:
-    """The one place where errors become exit codes."""
-    if isinstance(exc, InvalidInput | ConfigError | click.UsageError):
+    """The one place where errors (local, or the API's problem+json) become exit codes."""
+    from vault.cli.http import ApiError, ClientUsageError
+
+    if isinstance(exc, ApiError):
+        return EXIT_USAGE if exc.status in USAGE_STATUSES else EXIT_FAILURE
+    if isinstance(exc, InvalidInput | ConfigError | ClientUsageError | click.UsageError):
         return EXIT_USAGE
     return EXIT_FAILURE
 
@@ -44,10 +57,10 @@ def fail(exc: BaseException) -> NoReturn:
 
 
 def main() -> None:
-    from vault.cli import server  # noqa: F401  (registers the commands)
+    from vault.cli import dev, oversight, rights, server  # noqa: F401  (register commands)
 
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=False, prog_name="recvault")
     except click.exceptions.Abort:
         err_console.print("aborted", markup=False)
         sys.exit(EXIT_FAILURE)
