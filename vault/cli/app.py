@@ -57,7 +57,7 @@ def fail(exc: BaseException) -> NoReturn:
 
 
 def main() -> None:
-    from vault.cli import dev, oversight, rights, server  # noqa: F401  (register commands)
+    from vault.cli import dev, oversight, rights, server, worker  # noqa: F401  (registers)
 
     try:
         app(standalone_mode=False, prog_name="recvault")
