@@ -137,10 +137,11 @@ class AuditLog:
         action: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        after_seq: int = 0,
         page: int = 1000,
     ) -> Iterator[AuditEvent]:
-        """Events matching every given filter, in chain order, fetched page by page."""
-        last_seq = 0
+        """Events matching every given filter after ``after_seq``, in chain order, page by page."""
+        last_seq = after_seq
         while True:
             query = select(AuditEventRow).where(col(AuditEventRow.seq) > last_seq)
             if actor is not None:

@@ -7,6 +7,7 @@ subject is ever written through a PH store or key provider.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from keys.sharded import ShardedKeyProvider
 from vault.errors import ConfigError
 from vault.settings import KeysConfig, RegionConfig, Settings, StoreConfig, vault_token
 from vault.storage.base import ObjectStore, RetentionMode
+
+#: Told of every key-service call: ``(region, operation, seconds)``. Edges use it for
+#: metrics; recvault itself imports no metrics library.
+KeyCallObserver = Callable[[str, str, float], None]
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,12 @@ def build_store(name: str, config: StoreConfig, location: str) -> ObjectStore:
     )
 
 
-def build_keys(name: str, config: KeysConfig, settings: Settings) -> KeyProvider:
+def build_keys(
+    name: str,
+    config: KeysConfig,
+    settings: Settings,
+    on_key_call: KeyCallObserver | None = None,
+) -> KeyProvider:
     provider: KeyProvider
     if config.kind == "local":
         from keys.local import LocalKeyProvider
@@ -66,6 +76,11 @@ def build_keys(name: str, config: KeysConfig, settings: Settings) -> KeyProvider
         token = vault_token(config)
         if not token:
             raise ConfigError(f"regions.{name}.keys.token_env: {config.token_env} is not set")
+
+        def observe(op: str, seconds: float) -> None:
+            if on_key_call is not None:
+                on_key_call(name, op, seconds)
+
         shards: list[KeyProvider] = [
             TransitKeyProvider(
                 config.addr,
@@ -75,6 +90,7 @@ def build_keys(name: str, config: KeysConfig, settings: Settings) -> KeyProvider
                 verify=config.verify,
                 timeout=config.timeout,
                 batch_size=config.batch_size,
+                on_call=observe if on_key_call is not None else None,
             )
             for mount in mounts
         ]
@@ -87,11 +103,16 @@ def build_keys(name: str, config: KeysConfig, settings: Settings) -> KeyProvider
     return provider
 
 
-def build_region(name: str, config: RegionConfig, settings: Settings) -> Region:
+def build_region(
+    name: str,
+    config: RegionConfig,
+    settings: Settings,
+    on_key_call: KeyCallObserver | None = None,
+) -> Region:
     return Region(
         name=name,
         location=config.location,
         store=build_store(name, config.store, config.location),
-        keys=build_keys(name, config.keys, settings),
+        keys=build_keys(name, config.keys, settings, on_key_call),
         retention_mode=RetentionMode(config.store.retention_mode),
     )

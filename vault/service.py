@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from sqlalchemy import text
+
 from vault.audit import AuditLog
 from vault.content import Content
 from vault.context import VaultContext
@@ -33,13 +35,13 @@ from vault.domain import (
 )
 from vault.domain import RecordInfo as RecordInfo
 from vault.durations import Duration, require_aware
-from vault.errors import ConfigError
+from vault.errors import ConfigError, Unavailable, VaultError
 from vault.gc import GarbageCollector
 from vault.holds import Holds
 from vault.principals import Principals
 from vault.reader import RecordReader
 from vault.records import RecordInput, Records
-from vault.regions import Region, build_region
+from vault.regions import KeyCallObserver, Region, build_region
 from vault.rights import Rights
 from vault.settings import Settings
 from vault.subjects import Subjects
@@ -72,6 +74,8 @@ class RecordVault:
         settings: Settings,
         clock: Callable[[], datetime] | None = None,
         regions: dict[str, Region] | None = None,
+        *,
+        key_observer: KeyCallObserver | None = None,
     ) -> RecordVault:
         if not settings.regions and not regions:
             raise ConfigError("regions: configure at least one region (e.g. [regions.JP])")
@@ -79,7 +83,8 @@ class RecordVault:
         engine = make_engine(settings.database.url)
         signing_seed = settings.secret_bytes("signing_key")
         built = regions or {
-            name: build_region(name, config, settings) for name, config in settings.regions.items()
+            name: build_region(name, config, settings, key_observer)
+            for name, config in settings.regions.items()
         }
         ctx = VaultContext(
             settings=settings,
@@ -246,10 +251,78 @@ class RecordVault:
         action: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        after_seq: int = 0,
     ) -> Iterator[AuditEvent]:
         return self._ctx.audit.events(
-            actor=actor, subject_id=subject_id, action=action, since=since, until=until
+            actor=actor,
+            subject_id=subject_id,
+            action=action,
+            since=since,
+            until=until,
+            after_seq=after_seq,
         )
 
     def gc(self, grace: Duration | None = None) -> GcResult:
         return self._gc.run(grace)
+
+    # -- edges (HTTP API): refusals decided at the edge, readiness -----------------
+
+    def audit_refusal(
+        self, actor: Actor, action: str, target: str = "", outcome: str = "refused:forbidden"
+    ) -> None:
+        """Record a refusal the edge decided (e.g. a role the permission matrix denies)."""
+        self._ctx.audit.record(actor=actor, action=action, target=target[:200], outcome=outcome)
+
+    def readiness(self) -> dict[str, str]:
+        """Check the DB and each region's key provider and store: component → ``ok`` or a code.
+
+        Codes are error slugs (``key-unavailable``...), never messages: safe to publish.
+        """
+        checks: dict[str, Callable[[], object]] = {"database": self._ping_database}
+        for name, region in sorted(self._ctx.regions.items()):
+            checks[f"keys:{name}"] = region.keys.health
+            checks[f"store:{name}"] = region.store.health
+        status: dict[str, str] = {}
+        for component, check in checks.items():
+            try:
+                check()
+                status[component] = "ok"
+            except VaultError as exc:
+                status[component] = exc.code
+            except Exception:
+                status[component] = "error"
+        return status
+
+    def _ping_database(self) -> None:
+        with self._ctx.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    # -- placeholder until the rotation/residency work lands -------------------------
+    # Signatures are the agreed ones; each result has ``to_dict() -> dict[str, Any]``.
+
+    def rotate_keys(
+        self,
+        region: str | None = None,
+        subject_id: str | None = None,
+        *,
+        actor: Actor | str = SYSTEM,
+    ) -> Any:
+        raise Unavailable("not available yet")
+
+    def key_status(self) -> Any:
+        raise Unavailable("not available yet")
+
+    def residency_report(self, *, actor: Actor | str = SYSTEM) -> Any:
+        raise Unavailable("not available yet")
+
+    def transfer_subject(
+        self,
+        subject_id: str,
+        to_region: str,
+        legal_basis: str,
+        evidence_ref: str,
+        *,
+        actor: Actor | str = SYSTEM,
+        override_hold: bool = False,
+    ) -> Any:
+        raise Unavailable("not available yet")

@@ -1,0 +1,57 @@
+"""The recvault HTTP API: ``create_app(vault)``, and ``build`` for ``uvicorn --factory``.
+
+``uvicorn api.app:build --factory`` (or ``recvault serve``) builds the vault from
+``Settings.load()`` (``$RECVAULT_CONFIG`` and ``RECVAULT_*``), with the key
+service's call latency wired into the metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import problems
+from api.limits import JsonBodyLimit
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.routes import v1
+from api.routes.health import router as health_router
+from vault.service import RecordVault
+from vault.settings import Settings
+
+DESCRIPTION = (
+    "Encrypted, region-pinned records vault for clinical treatment records. "
+    "Every /v1 route needs `Authorization: Bearer <token>`; errors are "
+    "`application/problem+json`. See docs/api.md."
+)
+
+
+def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI:
+    """An app serving ``vault``; the caller keeps ownership of the vault (and closes it)."""
+    app = FastAPI(title="recvault", version="1", description=DESCRIPTION)
+    app.state.vault = vault
+    app.state.metrics = metrics or ApiMetrics()
+    problems.install(app)
+    app.include_router(health_router)
+    app.include_router(v1)
+    app.add_middleware(JsonBodyLimit)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def build() -> FastAPI:
+    """Factory for uvicorn: the vault from the environment's settings, closed at shutdown."""
+    metrics = ApiMetrics()
+    vault = RecordVault.from_settings(Settings.load(), key_observer=metrics.observe_key_call)
+    app = create_app(vault, metrics)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            vault.close()
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -1,0 +1,65 @@
+"""Annotated dependencies: the vault, the authenticated principal, the authorized actor.
+
+``authorize`` runs on every ``/v1`` route (it is a router dependency): it
+authenticates the bearer token, looks the route up in the permission matrix,
+and audits each refusal before answering 403. Handlers then take
+``AuthorizedActor``, which FastAPI resolves once per request.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.metrics import ApiMetrics
+from api.permissions import allowed
+from vault.domain import Actor
+from vault.errors import PermissionDenied, Unauthenticated
+from vault.principals import Principal
+from vault.service import RecordVault
+
+bearer = HTTPBearer(auto_error=False, description="a recvault principal's token (rvt_...)")
+
+
+def get_vault(request: Request) -> RecordVault:
+    vault: RecordVault = request.app.state.vault
+    return vault
+
+
+def get_metrics(request: Request) -> ApiMetrics:
+    metrics: ApiMetrics = request.app.state.metrics
+    return metrics
+
+
+VaultDep = Annotated[RecordVault, Depends(get_vault)]
+MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
+
+
+def current_principal(
+    vault: VaultDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None:
+        raise Unauthenticated("a valid bearer token is required")
+    return vault.principals.authenticate(credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def authorize(request: Request, vault: VaultDep, principal: CurrentPrincipal) -> Actor:
+    """The principal's actor, if the permission matrix lets its roles call this route."""
+    actor = principal.actor()
+    route = request.scope.get("route")
+    name = getattr(route, "name", "")
+    if not allowed(name, actor.roles):
+        params = request.path_params
+        target = next(iter(params.values()), "") if params else ""
+        vault.audit_refusal(actor, f"api.{name or 'unknown'}", str(target))
+        raise PermissionDenied(f"{actor.name} may not call {name or 'this route'}")
+    return actor
+
+
+AuthorizedActor = Annotated[Actor, Depends(authorize)]

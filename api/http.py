@@ -1,0 +1,62 @@
+"""Small HTTP helpers shared by routes: declared lengths, aware times, raw-body OpenAPI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+
+from vault.durations import require_aware
+from vault.errors import InvalidInput, LengthRequired, TooLarge
+
+#: OpenAPI for routes that take the raw record bytes as their body
+RAW_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "the record's bytes; Content-Length is required, Content-Type is stored",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+def declared_length(request: Request, limit: int) -> int:
+    """The body's Content-Length, checked against ``limit`` before a byte is read."""
+    raw = request.headers.get("content-length")
+    if raw is None:
+        raise LengthRequired("Content-Length is required (chunked uploads are refused)")
+    raw = raw.strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 20:
+        raise InvalidInput("Content-Length must be a non-negative integer")
+    length = int(raw)
+    if length > limit:
+        raise TooLarge(f"content of {length} bytes exceeds the limit of {limit} bytes")
+    return length
+
+
+def content_type(request: Request) -> str:
+    return request.headers.get("content-type") or "application/octet-stream"
+
+
+def aware_time(value: str | None, name: str) -> datetime | None:
+    """Parse an ISO 8601 time that carries a zone; anything else is invalid input (400)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an ISO 8601 date and time with a zone") from None
+    try:
+        return require_aware(moment)
+    except InvalidInput:
+        raise InvalidInput(
+            f"{name} must carry a time zone (e.g. 2026-01-31T09:00:00+09:00)"
+        ) from None
+
+
+def header_safe(value: str, default: str = "application/octet-stream") -> str:
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return default
+    return value

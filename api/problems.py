@@ -1,0 +1,177 @@
+"""The one mapping of recvault errors to HTTP statuses, rendered as ``application/problem+json``.
+
+Every error a client sees goes through ``problem_response``: a body with
+``type``, ``title``, ``status``, ``detail`` and ``code`` (the error's stable
+slug). Details of server-side failures are never sent: a client learns that
+the server failed and how (``integrity``, ``internal``), not why.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from keys.base import KeyAccessDenied, KeyError_, KeyNotFound
+from vault.errors import (
+    ConfigError,
+    Conflict,
+    Erased,
+    IntegrityError,
+    InvalidInput,
+    LengthRequired,
+    NotFound,
+    PermissionDenied,
+    RangeNotSatisfiable,
+    TooLarge,
+    Unauthenticated,
+    Unavailable,
+    VaultError,
+)
+from vault.storage.base import ObjectNotFound, StoreAccessDenied
+
+log = logging.getLogger("recvault.api")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:recvault:problem:"
+#: seconds a client should wait after a 503 caused by a refused credential (an operator must act)
+MISCONFIGURED_RETRY_AFTER = 30
+
+
+@dataclass(frozen=True)
+class Mapping:
+    status: int
+    kind: str  # the problem type's last part
+    title: str
+    expose_detail: bool = True
+
+
+#: Most specific class first: the first ``isinstance`` match wins.
+ERROR_MAP: tuple[tuple[type[VaultError], Mapping], ...] = (
+    # The key service or store refusing *our* credentials is a deployment fault, not the
+    # caller's: 503 (readiness fails too) with a longer Retry-After, no detail.
+    (KeyAccessDenied, Mapping(503, "misconfigured", "Service misconfigured", False)),
+    (StoreAccessDenied, Mapping(503, "misconfigured", "Service misconfigured", False)),
+    (Unavailable, Mapping(503, "unavailable", "Service unavailable")),
+    # A live subject's key or a committed object missing: stored data is damaged.
+    (KeyNotFound, Mapping(500, "integrity", "Stored data failed verification", False)),
+    (ObjectNotFound, Mapping(500, "integrity", "Stored data failed verification", False)),
+    (IntegrityError, Mapping(500, "integrity", "Stored data failed verification", False)),
+    (KeyError_, Mapping(500, "internal", "Internal error", False)),
+    (ConfigError, Mapping(500, "internal", "Internal error", False)),
+    (Unauthenticated, Mapping(401, "unauthenticated", "Unauthenticated")),
+    (PermissionDenied, Mapping(403, "forbidden", "Forbidden")),
+    (LengthRequired, Mapping(411, "length-required", "Length required")),
+    (InvalidInput, Mapping(400, "invalid-input", "Invalid input")),
+    (NotFound, Mapping(404, "not-found", "Not found")),
+    (Erased, Mapping(410, "erased", "Erased")),
+    (Conflict, Mapping(409, "conflict", "Conflict")),
+    (TooLarge, Mapping(413, "too-large", "Content too large")),
+    (RangeNotSatisfiable, Mapping(416, "range-not-satisfiable", "Range not satisfiable")),
+)
+INTERNAL = Mapping(500, "internal", "Internal error", False)
+
+
+def mapping_for(exc: VaultError) -> Mapping:
+    for cls, mapping in ERROR_MAP:
+        if isinstance(exc, cls):
+            return mapping
+    return INTERNAL
+
+
+def problem_response(
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    code: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + kind,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    body.update(extra or {})
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def vault_error_response(exc: VaultError) -> JSONResponse:
+    mapping = mapping_for(exc)
+    headers: dict[str, str] = {}
+    if mapping.status == 503:
+        retry = getattr(exc, "retry_after", MISCONFIGURED_RETRY_AFTER)
+        headers["Retry-After"] = str(max(1, int(retry)))
+    if mapping.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="recvault"'
+    if isinstance(exc, RangeNotSatisfiable) and exc.size is not None:
+        headers["Content-Range"] = f"bytes */{exc.size}"
+    if mapping.expose_detail:
+        detail = exc.message
+    else:
+        # The code and class go to the server log (no message: it may name a key).
+        log.error("request failed: %s (%s)", exc.code, type(exc).__name__)
+        detail = mapping.title.lower()
+    return problem_response(mapping.status, mapping.kind, mapping.title, detail, exc.code, headers)
+
+
+async def _on_vault_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, VaultError)
+    return vault_error_response(exc)
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Only where and what: the offending input itself may be an identifier of a person.
+    errors = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+        for e in exc.errors()
+    ]
+    return problem_response(
+        422,
+        "schema",
+        "Request does not match the schema",
+        "the request does not match the schema; see errors",
+        "schema",
+        extra={"errors": errors},
+    )
+
+
+_HTTP_KINDS = {
+    400: ("invalid-input", "Invalid input"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("too-large", "Content too large"),
+}
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    """Errors raised by the framework itself (unknown path, wrong method, unreadable body)."""
+    assert isinstance(exc, StarletteHTTPException)
+    kind, title = _HTTP_KINDS.get(exc.status_code, ("http-error", "HTTP error"))
+    return problem_response(
+        exc.status_code, kind, title, str(exc.detail), kind, headers=dict(exc.headers or {})
+    )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Frames only: an exception's message may quote input, and input may identify a person.
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("unexpected failure: %s\n%s", type(exc).__name__, frames)
+    return problem_response(500, "internal", "Internal error", "internal error", "internal")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(VaultError, _on_vault_error)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,54 @@
+"""Audit (compliance): query the log page by page, verify the chain."""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import AuthorizedActor, VaultDep
+from api.http import aware_time
+from api.schemas import ID_PATTERN, AuditEventOut, AuditPage, AuditVerificationOut
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+TimeQuery = Annotated[
+    str | None, Query(max_length=64, description="ISO 8601 date and time with a zone")
+]
+
+
+@router.get("", name="audit.query")
+def query(
+    actor: AuthorizedActor,
+    vault: VaultDep,
+    principal: Annotated[
+        str | None,
+        Query(alias="actor", max_length=200, pattern=r"^[^\x00-\x1f]+$", description="by name"),
+    ] = None,
+    subject_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
+    after_seq: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditPage:
+    """Events in chain order; follow ``next_after_seq`` for the next page."""
+    events = vault.audit_events(
+        actor=principal,
+        subject_id=subject_id,
+        since=aware_time(since, "since"),
+        until=aware_time(until, "until"),
+        after_seq=after_seq,
+    )
+    page = list(islice(events, limit + 1))
+    more = len(page) > limit
+    page = page[:limit]
+    return AuditPage(
+        events=[AuditEventOut.model_validate(e) for e in page],
+        next_after_seq=page[-1].seq if more else None,
+    )
+
+
+@router.get("/verify", name="audit.verify")
+def verify(actor: AuthorizedActor, vault: VaultDep) -> AuditVerificationOut:
+    return AuditVerificationOut.model_validate(vault.verify_audit())

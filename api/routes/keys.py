@@ -1,0 +1,49 @@
+"""Keys (security): rotation, inventory, and the destruction window (security, compliance)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+
+from api.deps import AuthorizedActor, MetricsDep, VaultDep
+from api.schemas import DestructionOut, IdPath, Report, RotateRequest
+
+router = APIRouter(prefix="/keys", tags=["keys"])
+
+DestructionState = Literal["scheduled", "cancelled", "executing", "done", "blocked"]
+
+
+@router.post("/rotate", name="keys.rotate")
+def rotate(
+    body: RotateRequest, actor: AuthorizedActor, vault: VaultDep, metrics: MetricsDep
+) -> Report:
+    report: dict[str, Any] = vault.rotate_keys(body.region, body.subject_id, actor=actor).to_dict()
+    metrics.count_rotation(report)
+    return report
+
+
+@router.get("/status", name="keys.status")
+def key_status(actor: AuthorizedActor, vault: VaultDep) -> Report:
+    status: dict[str, Any] = vault.key_status().to_dict()
+    return status
+
+
+@router.get("/destructions", name="destructions.list")
+def list_destructions(
+    actor: AuthorizedActor, vault: VaultDep, state: DestructionState | None = None
+) -> list[DestructionOut]:
+    return [DestructionOut.model_validate(d) for d in vault.list_destructions(state)]
+
+
+@router.post("/destructions/{destruction_id}/cancel", name="destructions.cancel")
+def cancel_destruction(
+    destruction_id: IdPath, actor: AuthorizedActor, vault: VaultDep
+) -> DestructionOut:
+    return DestructionOut.model_validate(vault.cancel_destruction(destruction_id, actor=actor))
+
+
+@router.get("/destructions/{destruction_id}/certificate", name="destructions.certificate")
+def certificate(destruction_id: IdPath, actor: AuthorizedActor, vault: VaultDep) -> Report:
+    """The signed destruction certificate (JSON, verifiable offline)."""
+    return vault.destruction_certificate(destruction_id)

@@ -1,0 +1,36 @@
+"""Retention (compliance): the disposal plan and the sweep."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import AuthorizedActor, MetricsDep, VaultDep
+from api.http import aware_time
+from api.schemas import DisposalPlanOut, SweepOut
+
+router = APIRouter(prefix="/retention", tags=["retention"])
+
+
+@router.get("/plan", name="retention.plan")
+def plan(
+    actor: AuthorizedActor,
+    vault: VaultDep,
+    as_of: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="ISO 8601 date and time with a zone; a time without one is refused",
+        ),
+    ] = None,
+) -> DisposalPlanOut:
+    return DisposalPlanOut.model_validate(vault.plan_disposal(aware_time(as_of, "as_of")))
+
+
+@router.post("/sweep", name="retention.sweep")
+def sweep(actor: AuthorizedActor, vault: VaultDep, metrics: MetricsDep) -> SweepOut:
+    result = vault.sweep(actor=actor)
+    metrics.count_sweep(dataclasses.asdict(result))
+    return SweepOut.model_validate(result)

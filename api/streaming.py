@@ -1,0 +1,263 @@
+"""Bridges between the event loop and the synchronous vault, with bounded memory.
+
+- ``run_with_body``: the request body becomes a blocking binary stream that a
+  worker thread (``put_record``/``update_record``) reads while the event loop
+  keeps receiving; a bounded queue of ~1 MiB chunks holds at most a few MiB.
+- ``stream_chunks``: a ``RecordReader`` (sync) becomes an async body.
+- ``run_export``: ``export_subject`` writes its zip into a pipe from a worker
+  thread; the response reads the other end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
+
+import anyio
+import anyio.to_thread
+from starlette.requests import ClientDisconnect, Request
+
+from vault.errors import InvalidInput, VaultError
+from vault.reader import RecordReader
+
+log = logging.getLogger("recvault.api")
+
+CHUNK = 1024 * 1024
+QUEUE_CHUNKS = 4
+_POLL = 0.2
+_END = object()
+
+T = TypeVar("T")
+
+
+class _Abandoned(Exception):
+    """The other side of a bridge has gone away."""
+
+
+class _BoundedQueue:
+    """A queue between one producer and one consumer that either side may abandon."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_CHUNKS)
+        self.abandoned = threading.Event()
+
+    def put(self, item: object) -> None:
+        """Blocking put; raises ``_Abandoned`` once the consumer has gone."""
+        while not self.abandoned.is_set():
+            try:
+                self._queue.put(item, timeout=_POLL)
+                return
+            except queue.Full:
+                continue
+        raise _Abandoned
+
+    async def aput(self, item: object) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            await anyio.to_thread.run_sync(self.put, item)
+
+    def get(self) -> object:
+        """Blocking get; raises ``_Abandoned`` once the producer has gone and left nothing."""
+        while True:
+            try:
+                return self._queue.get(timeout=_POLL)
+            except queue.Empty:
+                if self.abandoned.is_set():
+                    raise _Abandoned from None
+
+    def abandon(self) -> None:
+        self.abandoned.set()
+        while True:  # free what is queued; nobody will read it
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                return
+
+
+class BodyReader(io.RawIOBase):
+    """The request body as a blocking stream of exactly ``expected`` bytes."""
+
+    def __init__(self, expected: int) -> None:
+        super().__init__()
+        self.expected = expected
+        self.received = 0
+        self.pipe = _BoundedQueue()
+        self._pending = memoryview(b"")
+        self._ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._pending.nbytes:
+            if self._ended:
+                return 0
+            item = self.pipe.get()
+            if item is _END:
+                self._ended = True
+                if self.received != self.expected:
+                    raise InvalidInput(
+                        f"the body ended after {self.received} of {self.expected} bytes"
+                    )
+                return 0
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, bytes)
+            self._pending = memoryview(item)
+        n = min(len(target), self._pending.nbytes)
+        target[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    async def pump(self, request: Request) -> None:
+        """Receive the body and queue it in ~1 MiB pieces, then the end marker."""
+        parts: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in request.stream():
+                if not chunk:
+                    continue
+                self.received += len(chunk)
+                if self.received > self.expected:
+                    raise InvalidInput("the body is longer than its Content-Length")
+                parts.append(chunk)
+                size += len(chunk)
+                if size >= CHUNK:
+                    await self.pipe.aput(b"".join(parts))
+                    parts, size = [], 0
+            if parts:
+                await self.pipe.aput(b"".join(parts))
+            await self.pipe.aput(_END)
+        except _Abandoned:
+            return
+        except ClientDisconnect:
+            await self._fail(InvalidInput("the client went away before the body was complete"))
+        except VaultError as exc:
+            await self._fail(exc)
+
+    async def _fail(self, exc: BaseException) -> None:
+        with contextlib.suppress(_Abandoned):
+            await self.pipe.aput(exc)
+
+
+async def run_with_body(request: Request, expected: int, work: Callable[[BodyReader], T]) -> T:
+    """Run ``work(body)`` in a worker thread while the body streams in."""
+    body = BodyReader(expected)
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    async def worker() -> None:
+        try:
+            outcome.append(await anyio.to_thread.run_sync(work, body))
+        except BaseException as exc:  # re-raised below, outside the task group
+            failure.append(exc)
+        finally:
+            body.pipe.abandon()
+            group.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(body.pump, request)
+        group.start_soon(worker)
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+async def stream_chunks(reader: RecordReader) -> AsyncIterator[bytes]:
+    """A record's verified plaintext, chunk by chunk, read in a worker thread."""
+    chunks = reader.iter_chunks()
+    try:
+        while True:
+            chunk = await anyio.to_thread.run_sync(next, chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+    except VaultError as exc:
+        # Headers are gone: the only honest signal left is to cut the response short.
+        log.error("download aborted: %s", exc.code)
+        raise
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(reader.close)
+
+
+class PipeWriter(io.RawIOBase):
+    """A write-only stream whose bytes are read, ~1 MiB at a time, from ``pipe``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pipe = _BoundedQueue()
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        n = len(data)
+        if n:
+            self._parts.append(bytes(data))
+            self._size += n
+            if self._size >= CHUNK:
+                self._send()
+        return n
+
+    def _send(self) -> None:
+        if self._parts:
+            try:
+                self.pipe.put(b"".join(self._parts))
+            except _Abandoned:
+                raise BrokenPipeError("the client went away") from None
+            self._parts, self._size = [], 0
+
+    def finish(self, error: BaseException | None = None) -> None:
+        try:
+            if error is None:
+                self._send()
+            self.pipe.put(_END if error is None else error)
+        except (_Abandoned, BrokenPipeError):
+            pass
+
+
+async def run_export(write: Callable[[PipeWriter], object]) -> AsyncIterator[bytes]:
+    """Start ``write(pipe)`` in a thread; return the body once its first bytes (or error) arrive.
+
+    Refusals (unknown subject, region, erased) happen before the first byte, so they
+    still become a proper error status instead of a broken 200.
+    """
+    pipe = PipeWriter()
+
+    def produce() -> None:
+        try:
+            write(pipe)
+        except BaseException as exc:
+            pipe.finish(exc)
+        else:
+            pipe.finish()
+
+    threading.Thread(target=produce, name="recvault-export", daemon=True).start()
+    first = await anyio.to_thread.run_sync(pipe.pipe.get)
+    if isinstance(first, BaseException):
+        pipe.pipe.abandon()
+        raise first
+
+    async def body() -> AsyncIterator[bytes]:
+        item = first
+        try:
+            while item is not _END:
+                if isinstance(item, BaseException):
+                    log.error("export aborted: %s", type(item).__name__)
+                    raise item
+                assert isinstance(item, bytes)
+                yield item
+                item = await anyio.to_thread.run_sync(pipe.pipe.get)
+        finally:
+            pipe.pipe.abandon()
+
+    return body()
