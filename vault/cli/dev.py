@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 REGIONS = {"JP": "ap-northeast-1", "PH": "ph-manila-1"}
 SECRET_NAMES = ("RECVAULT_NAME_SECRET", "RECVAULT_SIGNING_KEY", "RECVAULT_MASTER_KEY")
 VAULT_TOKEN_ENV = "RECVAULT_VAULT_TOKEN"  # noqa: S105  (a variable name)
-#: (dev.env suffix, principal name, roles): two admins, so one can release the other's hold
+#: (dev.env suffix, principal name, roles): two admins, so one can release the other's
+#: hold; a transfer needs admin and compliance held by one principal (api.permissions).
 DEV_PRINCIPALS = (
     ("SERVICE", "dev-service", ["service"]),
     ("ADMIN", "dev-admin", ["admin"]),
@@ -40,6 +41,7 @@ DEV_PRINCIPALS = (
     ("SECURITY", "dev-security", ["security"]),
     ("COMPLIANCE", "dev-compliance", ["compliance"]),
     ("DPO", "dev-dpo", ["dpo"]),
+    ("TRANSFER", "dev-transfer", ["admin", "compliance"]),
 )
 
 

@@ -50,6 +50,13 @@ def _problem(response: httpx.Response) -> ApiError:
     if isinstance(body, dict):
         detail = str(body.get("detail") or body.get("title") or "")
         code = body.get("code") or None
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            first = errors[0]
+            where = ".".join(str(p) for p in first.get("loc", []) if p != "body")
+            detail = (
+                f"{detail.removesuffix('; see errors')}: {where} {first.get('msg', '')}".strip()
+            )
         if isinstance(body.get("detail"), list):  # FastAPI's own 422 shape
             detail = "; ".join(
                 f"{'.'.join(str(p) for p in item.get('loc', []))}: {item.get('msg')}"

@@ -227,17 +227,27 @@ def audit_query(
     subject: Annotated[str | None, typer.Option("--subject", help="subject id")] = None,
     since: Annotated[str | None, typer.Option("--since", help="ISO 8601 with zone")] = None,
     until: Annotated[str | None, typer.Option("--until", help="ISO 8601 with zone")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="at most this many events")] = 1000,
     as_json: JsonOpt = False,
     addr: AddrOpt = None,
     token: TokenOpt = None,
 ) -> None:
     """Audit events: which principal did what to which subject, and when."""
-    params = {
+    params: dict[str, Any] = {
         "actor": actor,
         "subject_id": subject,
         "since": _aware(since, "--since"),
         "until": _aware(until, "--until"),
     }
+    api = client(addr, token)
+    events: list[Any] = []
     with spinner("reading audit events", as_json):
-        events = _items(client(addr, token).call("GET", "/v1/audit", params=params))
+        while len(events) < limit:
+            params["limit"] = min(1000, limit - len(events))
+            page = api.call("GET", "/v1/audit", params=params)
+            events.extend(page.get("events", []) if isinstance(page, dict) else _items(page))
+            after = page.get("next_after_seq") if isinstance(page, dict) else None
+            if after is None:
+                break
+            params["after_seq"] = after
     show(events, as_json, columns=EVENT_COLUMNS, title="audit events")

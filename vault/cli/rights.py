@@ -23,7 +23,7 @@ app.add_typer(holds_app, name="holds")
 app.add_typer(erasure_app, name="erasure")
 app.add_typer(restriction_app, name="restriction")
 
-HOLD_COLUMNS = ("id", "scope", "target_id", "case_ref", "placed_by", "placed_at", "released_at")
+HOLD_COLUMNS = ("id", "scope", "target_id", "case_ref", "placed_by", "placed_at", "active")
 
 
 @holds_app.command("place")
@@ -64,11 +64,7 @@ def holds_ls(
     token: TokenOpt = None,
 ) -> None:
     """List legal holds."""
-    rows = client(addr, token).call("GET", "/v1/holds", params={"active": active or None})
-    if isinstance(rows, dict) and "items" in rows:
-        rows = rows["items"]
-    if active and isinstance(rows, list):
-        rows = [r for r in rows if not (isinstance(r, dict) and r.get("released_at"))]
+    rows = client(addr, token).call("GET", "/v1/holds", params={"active_only": active or None})
     show(rows, as_json, columns=HOLD_COLUMNS, title="legal holds")
 
 
