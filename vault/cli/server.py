@@ -121,3 +121,21 @@ def gc(config: ConfigOpt = None) -> None:
         f"{result.orphan_objects_removed} unreferenced objects, "
         f"{result.temp_files_removed} temporary files"
     )
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve the HTTP API (uvicorn; the app is built by ``api.app:build``)."""
+    import os
+
+    import uvicorn
+
+    if config:
+        os.environ["RECVAULT_CONFIG"] = config
+    # No uvicorn access log: it would print query strings (a file name may name a patient).
+    # The API writes its own access log by route name.
+    uvicorn.run("api.app:build", factory=True, host=host, port=port, access_log=False)

@@ -1,0 +1,373 @@
+"""HTTP API benchmarks: P9 (put/get over HTTP vs the library) and the server's RSS bound.
+
+Run from the repository root: ``python -m bench.api`` (``--help`` for sizes).
+
+P9: a put and a get of 256 MiB over HTTP on loopback (``recvault serve`` in a
+subprocess, httpx streaming from a generator with Content-Length) against the
+same through the library (``put_record`` / ``open_record``) in this process,
+on the same settings (SQLite, local stores, local key provider), runs
+interleaved, best of N each. Target: HTTP/library >= 0.7 for both.
+
+RSS: a 1 GiB upload and a 1 GiB download through the API; the server's RSS is
+sampled with psutil during each transfer and must stay within its baseline
+(after a warm-up request) + 128 MiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+MiB = 1024 * 1024
+P9_TARGET = 0.7
+RSS_BOUND_MIB = 128
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Row:
+    case: str
+    mib_per_s: float | None
+    ratio: float | None = None
+    target: str = ""
+    ok: bool | None = None
+
+    @property
+    def verdict(self) -> str:
+        return "-" if self.ok is None else ("pass" if self.ok else "FAIL")
+
+
+class RepeatingStream(io.RawIOBase):
+    """``total`` bytes from one reused buffer (readinto only: nothing is held)."""
+
+    def __init__(self, buffer: bytes, total: int) -> None:
+        super().__init__()
+        self._buffer = memoryview(buffer)
+        self._left = total
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = min(len(target), self._left, len(self._buffer) - self._at)
+        target[:n] = self._buffer[self._at : self._at + n]
+        self._at = (self._at + n) % len(self._buffer)
+        self._left -= n
+        return n
+
+
+def chunks_of(buffer: bytes, total: int) -> Iterator[bytes]:
+    whole, tail = divmod(total, len(buffer))
+    for _ in range(whole):
+        yield buffer
+    if tail:
+        yield buffer[:tail]
+
+
+def environment(scratch: Path) -> dict[str, str]:
+    lines = [f'[database]\nurl = "sqlite:///{scratch / "meta.db"}"\n']
+    for name, location in (("JP", "ap-northeast-1"), ("PH", "ap-southeast-1")):
+        lines.append(
+            f'[regions.{name}]\nlocation = "{location}"\n'
+            f'[regions.{name}.store]\nkind = "local"\npath = "{scratch / name}"\n'
+            f'[regions.{name}.keys]\nkind = "local"\npath = "{scratch / f"keys-{name}.db"}"\n'
+        )
+    lines.append("[limits]\nmax_record_bytes = 4294967296\n")
+    (scratch / "recvault.toml").write_text("\n".join(lines))
+    return {
+        "RECVAULT_CONFIG": str(scratch / "recvault.toml"),
+        "RECVAULT_NAME_SECRET": secrets.token_hex(32),
+        "RECVAULT_SIGNING_KEY": secrets.token_hex(32),
+        "RECVAULT_MASTER_KEY": secrets.token_hex(32),
+    }
+
+
+def environment_names() -> tuple[str, ...]:
+    return (
+        "RECVAULT_CONFIG",
+        "RECVAULT_NAME_SECRET",
+        "RECVAULT_SIGNING_KEY",
+        "RECVAULT_MASTER_KEY",
+    )
+
+
+#: The loopback ceiling: a bare ASGI app under the same uvicorn that discards uploads and
+#: streams a constant 1 MiB buffer back. No vault can serve HTTP faster than this.
+CEILING_APP = """
+import sys, uvicorn
+MiB = 1024 * 1024
+BUF = b"x" * MiB
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    if scope["method"] == "POST":
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    size = int(scope["query_string"] or b"0")
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", str(size).encode())]})
+    for _ in range(size // MiB):
+        await send({"type": "http.response.body", "body": BUF, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+
+SERVE = "from vault.cli import main; main()"
+
+
+class Server:
+    """``recvault serve`` (or the ceiling app) in a subprocess, stopped by its own pid."""
+
+    def __init__(self, env: dict[str, str], port: int, ceiling: bool = False) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        command = (
+            [sys.executable, "-c", CEILING_APP, str(port)]
+            if ceiling
+            else [sys.executable, "-c", SERVE, "serve", "--port", str(port)]
+        )
+        self.process = subprocess.Popen(
+            command,
+            env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("recvault serve did not start")
+            time.sleep(0.1)
+
+    def rss(self) -> int:
+        return int(psutil.Process(self.process.pid).memory_info().rss)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=20)
+
+
+class RssSampler:
+    def __init__(self, server: Server, every: float = 0.02) -> None:
+        self.server, self.every = server, every
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.server.rss())
+            time.sleep(self.every)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.server.rss())
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_put(client: httpx.Client, subject_id: str, buffer: bytes, size: int) -> str:
+    response = client.post(
+        f"/v1/subjects/{subject_id}/records",
+        params={"category": "impression"},
+        content=chunks_of(buffer, size),
+        headers={"Content-Length": str(size), "Content-Type": "model/stl"},
+    )
+    response.raise_for_status()
+    return str(response.json()["id"])
+
+
+def http_get(client: httpx.Client, record_id: str) -> int:
+    got = 0
+    with client.stream("GET", f"/v1/records/{record_id}/content") as response:
+        response.raise_for_status()
+        for chunk in response.iter_raw():
+            got += len(chunk)
+    return got
+
+
+def ceiling_put(client: httpx.Client, buffer: bytes, size: int) -> None:
+    headers = {"Content-Length": str(size)}
+    client.post("/", content=chunks_of(buffer, size), headers=headers).raise_for_status()
+
+
+def ceiling_get(client: httpx.Client, size: int) -> int:
+    got = 0
+    with client.stream("GET", f"/?{size}") as response:
+        for chunk in response.iter_raw():
+            got += len(chunk)
+    return got
+
+
+def timed(size: int, fn, *args):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    result = fn(*args)
+    return size / MiB / (time.perf_counter() - started), result
+
+
+def run(size_mib: int, rss_mib: int, runs: int, scratch: Path) -> list[Row]:
+    from vault import RecordVault, Settings
+    from vault.domain import Actor, Role
+    from vault.migrate import upgrade
+
+    env = environment(scratch)
+    os.environ.update(env)
+    settings = Settings.load()
+    upgrade(settings.database.url)
+    vault = RecordVault.from_settings(settings)
+    _, token = vault.principals.add("bench", ["service"], None, Actor("bench", frozenset(Role)))
+    subject = vault.create_subject("bench-subject", "JP")
+    buffer = os.urandom(MiB)
+    size = size_mib * MiB
+
+    def lib_put() -> str:
+        stream = RepeatingStream(buffer, size)
+        return vault.put_record(subject.id, "impression", stream, size=size).id  # type: ignore[arg-type]
+
+    def lib_get(record_id: str) -> int:
+        with vault.open_record(record_id) as reader:
+            return sum(len(c) for c in reader.iter_chunks())
+
+    server = Server(env, free_port())
+    rows: list[Row] = []
+    try:
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=600) as client:
+            best = {"lib put": 0.0, "http put": 0.0, "lib get": 0.0, "http get": 0.0}
+            for _ in range(runs):
+                rate, lib_id = timed(size, lib_put)
+                best["lib put"] = max(best["lib put"], rate)
+                rate, http_id = timed(size, http_put, client, subject.id, buffer, size)
+                best["http put"] = max(best["http put"], rate)
+                rate, got = timed(size, lib_get, lib_id)
+                assert got == size
+                best["lib get"] = max(best["lib get"], rate)
+                rate, got = timed(size, http_get, client, http_id)
+                assert got == size
+                best["http get"] = max(best["http get"], rate)
+            for op in ("put", "get"):
+                ratio = best[f"http {op}"] / best[f"lib {op}"]
+                rows.append(Row(f"P9 library {op} {size_mib} MiB", best[f"lib {op}"]))
+                rows.append(
+                    Row(
+                        f"P9 HTTP {op} {size_mib} MiB",
+                        best[f"http {op}"],
+                        ratio,
+                        f">= {P9_TARGET}",
+                        ratio >= P9_TARGET,
+                    )
+                )
+            ceiling = Server(env, free_port(), ceiling=True)
+            try:
+                with httpx.Client(base_url=ceiling.url, timeout=600) as bare:
+                    up = down = 0.0
+                    for _ in range(runs):
+                        rate, _ = timed(size, ceiling_put, bare, buffer, size)
+                        up = max(up, rate)
+                        rate, _ = timed(size, ceiling_get, bare, size)
+                        down = max(down, rate)
+            finally:
+                ceiling.stop()
+            rows.append(Row(f"loopback ceiling put {size_mib} MiB (bare ASGI app)", up))
+            rows.append(Row(f"loopback ceiling get {size_mib} MiB (bare ASGI app)", down))
+            # RSS: warm up, take the baseline, then 1 GiB each way.
+            http_get(client, http_put(client, subject.id, buffer, 4 * MiB))
+            baseline = server.rss()
+            big = rss_mib * MiB
+            with RssSampler(server) as up:
+                rate_up, big_id = timed(big, http_put, client, subject.id, buffer, big)
+            with RssSampler(server) as down:
+                rate_down, got = timed(big, http_get, client, big_id)
+            assert got == big
+            for label, sampler, rate in (("upload", up, rate_up), ("download", down, rate_down)):
+                grew = (sampler.peak - baseline) / MiB
+                rows.append(
+                    Row(
+                        f"RSS {label} {rss_mib} MiB: peak - baseline = {grew:.1f} MiB",
+                        rate,
+                        None,
+                        f"<= {RSS_BOUND_MIB} MiB",
+                        grew <= RSS_BOUND_MIB,
+                    )
+                )
+    finally:
+        server.stop()
+        vault.close()
+    return rows
+
+
+def render(rows: list[Row]) -> str:
+    out = [f"{'case':<58} {'MiB/s':>8} {'ratio':>6} {'target':>12}  result"]
+    for r in rows:
+        rate = f"{r.mib_per_s:.0f}" if r.mib_per_s is not None else "-"
+        ratio = f"{r.ratio:.2f}" if r.ratio is not None else "-"
+        out.append(f"{r.case:<58} {rate:>8} {ratio:>6} {r.target:>12}  {r.verdict}")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__)
+    parser.add_argument("--p9-mib", type=int, default=256, help="P9 record size (MiB)")
+    parser.add_argument("--rss-mib", type=int, default=1024, help="RSS check size (MiB)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per case (best counts)")
+    parser.add_argument("--dir", type=Path, default=None, help="scratch directory")
+    args = parser.parse_args(argv)
+    print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs")
+    scratch = Path(tempfile.mkdtemp(prefix="recvault-bench-api-", dir=args.dir))
+    saved = {k: os.environ.get(k) for k in environment_names()}
+    try:
+        rows = run(args.p9_mib, args.rss_mib, args.runs, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    print(render(rows))
+    return 0 if all(r.ok is not False for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Streaming over real HTTP (uvicorn on loopback): multi-MiB uploads, downloads, ranges, export."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+
+import httpx
+
+MIB = 1024 * 1024
+
+
+def body(size: int, seed: bytes = b"recvault"):
+    """A deterministic pseudo-random body, generated 256 KiB at a time (never held whole)."""
+    block = hashlib.sha256(seed).digest() * (256 * 1024 // 32)
+    sent = 0
+    while sent < size:
+        piece = block[: min(len(block), size - sent)]
+        sent += len(piece)
+        yield piece
+
+
+def digest(chunks) -> str:
+    h = hashlib.sha256()
+    for chunk in chunks:
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def test_multi_mib_upload_download_ranges_and_export(api, serve):
+    served = serve(api.app)
+    size = 6 * MIB + 12345
+    headers = api.auth("svc")
+    with httpx.Client(base_url=served.url, headers=headers, timeout=60) as client:
+        subject = client.post("/v1/subjects", json={"external_ref": "p-1", "region": "JP"}).json()
+        created = client.post(
+            f"/v1/subjects/{subject['id']}/records",
+            params={"category": "impression", "filename": "tanaka_scan.stl"},
+            content=body(size),
+            headers={"Content-Length": str(size), "Content-Type": "model/stl"},
+        )
+        assert created.status_code == 201, created.text
+        record_id = created.json()["id"]
+        assert created.json()["size"] == size
+        with client.stream("GET", f"/v1/records/{record_id}/content") as response:
+            assert response.status_code == 200
+            assert response.headers["content-length"] == str(size)
+            assert response.headers["content-type"] == "model/stl"
+            assert digest(response.iter_bytes()) == digest(body(size))
+        whole = b"".join(body(size))
+        for spec, start, stop in (
+            ("bytes=1048570-1048600", 1048570, 1048601),  # across a segment boundary
+            (f"bytes={size - 10}-", size - 10, size),
+            ("bytes=-3000000", size - 3000000, size),
+        ):
+            part = client.get(f"/v1/records/{record_id}/content", headers={"Range": spec})
+            assert part.status_code == 206
+            assert part.content == whole[start:stop]
+            assert part.headers["content-range"] == f"bytes {start}-{stop - 1}/{size}"
+        updated = client.put(
+            f"/v1/records/{record_id}/content",
+            content=body(MIB, b"v2"),
+            headers={"Content-Length": str(MIB), "Content-Type": "model/stl"},
+        )
+        assert updated.status_code == 200 and updated.json()["version"] == 2
+        dpo = api.auth("dpo", ["dpo"])
+        with client.stream("GET", f"/v1/subjects/{subject['id']}/export", headers=dpo) as export:
+            assert export.status_code == 200
+            archive = zipfile.ZipFile(io.BytesIO(export.read()))
+        manifest = json.loads(archive.read("manifest.json"))
+        [entry] = manifest["records"]
+        paths = {v["version"]: v["path"] for v in entry["versions"]}
+        assert digest([archive.read(paths[1])]) == digest(body(size))
+        assert archive.read(paths[2]) == b"".join(body(MIB, b"v2"))
+        assert "tanaka" not in json.dumps(manifest)
+
+
+def test_chunked_upload_over_http_is_411(api, serve):
+    served = serve(api.app)
+    with httpx.Client(base_url=served.url, headers=api.auth("svc"), timeout=30) as client:
+        subject = client.post("/v1/subjects", json={"external_ref": "p-1", "region": "JP"}).json()
+        response = client.post(
+            f"/v1/subjects/{subject['id']}/records",
+            params={"category": "photo"},
+            content=body(3 * MIB),  # no Content-Length: httpx sends it chunked
+        )
+        assert response.status_code == 411
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert client.get(f"/v1/subjects/{subject['id']}/records").json() == []
+
+
+def test_export_of_unknown_subject_is_404_not_a_broken_200(api, serve):
+    served = serve(api.app)
+    with httpx.Client(base_url=served.url, headers=api.auth("dpo", ["dpo"]), timeout=30) as c:
+        response = c.get(f"/v1/subjects/{os.urandom(16).hex()}/export")
+        assert response.status_code == 404
