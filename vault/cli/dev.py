@@ -201,8 +201,11 @@ def dev(
         tokens = ensure_principals(data_dir)
         env_file = write_dev_env(data_dir, addr, tokens)
         _banner(addr, tokens, env_file, data_dir)
+        # Same as `recvault serve`: no uvicorn access log (query strings may name a patient).
         server = uvicorn.Server(
-            uvicorn.Config("api.app:build", factory=True, host="127.0.0.1", port=port)
+            uvicorn.Config(
+                "api.app:build", factory=True, host="127.0.0.1", port=port, access_log=False
+            )
         )
         server.run()
     except (Stop, KeyboardInterrupt):
