@@ -12,6 +12,7 @@ from typing import NoReturn
 import click
 import typer
 from rich.console import Console
+from typer._click import exceptions as _typer_click
 
 from vault.errors import ConfigError, InvalidInput, VaultError
 
@@ -26,10 +27,28 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
+# Typer 0.29 raises the exceptions of the click it vendors, not of the click package.
+USAGE_ERRORS = (click.UsageError, _typer_click.UsageError)
+ABORTS = (click.exceptions.Abort, typer.Abort)
+EXITS = (click.exceptions.Exit, typer.Exit)
+
+#: HTTP statuses that mean "the command line asked for something malformed"
+USAGE_STATUSES = frozenset({400, 416, 422})
+
+
+class ViolationFound(VaultError):
+    """A check ran and found a violation (broken audit chain, residency not ok)."""
+
+    code = "violation"
+
 
 def exit_code_for(exc: BaseException) -> int:
-    """The one place where errors become exit codes."""
-    if isinstance(exc, InvalidInput | ConfigError | click.UsageError):
+    """The one place where errors (local, or the API's problem+json) become exit codes."""
+    from vault.cli.http import ApiError, ClientUsageError
+
+    if isinstance(exc, ApiError):
+        return EXIT_USAGE if exc.status in USAGE_STATUSES else EXIT_FAILURE
+    if isinstance(exc, (InvalidInput, ConfigError, ClientUsageError, *USAGE_ERRORS)):
         return EXIT_USAGE
     return EXIT_FAILURE
 
@@ -44,17 +63,18 @@ def fail(exc: BaseException) -> NoReturn:
 
 
 def main() -> None:
-    from vault.cli import server  # noqa: F401  (registers the commands)
+    from vault.cli import dev, oversight, rights, server, worker  # noqa: F401  (registers)
 
     try:
-        app(standalone_mode=False)
-    except click.exceptions.Abort:
+        code = app(standalone_mode=False, prog_name="recvault")
+    except USAGE_ERRORS as exc:
+        if exc.format_message():  # empty when the help was printed instead (no arguments)
+            err_console.print(f"usage error: {exc.format_message()}", markup=False)
+        sys.exit(EXIT_USAGE)
+    except ABORTS:
         err_console.print("aborted", markup=False)
         sys.exit(EXIT_FAILURE)
-    except click.UsageError as exc:
-        err_console.print(f"usage error: {exc.format_message()}", markup=False)
-        sys.exit(EXIT_USAGE)
-    except click.exceptions.Exit as exc:
+    except EXITS as exc:
         sys.exit(exc.exit_code)
     except VaultError as exc:
         fail(exc)
@@ -62,3 +82,5 @@ def main() -> None:
         sys.exit(130)
     except OSError as exc:
         fail(exc)
+    if isinstance(code, int) and code:
+        sys.exit(code)

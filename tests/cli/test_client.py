@@ -1,0 +1,290 @@
+"""The ``recvault`` client commands against a live API: outcomes, JSON, exit codes, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import ROOT, LiveApi, Result, run_cli, run_cli_process
+
+
+def ok_json(result: Result) -> object:
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def one_line_error(result: Result, code: str) -> None:
+    """Errors are one line on stderr, with the server's code, and no traceback."""
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("error: ") and lines[0].endswith(f"[{code}]"), lines[0]
+    assert "Traceback" not in result.err
+
+
+@pytest.fixture(scope="module")
+def stored(live_api: LiveApi) -> dict[str, str]:
+    """One JP subject with one 3 MB record, stored through the CLI."""
+    subject = ok_json(
+        run_cli(live_api, "SERVICE", "subjects", "create", "CLINIC-77", "--region", "jp", "--json")
+    )
+    assert isinstance(subject, dict) and subject["region"] == "JP"
+    content = os.urandom(3 * 1024 * 1024 + 17)
+    source = live_api.workdir / "scan.stl"
+    source.write_bytes(content)
+    record = ok_json(
+        run_cli(
+            live_api,
+            "SERVICE",
+            "records",
+            "put",
+            str(source),
+            "--subject",
+            subject["id"],
+            "--category",
+            "impression",
+            "--json",
+        )
+    )
+    assert isinstance(record, dict)
+    assert record["size"] == len(content) and record["version"] == 1
+    return {"subject": subject["id"], "record": record["id"], "path": str(source)}
+
+
+def test_subjects_create_is_idempotent_and_get_reads_back(live_api, stored):
+    again = run_cli(live_api, "SERVICE", "subjects", "create", "CLINIC-77", "--region", "JP", "-q")
+    assert again.code == 0 and again.out.strip() == stored["subject"]
+    subject = ok_json(run_cli(live_api, "DPO", "subjects", "get", stored["subject"], "--json"))
+    assert subject["id"] == stored["subject"] and subject["restricted"] is False
+    human = run_cli(live_api, "SERVICE", "subjects", "get", stored["subject"])
+    assert human.code == 0 and "JP" in human.out
+
+
+def test_records_get_streams_the_whole_file_and_a_range(live_api, stored, tmp_path):
+    content = Path(stored["path"]).read_bytes()
+    out = tmp_path / "copy.stl"
+    got = run_cli(live_api, "SERVICE", "records", "get", stored["record"], "-o", str(out), "--json")
+    assert ok_json(got)["bytes"] == len(content)
+    assert out.read_bytes() == content and not (tmp_path / "copy.stl.part").exists()
+    part = run_cli(live_api, "SERVICE", "records", "get", stored["record"], "--range", "100-1123")
+    assert part.code == 0 and part.raw == content[100:1124]
+    raw = tmp_path / "range.bin"
+    ranged = run_cli(
+        live_api,
+        "SERVICE",
+        "records",
+        "get",
+        stored["record"],
+        "--range",
+        "100-1123",
+        "-o",
+        str(raw),
+    )
+    assert ranged.code == 0 and raw.read_bytes() == content[100:1124]
+
+
+def test_records_put_new_version_ls_info_versions(live_api, stored):
+    update = live_api.workdir / "v2.bin"
+    update.write_bytes(b"rectified content")
+    info = ok_json(
+        run_cli(
+            live_api,
+            "SERVICE",
+            "records",
+            "put",
+            str(update),
+            "--record",
+            stored["record"],
+            "--json",
+        )
+    )
+    assert info["version"] == 2 and info["size"] == len(b"rectified content")
+    listed = ok_json(run_cli(live_api, "SERVICE", "records", "ls", stored["subject"], "--json"))
+    assert [r["id"] for r in listed] == [stored["record"]]
+    versions = ok_json(run_cli(live_api, "DPO", "records", "versions", stored["record"], "--json"))
+    assert [v["version"] for v in versions] == [1, 2]
+    meta = ok_json(run_cli(live_api, "DPO", "records", "info", stored["record"], "--json"))
+    assert meta["version"] == 2 and "retain_until" in meta
+    table = run_cli(live_api, "SERVICE", "records", "ls", stored["subject"])
+    assert table.code == 0 and stored["record"][:8] in table.out
+
+
+def test_records_put_from_stdin(live_api, stored):
+    result = run_cli(
+        live_api,
+        "SERVICE",
+        "records",
+        "put",
+        "-",
+        "--subject",
+        stored["subject"],
+        "--category",
+        "clinical_finding",
+        "-q",
+        stdin=b"finding: class II",
+    )
+    assert result.code == 0, result.err
+    new_id = result.out.strip()
+    back = run_cli(live_api, "SERVICE", "records", "get", new_id)
+    assert back.code == 0 and back.out == "finding: class II"
+
+
+def test_usage_errors_exit_2(live_api, stored):
+    both = run_cli(live_api, "SERVICE", "records", "put", stored["path"])
+    assert both.code == 2 and "exactly one of --subject" in both.err
+    bad_range = run_cli(live_api, "SERVICE", "records", "get", stored["record"], "--range", "9-1")
+    assert bad_range.code == 2 and "Traceback" not in bad_range.err
+    missing = run_cli(live_api, "SERVICE", "records", "get")
+    assert missing.code == 2 and "Traceback" not in missing.err
+    past_end = run_cli(
+        live_api, "SERVICE", "records", "get", stored["record"], "--range", "999999999-"
+    )
+    assert past_end.code == 2
+    one_line_error(past_end, "range-not-satisfiable")
+    schema = run_cli(live_api, "SERVICE", "records", "info", "not-an-id")
+    assert schema.code == 2
+    one_line_error(schema, "schema")
+    naked = run_cli(live_api, None, "records", "ls", stored["subject"])
+    assert naked.code == 2 and "RECVAULT_TOKEN" in naked.err
+
+
+def test_server_refusals_are_one_line_and_exit_1(live_api, stored):
+    forbidden = run_cli(live_api, "SERVICE", "holds", "ls")
+    assert forbidden.code == 1
+    one_line_error(forbidden, "forbidden")
+    unknown = run_cli(live_api, "SERVICE", "records", "info", "0" * 32)
+    assert unknown.code == 1
+    one_line_error(unknown, "not-found")
+    bad_token = run_cli(live_api, None, "records", "ls", stored["subject"], "--token", "rvt_nope")
+    assert bad_token.code == 1
+    one_line_error(bad_token, "unauthenticated")
+    real = run_cli_process(live_api, "SERVICE", "holds", "ls")
+    assert real.code == 1
+    one_line_error(real, "forbidden")
+    nowhere = run_cli(
+        live_api, "SERVICE", "records", "ls", stored["subject"], "--addr", "http://127.0.0.1:9"
+    )
+    assert nowhere.code == 1
+    one_line_error(nowhere, "unreachable")
+
+
+def test_holds_place_ls_release_by_another_admin(live_api, stored):
+    hold = ok_json(
+        run_cli(
+            live_api,
+            "ADMIN",
+            "holds",
+            "place",
+            stored["subject"],
+            "--case-ref",
+            "CASE-2026-01",
+            "--reason",
+            "pending litigation",
+            "--json",
+        )
+    )
+    assert hold["active"] is True and hold["case_ref"] == "CASE-2026-01"
+    active = ok_json(run_cli(live_api, "ADMIN", "holds", "ls", "--active", "--json"))
+    assert hold["id"] in [h["id"] for h in active]
+    same = run_cli(live_api, "ADMIN", "holds", "release", hold["id"], "--reason", "settled")
+    assert same.code == 1
+    one_line_error(same, "forbidden")
+    released = ok_json(
+        run_cli(live_api, "ADMIN2", "holds", "release", hold["id"], "--reason", "settled", "--json")
+    )
+    assert released["active"] is False and released["released_by"] == "cli-admin2"
+
+
+def test_erasure_restriction_export(live_api, stored, tmp_path):
+    decision = ok_json(run_cli(live_api, "DPO", "erasure", "request", stored["subject"], "--json"))
+    assert decision["status"] == "deferred" and decision["reasons"]
+    human = run_cli(live_api, "DPO", "erasure", "status", stored["subject"])
+    assert human.code == 0 and "deferred" in human.out and "retention" in human.out
+    restricted = ok_json(
+        run_cli(live_api, "DPO", "restriction", "set", stored["subject"], "--json")
+    )
+    assert restricted["restricted"] is True
+    blocked = run_cli(live_api, "SERVICE", "records", "get", stored["record"])
+    assert blocked.code == 1
+    one_line_error(blocked, "restricted")
+    cleared = run_cli(live_api, "DPO", "restriction", "clear", stored["subject"])
+    assert cleared.code == 0
+    target = tmp_path / "export.zip"
+    exported = ok_json(
+        run_cli(live_api, "DPO", "export", stored["subject"], "-o", str(target), "--json")
+    )
+    assert exported["bytes"] == target.stat().st_size
+    with zipfile.ZipFile(target) as archive:
+        names = archive.namelist()
+    assert "manifest.json" in names and len(names) >= 2
+
+
+def test_retention_plan_and_sweep(live_api, stored):
+    plan = ok_json(run_cli(live_api, "COMPLIANCE", "retention", "plan", "--json"))
+    assert isinstance(plan["items"], list) and "as_of" in plan
+    ours = [i for i in plan["items"] if i["subject_id"] == stored["subject"]]
+    assert not any(i["disposable"] for i in ours)  # retained for ten years
+    dated = run_cli(live_api, "COMPLIANCE", "retention", "plan", "--as-of", "2030-01-01")
+    assert dated.code == 2 and "zone" in dated.err
+    sweep = ok_json(run_cli(live_api, "COMPLIANCE", "retention", "sweep", "--json"))
+    assert sweep["records_erased"] == 0
+
+
+def test_keys_destructions_ls(live_api):
+    rows = ok_json(run_cli(live_api, "SECURITY", "keys", "destructions", "ls", "--json"))
+    assert rows == []
+    unknown = run_cli(live_api, "COMPLIANCE", "keys", "destructions", "certificate", "0" * 32)
+    assert unknown.code == 1
+    one_line_error(unknown, "not-found")
+
+
+def test_keys_and_residency_answers_map_to_exit_codes(live_api):
+    """Rotation, key status and residency: ok → 0; anything else is one line and exit 1."""
+    for role, args in (
+        ("SECURITY", ("keys", "status", "--json")),
+        ("SECURITY", ("keys", "rotate", "--region", "JP", "--json")),
+        ("COMPLIANCE", ("residency", "report", "--json")),
+    ):
+        result = run_cli(live_api, role, *args)
+        if result.code == 0:
+            assert isinstance(json.loads(result.out), dict)
+        else:
+            assert result.code == 1 and "Traceback" not in result.err
+            assert result.err.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_audit_verify_and_query(live_api, stored):
+    verified = ok_json(run_cli(live_api, "COMPLIANCE", "audit", "verify", "--json"))
+    assert verified["ok"] is True and verified["events"] > 0
+    events = ok_json(
+        run_cli(
+            live_api,
+            "COMPLIANCE",
+            "audit",
+            "query",
+            "--subject",
+            stored["subject"],
+            "--actor",
+            "cli-service",
+            "--limit",
+            "3",
+            "--json",
+        )
+    )
+    assert 1 <= len(events) <= 3
+    assert all(e["actor"] == "cli-service" for e in events)
+    paged = ok_json(run_cli(live_api, "COMPLIANCE", "audit", "query", "--limit", "1500", "--json"))
+    seqs = [e["seq"] for e in paged]
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+
+
+def test_help_exits_0():
+    done = subprocess.run(
+        [sys.executable, "-m", "vault.cli", "--help"], capture_output=True, cwd=ROOT, timeout=60
+    )
+    assert done.returncode == 0 and b"records" in done.stdout

@@ -1,0 +1,278 @@
+"""Client commands for services: ``subjects`` and ``records``, over the HTTP API.
+
+Every client command takes ``--addr``/``--token`` (default ``$RECVAULT_ADDR``,
+``$RECVAULT_TOKEN``) and ``--json``. Content streams both ways: uploads send a
+Content-Length and never load the file in memory; downloads write as they
+arrive, to a file (atomically, via ``<file>.part``) or to stdout.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+
+from vault.cli.app import app
+from vault.cli.http import ApiClient
+from vault.cli.output import say, show, transfer_progress
+
+AddrOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--addr", help="API address (default: $RECVAULT_ADDR, else http://127.0.0.1:8000)"
+    ),
+]
+TokenOpt = Annotated[
+    str | None, typer.Option("--token", help="bearer token (default: $RECVAULT_TOKEN)")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="print only the new id")]
+
+subjects_app = typer.Typer(help="Data subjects (service, dpo).", no_args_is_help=True)
+records_app = typer.Typer(
+    help="Treatment records (service; metadata also dpo).", no_args_is_help=True
+)
+app.add_typer(subjects_app, name="subjects")
+app.add_typer(records_app, name="records")
+
+RECORD_COLUMNS = ("id", "category", "state", "version", "size", "content_type", "retain_until")
+VERSION_COLUMNS = ("version", "size", "content_type", "created_at", "key_version")
+_RANGE = re.compile(r"^(\d+)?-(\d+)?$")
+
+
+def client(addr: str | None, token: str | None) -> ApiClient:
+    return ApiClient.from_options(addr, token)
+
+
+def print_id_or(value: Any, quiet: bool, as_json: bool, **show_args: Any) -> None:
+    if quiet and isinstance(value, dict) and "id" in value:
+        print(value["id"])
+    else:
+        show(value, as_json, **show_args)
+
+
+# -- subjects -------------------------------------------------------------------
+
+
+@subjects_app.command("create")
+def subjects_create(
+    external_ref: Annotated[str, typer.Argument(help="the clinic's patient reference")],
+    region: Annotated[str, typer.Option("--region", "-r", help="JP or PH")],
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+    addr: AddrOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Create a subject pinned to a region (or return the existing one for this reference)."""
+    body = {"external_ref": external_ref, "region": region.upper()}
+    subject = client(addr, token).call("POST", "/v1/subjects", body=body)
+    print_id_or(subject, quiet, as_json, title="subject")
+
+
+@subjects_app.command("get")
+def subjects_get(
+    subject_id: str, as_json: JsonOpt = False, addr: AddrOpt = None, token: TokenOpt = None
+) -> None:
+    """Show a subject's metadata (region, state, restriction)."""
+    show(client(addr, token).call("GET", f"/v1/subjects/{subject_id}"), as_json, title="subject")
+
+
+# -- records --------------------------------------------------------------------
+
+
+def _spool_stdin() -> tuple[IO[bytes], int]:
+    """Stdin has no length; spool it to a temporary file so the upload can state one."""
+    spool = tempfile.TemporaryFile()  # noqa: SIM115  (closed by the caller)
+    shutil.copyfileobj(sys.stdin.buffer, spool, 1024 * 1024)
+    size = spool.tell()
+    spool.seek(0)
+    return spool, size
+
+
+@records_app.command("put")
+def records_put(
+    file: Annotated[str, typer.Argument(help="file to store, or - for stdin")],
+    subject: Annotated[
+        str | None, typer.Option("--subject", "-s", help="new record for this subject")
+    ] = None,
+    category: Annotated[
+        str | None,
+        typer.Option(
+            "--category",
+            "-c",
+            help="photo, impression, xray, clinical_finding, contact, financial, usage",
+        ),
+    ] = None,
+    record: Annotated[
+        str | None, typer.Option("--record", help="new version of this record instead")
+    ] = None,
+    content_type: Annotated[
+        str | None, typer.Option("--content-type", help="default: guessed from the file name")
+    ] = None,
+    filename: Annotated[
+        str | None,
+        typer.Option("--filename", help="original file name to send (not sent unless given)"),
+    ] = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+    addr: AddrOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Store a file as a new record (--subject, --category) or a new version (--record)."""
+    if (subject is None) == (record is None):
+        raise typer.BadParameter("give exactly one of --subject (new record) or --record")
+    if subject is not None and not category:
+        raise typer.BadParameter("--category is required for a new record")
+    api = client(addr, token)
+    if file == "-":
+        source, size = _spool_stdin()
+        label = "stdin"
+    else:
+        path = Path(file)
+        if not path.is_file():
+            raise typer.BadParameter(f"{file}: no such file")
+        source, size = path.open("rb"), path.stat().st_size
+        label = path.name
+    ctype = content_type or (mimetypes.guess_type(file)[0] if file != "-" else None)
+    ctype = ctype or "application/octet-stream"
+    with source, transfer_progress(quiet or as_json) as progress:
+        task = progress.add_task(f"upload {label}", total=size)
+        if record is not None:
+            method, url, params = "PUT", f"/v1/records/{record}/content", {"filename": filename}
+        else:
+            method, url = "POST", f"/v1/subjects/{subject}/records"
+            params = {"category": category, "filename": filename}
+        info = api.upload(
+            method,
+            url,
+            source,
+            size,
+            params=params,
+            content_type=ctype,
+            advance=lambda n: progress.advance(task, n),
+        )
+    print_id_or(info, quiet, as_json, title="record")
+
+
+def _range_header(value: str | None) -> dict[str, str]:
+    if value is None:
+        return {}
+    match = _RANGE.match(value.strip())
+    if not match or match.groups() == (None, None):
+        raise typer.BadParameter("--range takes FIRST-LAST bytes (inclusive), FIRST- or -SUFFIX")
+    first, last = match.groups()
+    if first is not None and last is not None and int(last) < int(first):
+        raise typer.BadParameter("--range: LAST must not be before FIRST")
+    return {"Range": f"bytes={value.strip()}"}
+
+
+def stream_to(
+    api: ApiClient,
+    url: str,
+    output: str | None,
+    *,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    label: str = "download",
+    quiet: bool = False,
+) -> int:
+    """GET ``url`` into ``output`` (a path, or stdout for ``-``/None); return bytes written."""
+    to_stdout = output in (None, "-")
+    target = None if to_stdout else Path(str(output))
+    part = target.with_name(target.name + ".part") if target else None
+    written = 0
+    with api.download(url, params=params, headers=headers) as response:
+        length = response.headers.get("Content-Length")
+        sink: IO[bytes]
+        sink = sys.stdout.buffer if part is None else part.open("wb")
+        try:
+            with transfer_progress(quiet or to_stdout) as progress:
+                task = progress.add_task(label, total=int(length) if length else None)
+                for block in response.iter_bytes(1024 * 1024):
+                    sink.write(block)
+                    written += len(block)
+                    progress.advance(task, len(block))
+            sink.flush()
+        except BaseException:
+            if part is not None:
+                sink.close()
+                part.unlink(missing_ok=True)
+            raise
+    if part is not None and target is not None:
+        sink.close()
+        os.replace(part, target)
+    return written
+
+
+@records_app.command("get")
+def records_get(
+    record_id: str,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="file to write (default: stdout)")
+    ] = None,
+    version: Annotated[int | None, typer.Option("--version", "-v", min=1)] = None,
+    byte_range: Annotated[
+        str | None,
+        typer.Option("--range", help="bytes FIRST-LAST, inclusive like HTTP (0-99: 100 bytes)"),
+    ] = None,
+    as_json: JsonOpt = False,
+    addr: AddrOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Read a record's content (this is processing: it is audited and extends retention)."""
+    headers = _range_header(byte_range)
+    if as_json and output in (None, "-"):
+        raise typer.BadParameter("--json needs --output FILE (stdout would carry the content)")
+    written = stream_to(
+        client(addr, token),
+        f"/v1/records/{record_id}/content",
+        output,
+        params={"version": version},
+        headers=headers,
+        label=f"record {record_id[:8]}",
+        quiet=as_json,
+    )
+    if output not in (None, "-"):
+        if as_json:
+            show({"record_id": record_id, "output": output, "bytes": written}, True)
+        else:
+            say(f"wrote {written} bytes to {output}")
+
+
+@records_app.command("ls")
+def records_ls(
+    subject_id: str, as_json: JsonOpt = False, addr: AddrOpt = None, token: TokenOpt = None
+) -> None:
+    """List a subject's records (metadata only)."""
+    rows = client(addr, token).call("GET", f"/v1/subjects/{subject_id}/records")
+    if isinstance(rows, dict) and "items" in rows:
+        rows = rows["items"]
+    show(rows, as_json, columns=RECORD_COLUMNS, title="records")
+
+
+@records_app.command("info")
+def records_info(
+    record_id: str, as_json: JsonOpt = False, addr: AddrOpt = None, token: TokenOpt = None
+) -> None:
+    """Show a record's metadata: version, size, retain_until (not processing)."""
+    info = client(addr, token).call("GET", f"/v1/records/{record_id}")
+    if not as_json and isinstance(info, dict):
+        info = {k: v for k, v in info.items() if k != "versions"}
+    show(info, as_json, title="record")
+
+
+@records_app.command("versions")
+def records_versions(
+    record_id: str, as_json: JsonOpt = False, addr: AddrOpt = None, token: TokenOpt = None
+) -> None:
+    """List a record's versions (older versions are kept under the same retention)."""
+    info = client(addr, token).call("GET", f"/v1/records/{record_id}")
+    versions = info.get("versions", []) if isinstance(info, dict) else []
+    show(versions, as_json, columns=VERSION_COLUMNS, title="versions")

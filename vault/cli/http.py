@@ -1,0 +1,180 @@
+"""The HTTP side of the ``recvault`` client: one connection, problem+json turned into ``ApiError``.
+
+Commands in ``vault.cli.client`` never look at status codes themselves: a
+non-2xx answer becomes an ``ApiError`` carrying the server's ``detail``,
+``code`` and status, and ``vault.cli.app`` maps it to an exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+import httpx
+
+from vault.errors import VaultError
+
+DEFAULT_ADDR = "http://127.0.0.1:8000"
+CHUNK = 1024 * 1024
+
+
+class ApiError(VaultError):
+    """The recvault API refused the request (or could not be reached)."""
+
+    code = "api-error"
+
+    def __init__(self, message: str, *, status: int | None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        if code:
+            self.code = code
+
+
+class ClientUsageError(VaultError):
+    """The command line is incomplete (e.g. no token given)."""
+
+    code = "usage"
+
+
+def _problem(response: httpx.Response) -> ApiError:
+    detail = ""
+    code: str | None = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        detail = str(body.get("detail") or body.get("title") or "")
+        code = body.get("code") or None
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            first = errors[0]
+            where = ".".join(str(p) for p in first.get("loc", []) if p != "body")
+            detail = (
+                f"{detail.removesuffix('; see errors')}: {where} {first.get('msg', '')}".strip()
+            )
+        if isinstance(body.get("detail"), list):  # FastAPI's own 422 shape
+            detail = "; ".join(
+                f"{'.'.join(str(p) for p in item.get('loc', []))}: {item.get('msg')}"
+                for item in body["detail"]
+            )
+    if not detail:
+        detail = response.reason_phrase or f"HTTP {response.status_code}"
+    return ApiError(
+        detail, status=response.status_code, code=code or f"http-{response.status_code}"
+    )
+
+
+@dataclass
+class ApiClient:
+    """A bearer-token client for ``/v1`` of one recvault API."""
+
+    addr: str
+    token: str | None
+    timeout: float = 60.0
+
+    @classmethod
+    def from_options(cls, addr: str | None, token: str | None) -> ApiClient:
+        chosen = (addr or os.environ.get("RECVAULT_ADDR") or DEFAULT_ADDR).rstrip("/")
+        if not chosen.startswith(("http://", "https://")):
+            raise ClientUsageError(f"--addr must be an http(s) URL, got {chosen!r}")
+        return cls(chosen, token or os.environ.get("RECVAULT_TOKEN") or None)
+
+    def _http(self) -> httpx.Client:
+        if not self.token:
+            raise ClientUsageError("no token: set RECVAULT_TOKEN or pass --token")
+        return httpx.Client(
+            base_url=self.addr,
+            headers={"Authorization": f"Bearer {self.token}", "User-Agent": "recvault-cli"},
+            timeout=httpx.Timeout(self.timeout, connect=10.0),
+        )
+
+    def _unreachable(self, exc: httpx.TransportError) -> ApiError:
+        return ApiError(
+            f"cannot reach the recvault API at {self.addr} ({type(exc).__name__})",
+            status=None,
+            code="unreachable",
+        )
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """Send one request and return its JSON body (``None`` for an empty answer)."""
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            with self._http() as http:
+                response = http.request(method, path, json=body, params=clean)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+        if response.is_error:
+            raise _problem(response)
+        if not response.content:
+            return None
+        if "ndjson" in response.headers.get("Content-Type", ""):
+            return [json.loads(line) for line in response.text.splitlines() if line.strip()]
+        try:
+            return response.json()
+        except ValueError:
+            return {"body": response.text}
+
+    def upload(
+        self,
+        method: str,
+        path: str,
+        source: IO[bytes],
+        size: int,
+        *,
+        params: dict[str, Any] | None = None,
+        content_type: str = "application/octet-stream",
+        advance: Callable[[int], None] = lambda n: None,
+    ) -> Any:
+        """Stream ``size`` bytes of ``source`` as the raw body, with Content-Length."""
+
+        def chunks() -> Iterator[bytes]:
+            while block := source.read(CHUNK):
+                advance(len(block))
+                yield block
+
+        headers = {"Content-Length": str(size), "Content-Type": content_type}
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            with self._http() as http:
+                response = http.request(
+                    method, path, content=chunks(), headers=headers, params=clean
+                )
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+        if response.is_error:
+            raise _problem(response)
+        return response.json() if response.content else None
+
+    @contextmanager
+    def download(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Iterator[httpx.Response]:
+        """Open a streamed GET; the caller iterates ``response.iter_bytes()``."""
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            with (
+                self._http() as http,
+                http.stream("GET", path, params=clean, headers=headers or {}) as response,
+            ):
+                if response.is_error:
+                    response.read()
+                    raise _problem(response)
+                yield response
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None

@@ -1,0 +1,126 @@
+"""How client commands show answers: JSON for machines, rich tables for people.
+
+Progress bars and spinners go to stderr and only to a terminal, so stdout
+stays clean for ``--json`` and for content written to a pipe.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+console = Console(highlight=False, soft_wrap=True)
+status_console = Console(stderr=True, highlight=False)
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        if all(not isinstance(v, dict | list) for v in value):
+            return ", ".join(str(v) for v in value) or "-"
+        return f"{len(value)} item(s)"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items()) or "-"
+    return str(value)
+
+
+def show_object(value: Any, title: str | None = None) -> None:
+    """One object as a two-column table (field, value)."""
+    if not isinstance(value, dict):
+        console.print(_cell(value), markup=False)
+        return
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, item in value.items():
+        table.add_row(str(key), _cell(item))
+    console.print(table)
+
+
+def show_rows(
+    rows: Sequence[Any], columns: Sequence[str] | None = None, title: str | None = None
+) -> None:
+    """A list of objects as a table; columns default to the keys of the first row."""
+    if not rows:
+        console.print(f"{title}: none" if title else "none", markup=False)
+        return
+    dict_rows = [r if isinstance(r, dict) else {"value": r} for r in rows]
+    chosen = [c for c in (columns or []) if any(c in r for r in dict_rows)]
+    if not chosen:
+        chosen = list(dict_rows[0].keys())
+    table = Table(*chosen, title=title, title_justify="left")
+    for row in dict_rows:
+        table.add_row(*(_cell(row.get(c)) for c in chosen))
+    console.print(table)
+
+
+def show(
+    value: Any,
+    as_json: bool,
+    *,
+    columns: Sequence[str] | None = None,
+    title: str | None = None,
+) -> None:
+    if as_json:
+        emit_json(value)
+    elif isinstance(value, list):
+        show_rows(value, columns, title)
+    else:
+        show_object(value, title)
+
+
+def say(message: str) -> None:
+    """A human line on stderr (kept off stdout so pipes get only data)."""
+    status_console.print(message, markup=False)
+
+
+def transfer_progress(quiet: bool = False) -> Progress:
+    """A byte progress bar for uploads and downloads (silent off a terminal)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        console=status_console,
+        disable=quiet or not status_console.is_terminal,
+        transient=False,
+    )
+
+
+@contextmanager
+def spinner(message: str, quiet: bool = False) -> Iterator[None]:
+    """A spinner while the server works on something of unknown size."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=status_console,
+        disable=quiet or not status_console.is_terminal,
+        transient=True,
+    )
+    with progress:
+        progress.add_task(message, total=None)
+        yield

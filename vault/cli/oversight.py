@@ -1,0 +1,253 @@
+"""Client commands for security and compliance: keys, retention, residency, audit.
+
+A check that finds a violation (a broken audit chain, a residency report that
+is not ok) prints what it found and then fails with ``ViolationFound``: exit 1.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from vault.cli.app import ViolationFound, app
+from vault.cli.client import AddrOpt, JsonOpt, TokenOpt, client, stream_to
+from vault.cli.output import say, show, show_rows, spinner
+from vault.cli.server import keys_app
+
+retention_app = typer.Typer(help="Retention and disposal (compliance).", no_args_is_help=True)
+destructions_app = typer.Typer(
+    help="Subject-key destructions in their waiting period (security, compliance).",
+    no_args_is_help=True,
+)
+residency_app = typer.Typer(help="Residency proof and transfers.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log (compliance).", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
+app.add_typer(residency_app, name="residency")
+app.add_typer(audit_app, name="audit")
+keys_app.add_typer(destructions_app, name="destructions")
+
+ITEM_COLUMNS = ("kind", "id", "subject_id", "action", "disposable", "approved")
+DESTRUCTION_COLUMNS = ("id", "subject_id", "region", "state", "not_before", "reason")
+EVENT_COLUMNS = ("seq", "ts", "actor", "role", "action", "target", "region", "outcome")
+
+
+def _aware(value: str | None, option: str) -> str | None:
+    """Times must carry a zone (DESIGN section 7); refuse a bare date locally."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{option}: not an ISO 8601 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise typer.BadParameter(f"{option}: give a zone, e.g. {value}Z or {value}+09:00")
+    return parsed.isoformat()
+
+
+def _items(answer: Any) -> list[Any]:
+    if isinstance(answer, dict) and isinstance(answer.get("items"), list):
+        return list(answer["items"])
+    return list(answer) if isinstance(answer, list) else []
+
+
+# -- retention --------------------------------------------------------------------
+
+
+@retention_app.command("plan")
+def retention_plan(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="plan as of this time (ISO 8601 with zone)")
+    ] = None,
+    as_json: JsonOpt = False,
+    addr: AddrOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """What a sweep would dispose of, and what is kept and why."""
+    with spinner("planning disposal", as_json):
+        plan = client(addr, token).call(
+            "GET", "/v1/retention/plan", params={"as_of": _aware(as_of, "--as-of")}
+        )
+    if as_json:
+        show(plan, True)
+        return
+    items = _items(plan)
+    header = {k: v for k, v in plan.items() if k != "items"} if isinstance(plan, dict) else {}
+    header["disposable"] = sum(1 for i in items if isinstance(i, dict) and i.get("disposable"))
+    header["kept"] = len(items) - header["disposable"]
+    show(header, False, title="disposal plan")
+    show_rows(items, ITEM_COLUMNS, "items")
+
+
+@retention_app.command("sweep")
+def retention_sweep(as_json: JsonOpt = False, addr: AddrOpt = None, token: TokenOpt = None) -> None:
+    """Run one disposal sweep now (idempotent; workers also run it periodically)."""
+    with spinner("sweeping", as_json):
+        result = client(addr, token).call("POST", "/v1/retention/sweep")
+    show(result, as_json, title="sweep")
+
+
+# -- keys -------------------------------------------------------------------------
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    region: Annotated[str | None, typer.Option("--region", help="only this region")] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="only this subject")] = None,
+    as_json: JsonOpt = False,
+    addr: AddrOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Rotate subject keys and rewrap their data keys (no object is rewritten)."""
+    body = {k: v for k, v in (("region", region), ("subject_id", subject)) if v}
+    with spinner("rotating subject keys and rewrapping data keys", as_json):
+        report = client(addr, token).call("POST", "/v1/keys/rotate", body=body)
+    show(report, as_json, title="rotation")
+
+
+@keys_app.command("status")
+def keys_status(as_json: JsonOpt = False, addr: AddrOpt = None, token: TokenOpt = None) -> None:
+    """Key inventory: subject keys per region, versions, age, pending destructions."""
+    with spinner("reading key status", as_json):
+        status = client(addr, token).call("GET", "/v1/keys/status")
+    show(status, as_json, title="keys")
+
+
+@destructions_app.command("ls")
+def destructions_ls(
+    state: Annotated[
+        str | None, typer.Option("--state", help="scheduled, cancelled, done, blocked")
+    ] = None,
+    as_json: JsonOpt = False,
+    addr: AddrOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """List subject-key destructions and their waiting periods."""
+    rows = _items(client(addr, token).call("GET", "/v1/keys/destructions", params={"state": state}))
+    show(rows, as_json, columns=DESTRUCTION_COLUMNS, title="destructions")
+
+
+@destructions_app.command("cancel")
+def destructions_cancel(
+    destruction_id: str, as_json: JsonOpt = False, addr: AddrOpt = None, token: TokenOpt = None
+) -> None:
+    """Cancel a scheduled destruction during its waiting period."""
+    answer = client(addr, token).call("POST", f"/v1/keys/destructions/{destruction_id}/cancel")
+    show(answer if answer is not None else {"id": destruction_id, "state": "cancelled"}, as_json)
+
+
+@destructions_app.command("certificate")
+def destructions_certificate(
+    destruction_id: str,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="file (default: stdout)")
+    ] = None,
+    addr: AddrOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """The signed destruction certificate, byte for byte (JSON)."""
+    written = stream_to(
+        client(addr, token),
+        f"/v1/keys/destructions/{destruction_id}/certificate",
+        output,
+        label="certificate",
+    )
+    if output not in (None, "-"):
+        say(f"wrote {written} bytes to {output}")
+
+
+# -- residency --------------------------------------------------------------------
+
+
+@residency_app.command("report")
+def residency_report(
+    as_json: JsonOpt = False, addr: AddrOpt = None, token: TokenOpt = None
+) -> None:
+    """Prove residency: stores, objects and subject keys each only in their region."""
+    with spinner("checking stores, objects and keys in every region", as_json):
+        report = client(addr, token).call("GET", "/v1/residency/report")
+    if as_json:
+        show(report, True)
+    elif isinstance(report, dict):
+        regions = report.get("regions")
+        summary = {k: v for k, v in report.items() if k not in ("regions", "violations")}
+        show(summary, False, title="residency report")
+        if isinstance(regions, list):
+            show_rows(regions, None, "regions")
+        elif isinstance(regions, dict):
+            show_rows([{"region": k, **v} for k, v in regions.items()], None, "regions")
+        if report.get("violations"):
+            show_rows(report["violations"], None, "violations")
+    else:
+        show(report, False)
+    ok = isinstance(report, dict) and report.get("ok") is True
+    if not ok:
+        raise ViolationFound("the residency report found violations")
+
+
+@residency_app.command("transfer")
+def residency_transfer(
+    subject_id: str,
+    to_region: Annotated[str, typer.Option("--to", help="target region")],
+    legal_basis: Annotated[str, typer.Option("--legal-basis", help="why it may move")],
+    evidence_ref: Annotated[str, typer.Option("--evidence-ref", help="where the proof is filed")],
+    as_json: JsonOpt = False,
+    addr: AddrOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Move a subject to another region: an explicit, audited transfer."""
+    body = {
+        "to_region": to_region.upper(),
+        "legal_basis": legal_basis,
+        "evidence_ref": evidence_ref,
+    }
+    with spinner(f"transferring to {to_region.upper()}", as_json):
+        result = client(addr, token).call("POST", f"/v1/subjects/{subject_id}/transfer", body=body)
+    show(result, as_json, title="transfer")
+
+
+# -- audit ------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: JsonOpt = False, addr: AddrOpt = None, token: TokenOpt = None) -> None:
+    """Verify the hash chain of the audit log from its first event."""
+    with spinner("verifying the audit chain", as_json):
+        result = client(addr, token).call("GET", "/v1/audit/verify")
+    show(result, as_json, title="audit chain")
+    if not (isinstance(result, dict) and result.get("ok") is True):
+        seq = result.get("first_broken_seq") if isinstance(result, dict) else None
+        raise ViolationFound(f"the audit chain is broken at event {seq}")
+
+
+@audit_app.command("query")
+def audit_query(
+    actor: Annotated[str | None, typer.Option("--actor", help="principal name")] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="subject id")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="ISO 8601 with zone")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="ISO 8601 with zone")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="at most this many events")] = 1000,
+    as_json: JsonOpt = False,
+    addr: AddrOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Audit events: which principal did what to which subject, and when."""
+    params: dict[str, Any] = {
+        "actor": actor,
+        "subject_id": subject,
+        "since": _aware(since, "--since"),
+        "until": _aware(until, "--until"),
+    }
+    api = client(addr, token)
+    events: list[Any] = []
+    with spinner("reading audit events", as_json):
+        while len(events) < limit:
+            params["limit"] = min(1000, limit - len(events))
+            page = api.call("GET", "/v1/audit", params=params)
+            events.extend(page.get("events", []) if isinstance(page, dict) else _items(page))
+            after = page.get("next_after_seq") if isinstance(page, dict) else None
+            if after is None:
+                break
+            params["after_seq"] = after
+    show(events, as_json, columns=EVENT_COLUMNS, title="audit events")

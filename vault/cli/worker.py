@@ -1,0 +1,73 @@
+"""``recvault worker``: run disposal sweeps periodically, in-process (no HTTP, no token).
+
+Sweeps are idempotent and safe to run from several workers at once (DESIGN
+section 7), so a deployment scales this by running more of it. Each sweep
+prints one JSON line; SIGTERM ends the worker between sweeps.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from dataclasses import asdict
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from vault.cli.app import app
+from vault.cli.server import ConfigOpt
+from vault.domain import Actor, Role
+from vault.durations import Duration
+from vault.errors import InvalidInput, Unavailable
+
+WORKER = Actor("sweep-worker", frozenset({Role.COMPLIANCE}))
+
+
+@app.command("worker")
+def worker(
+    interval: Annotated[
+        str, typer.Option("--interval", help="ISO 8601 duration between sweeps")
+    ] = "PT1H",
+    once: Annotated[bool, typer.Option("--once", help="run one sweep and exit")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Run retention sweeps every --interval until stopped (SIGTERM or Ctrl-C)."""
+    from vault.service import RecordVault
+    from vault.settings import Settings
+
+    seconds = _seconds(interval)
+    vault = RecordVault.from_settings(Settings.load(config))
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        while not stop.is_set():
+            try:
+                result = vault.sweep(actor=WORKER)
+                line = {"ts": datetime.now(UTC).isoformat(), "sweep": asdict(result)}
+            except Unavailable as exc:  # a dependency is down: try again next round
+                line = {"ts": datetime.now(UTC).isoformat(), "error": exc.message}
+            print(json.dumps(line), flush=True)
+            if once:
+                break
+            stop.wait(seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        vault.close()
+
+
+def _seconds(interval: str) -> float:
+    duration = Duration.parse(interval)
+    start = datetime(2000, 1, 1, tzinfo=UTC)
+    seconds = (duration.after(start) - start).total_seconds()
+    if seconds < 1:
+        raise InvalidInput("--interval must be at least one second")
+    return seconds
