@@ -2,7 +2,8 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 PIP_FLAGS := --disable-pip-version-check -q
 
 .PHONY: run test test-slow bench lint fmt clean
@@ -10,29 +11,34 @@ PIP_FLAGS := --disable-pip-version-check -q
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install $(PIP_FLAGS) --upgrade pip
-	$(BIN)/pip install $(PIP_FLAGS) -e '.[dev,test]'
-	touch $(STAMP)
+# `make run` installs only what the service needs (fast first start);
+# the test extras come with the first `make test`/`lint`/`bench`.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[dev]'
+	touch $(RUN_STAMP)
 
-run: $(STAMP)
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[dev,test]'
+	touch $(TEST_STAMP) $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	$(BIN)/recvault dev $(ARGS)
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
-test-slow: $(STAMP)
+test-slow: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m bench
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check vault keys api tests bench
 	$(BIN)/ruff format --check vault keys api
 	$(BIN)/mypy
 
-fmt: $(STAMP)
+fmt: $(TEST_STAMP)
 	$(BIN)/ruff format vault keys api tests bench
 	$(BIN)/ruff check --fix vault keys api tests bench
 
