@@ -8,6 +8,7 @@ log, and delegates each capability to a small component.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -36,11 +37,13 @@ from vault.durations import Duration, require_aware
 from vault.errors import ConfigError
 from vault.gc import GarbageCollector
 from vault.holds import Holds
+from vault.key_inventory import KeyStatus, key_status, rotate_due_keys
 from vault.principals import Principals
 from vault.reader import RecordReader
 from vault.records import RecordInput, Records
 from vault.regions import Region, build_region
 from vault.rights import Rights
+from vault.rotation import KeyRotation, RotationReport
 from vault.settings import Settings
 from vault.subjects import Subjects
 
@@ -64,6 +67,7 @@ class RecordVault:
         self._holds = Holds(ctx)
         self._disposal = Disposal(ctx)
         self._rights = Rights(ctx, self._disposal, self._records)
+        self._rotation = KeyRotation(ctx)
         self.principals = Principals(ctx)
 
     @classmethod
@@ -220,7 +224,10 @@ class RecordVault:
         return self._disposal.approve(plan, _actor(actor), ids)
 
     def sweep(self, *, actor: Actor | str = SYSTEM) -> SweepResult:
-        return self._disposal.sweep(_actor(actor))
+        """Dispose of what may go, then rotate keys past ``rotation.max_age``."""
+        result = self._disposal.sweep(_actor(actor))
+        rotated = rotate_due_keys(self._ctx, self._rotation, _actor(actor))
+        return replace(result, keys_rotated=rotated.keys_rotated)
 
     def list_destructions(self, state: str | None = None) -> list[Destruction]:
         return self._disposal.destructions(state)
@@ -232,6 +239,22 @@ class RecordVault:
 
     def destruction_certificate(self, destruction_id: str) -> dict[str, Any]:
         return self._disposal.certificate(destruction_id)
+
+    # -- key rotation and inventory (security) ----------------------------------
+
+    def rotate_keys(
+        self,
+        region: str | None = None,
+        subject_id: str | None = None,
+        *,
+        actor: Actor | str = SYSTEM,
+    ) -> RotationReport:
+        """Rotate the live subject keys selected; resumes jobs an earlier run left open."""
+        return self._rotation.rotate(region, subject_id, _actor(actor))
+
+    def key_status(self) -> KeyStatus:
+        """The key inventory per region, from the metadata DB."""
+        return key_status(self._ctx)
 
     # -- audit and housekeeping -------------------------------------------------
 
