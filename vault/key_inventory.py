@@ -206,6 +206,7 @@ def key_status(ctx: VaultContext) -> KeyStatus:
         on_key = col(SubjectRow.key_name) == col(RecordVersionRow.key_name)
         for region, version, count in session.exec(
             select(SubjectRow.region, RecordVersionRow.key_version, func.count())
+            .select_from(RecordVersionRow)
             .join(SubjectRow, on_key)
             .where(live)
             .group_by(col(SubjectRow.region), col(RecordVersionRow.key_version))
@@ -216,6 +217,7 @@ def key_status(ctx: VaultContext) -> KeyStatus:
 
         for region, count in session.exec(
             select(SubjectRow.region, func.count())
+            .select_from(RecordVersionRow)
             .join(SubjectRow, on_key)
             .where(live)
             .where(col(RecordVersionRow.key_version) < col(SubjectRow.min_key_version))
