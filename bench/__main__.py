@@ -6,7 +6,7 @@ import importlib
 import sys
 
 #: Add a module here (it must define ``main()``) to include it in ``python -m bench``.
-MODULES = ["bench.format", "bench.storage", "bench.keys"]
+MODULES = ["bench.format", "bench.storage", "bench.keys", "bench.rotation"]
 
 
 def main() -> int:

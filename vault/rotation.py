@@ -26,16 +26,17 @@ block sits outside the key derivation (DESIGN section 5).
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_
+from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
-from keys.base import KeyNotFound, KeyProvider
+from keys.base import KeyNotFound, KeyProvider, WrappedDek
 from vault.context import VaultContext
 from vault.db import KeyRotationRow, RecordVersionRow, SubjectRow, session_scope
 from vault.domain import SYSTEM, Actor, SubjectState
@@ -50,16 +51,22 @@ MANUAL, SCHEDULED, RESEAL = "manual", "scheduled", "reseal"
 #: a job whose worker has not reported for this long is taken over
 LEASE = timedelta(minutes=10)
 _ENQUEUE_CHUNK = 500
+#: key-service batches (``limits.wrap_batch`` each) per page read, rewrapped and committed
+_CALLS_PER_PAGE = 4
+#: jobs one run works on at once (threads, each with a worker id and claims of its own)
+PARALLEL_JOBS = 4
 
-_versions = RecordVersionRow.__table__  # type: ignore[attr-defined]
-_REWRITE = (
-    _versions.update()
-    .where(_versions.c.record_id == bindparam("b_record"))
-    .where(_versions.c.version == bindparam("b_version"))
+
+def _rewrite_sql(paramstyle: str) -> str:
+    """The page update, sent straight to the driver: per-row statement building in the
+    ORM costs more than the key service's rewrap itself at 100k DEKs."""
+    mark = "?" if paramstyle == "qmark" else "%s"
     # Only a row nobody changed meanwhile: an erased row must stay wiped.
-    .where(_versions.c.wrapped_dek == bindparam("b_old"))
-    .values(wrapped_dek=bindparam("b_new"), key_version=bindparam("b_key_version"))
-)
+    return (
+        f"UPDATE record_versions SET wrapped_dek = {mark}, key_version = {mark} "  # noqa: S608
+        f"WHERE record_id = {mark} AND version = {mark} AND wrapped_dek = {mark}"
+    )
+
 
 StillWanted = Callable[[Session, SubjectRow], bool]
 
@@ -108,26 +115,49 @@ class _Superseded(Exception):
 
 @dataclass
 class _Tally:
+    """Counts shared by the threads of one run."""
+
     keys: dict[str, int] = field(default_factory=dict)
     deks: dict[str, int] = field(default_factory=dict)
     resumed: int = 0
     failures: list[RotationFailure] = field(default_factory=list)
+    tried: set[str] = field(default_factory=set)
+    stopped: list[BaseException] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def claimed(self, job_id: str, resumed: bool) -> bool:
+        """Note a claimed job; False if this run tried it already or is stopping."""
+        with self.lock:
+            if job_id in self.tried or self.stopped:
+                return False
+            self.tried.add(job_id)
+            self.resumed += int(resumed)
+            return True
 
     def rewrapped(self, region: str, count: int) -> None:
-        self.deks[region] = self.deks.get(region, 0) + count
+        with self.lock:
+            self.deks[region] = self.deks.get(region, 0) + count
 
     def rotated(self, region: str) -> None:
-        self.keys[region] = self.keys.get(region, 0) + 1
+        with self.lock:
+            self.keys[region] = self.keys.get(region, 0) + 1
+
+    def failed(self, failure: RotationFailure) -> None:
+        with self.lock:
+            self.failures.append(failure)
 
     def report(self) -> RotationReport:
-        names = sorted(set(self.keys) | set(self.deks))
-        return RotationReport(
-            keys_rotated=sum(self.keys.values()),
-            deks_rewrapped=sum(self.deks.values()),
-            regions={n: RegionRotation(self.keys.get(n, 0), self.deks.get(n, 0)) for n in names},
-            jobs_resumed=self.resumed,
-            failures=tuple(self.failures),
-        )
+        with self.lock:
+            names = sorted(set(self.keys) | set(self.deks))
+            return RotationReport(
+                keys_rotated=sum(self.keys.values()),
+                deks_rewrapped=sum(self.deks.values()),
+                regions={
+                    n: RegionRotation(self.keys.get(n, 0), self.deks.get(n, 0)) for n in names
+                },
+                jobs_resumed=self.resumed,
+                failures=tuple(self.failures),
+            )
 
 
 def _below_target(key_name: str, target: int) -> Any:
@@ -253,36 +283,76 @@ class KeyRotation:
     # -- claiming and running ----------------------------------------------------
 
     def drain(
-        self, actor: Actor, *, region: str | None = None, subject_id: str | None = None
+        self,
+        actor: Actor,
+        *,
+        region: str | None = None,
+        subject_id: str | None = None,
+        parallel: int = PARALLEL_JOBS,
     ) -> RotationReport:
-        """Run open jobs (within the filter) until none is left that this worker may claim."""
-        worker = uuid.uuid4().hex[:16]
+        """Run open jobs (within the filter) until none is left that this run may claim.
+
+        ``parallel`` threads each claim jobs of their own, so one key's DB work overlaps
+        another's key-service calls. A key-service or DB outage stops the whole run.
+        """
         tally = _Tally()
-        tried: set[str] = set()
-        while (claimed := self._claim(worker, region, subject_id, tried)) is not None:
+        threads = [
+            threading.Thread(target=self._work, args=(actor, region, subject_id, tally))
+            for _ in range(max(0, parallel - 1))
+        ]
+        for thread in threads:
+            thread.start()
+        self._work(actor, region, subject_id, tally)
+        for thread in threads:
+            thread.join()
+        if tally.stopped:
+            exc = tally.stopped[0]
+            if not isinstance(exc, Unavailable):
+                raise exc
+            done = tally.report()
+            raise type(exc)(
+                f"key rotation stopped: {exc.message}. {done.keys_rotated} keys rotated and "
+                f"{done.deks_rewrapped} DEKs rewrapped before it; no DEK was lost. "
+                "Run the rotation again to resume.",
+                retry_after=exc.retry_after,
+            ) from exc
+        return tally.report()
+
+    def _work(
+        self, actor: Actor, region: str | None, subject_id: str | None, tally: _Tally
+    ) -> None:
+        """One thread of a run: claim and run jobs until none is left or the run stops."""
+        worker = uuid.uuid4().hex[:16]
+        while not tally.stopped:
+            try:
+                with tally.lock:
+                    skip = set(tally.tried)
+                claimed = self._claim(worker, region, subject_id, skip)
+            except BaseException as exc:  # surfaced by drain
+                tally.stopped.append(exc)
+                return
+            if claimed is None:
+                return
             job, resumed = claimed
-            tried.add(job.id)
-            tally.resumed += int(resumed)
+            if not tally.claimed(job.id, resumed):
+                self._release(job.id, worker)  # another thread of this run had it already
+                continue
             try:
                 self._run(job, worker, actor, tally)
             except _Superseded:
                 continue
             except Unavailable as exc:
+                tally.stopped.append(exc)  # first: other threads stop claiming
                 self._give_up(job, worker, actor, exc, permanent=False)
-                done = tally.report()
-                raise type(exc)(
-                    f"key rotation stopped: {exc.message}. {done.keys_rotated} keys rotated and "
-                    f"{done.deks_rewrapped} DEKs rewrapped before it; no DEK was lost. "
-                    "Run the rotation again to resume.",
-                    retry_after=exc.retry_after,
-                ) from exc
+                return
             except VaultError as exc:
                 permanent = isinstance(exc, KeyNotFound | Erased)
                 self._give_up(job, worker, actor, exc, permanent=permanent)
-                tally.failures.append(
-                    RotationFailure(job.subject_id, job.region, exc.code, exc.message)
-                )
-        return tally.report()
+                tally.failed(RotationFailure(job.subject_id, job.region, exc.code, exc.message))
+            except BaseException as exc:
+                tally.stopped.append(exc)
+                self._give_up(job, worker, actor, VaultError(repr(exc)[:200]), permanent=False)
+                return
 
     def _claim(
         self, worker: str, region: str | None, subject_id: str | None, tried: set[str]
@@ -372,6 +442,10 @@ class KeyRotation:
     ) -> None:
         batch = self.ctx.settings.limits.wrap_batch
         while True:
+            # The (key_name, key_version) index makes each page a short range scan: rows
+            # already rewrapped have left the range, so no page rescans them. Rows a
+            # concurrent write adds are caught by the count in ``_finish``. A page is a
+            # few key-service batches, so DB round trips and commits are amortised.
             with session_scope(self.ctx.engine) as session:
                 rows = session.exec(
                     select(
@@ -380,26 +454,23 @@ class KeyRotation:
                         RecordVersionRow.wrapped_dek,
                     )
                     .where(_below_target(job.key_name, target))
-                    .order_by(col(RecordVersionRow.record_id), col(RecordVersionRow.version))
-                    .limit(batch)
+                    .limit(batch * _CALLS_PER_PAGE)
                 ).all()
             if not rows:
                 return
-            fresh = keys.rewrap(job.key_name, [wrapped or "" for _, _, wrapped in rows])
+            fresh: list[WrappedDek] = []
+            for start in range(0, len(rows), batch):
+                chunk = rows[start : start + batch]
+                fresh.extend(keys.rewrap(job.key_name, [wrapped or "" for _, _, wrapped in chunk]))
             if any(w.key_version < target for w in fresh):
                 raise Unavailable(f"the key service rewrapped below version {target}; retry")
             with session_scope(self.ctx.engine) as session:
                 row = self._mine(session, job.id, worker, (REWRAPPING,))
-                session.connection().execute(
-                    _REWRITE,
+                connection = session.connection()
+                connection.exec_driver_sql(
+                    _rewrite_sql(connection.dialect.paramstyle),
                     [
-                        {
-                            "b_record": record_id,
-                            "b_version": version,
-                            "b_old": old,
-                            "b_new": new.ciphertext,
-                            "b_key_version": new.key_version,
-                        }
+                        (new.ciphertext, new.key_version, record_id, version, old)
                         for (record_id, version, old), new in zip(rows, fresh, strict=True)
                     ],
                 )
@@ -445,6 +516,13 @@ class KeyRotation:
                 purpose=f"{row.reason}: v{target}, {row.rewrapped} DEKs rewrapped",
             )
         return True
+
+    def _release(self, job_id: str, worker: str) -> None:
+        with session_scope(self.ctx.engine) as session:
+            row = session.get(KeyRotationRow, job_id, with_for_update=True)
+            if row is not None and row.claimed_by == worker:
+                row.claimed_by = None
+                session.add(row)
 
     def _give_up(
         self, job: KeyRotationRow, worker: str, actor: Actor, exc: VaultError, *, permanent: bool

@@ -39,26 +39,27 @@ def own_bao(bao_factory):
 
 
 def test_sealed_openbao_mid_rewrap_then_resume(make_vault, sqlite_url, own_bao):
-    vault = make_vault(sqlite_url, keys="transit", bao=own_bao, limits={"wrap_batch": 3})
+    # wrap_batch 1: pages of 4 DEKs (4 key-service calls each), committed page by page.
+    vault = make_vault(sqlite_url, keys="transit", bao=own_bao, limits={"wrap_batch": 1})
     contents = seed(vault, "JP", subjects=1, records=10)
     before = wrapped_rows(vault)
     name = next(iter(before.values())).key_name
     real = vault.regions["JP"].keys
 
-    def seal_on_third(call: int) -> None:
-        if call == 3:
+    def seal_in_second_page(call: int) -> None:
+        if call == 6:
             own_bao.seal()
 
-    install(vault, "JP", FaultyKeys(real, on_rewrap=seal_on_third))
+    install(vault, "JP", FaultyKeys(real, on_rewrap=seal_in_second_page))
     with pytest.raises(Unavailable, match="no DEK was lost") as stopped:
         vault.rotate_keys(region="JP")
-    assert "6 DEKs rewrapped" in stopped.value.message
+    assert "4 DEKs rewrapped" in stopped.value.message
     status = vault.key_status().regions["JP"]
     [job] = status.open_rotations
-    assert (job.state, job.target_version, job.rewrapped) == ("rewrapping", 2, 6)
-    assert status.deks_awaiting_rewrap == 4 and status.versions_in_use == {1: 4, 2: 6}
+    assert (job.state, job.target_version, job.rewrapped) == ("rewrapping", 2, 4)
+    assert status.deks_awaiting_rewrap == 6 and status.versions_in_use == {1: 6, 2: 4}
     unseal(own_bao)
-    # Minimums were not raised: the 4 rows left are still the valid pre-rotation DEKs.
+    # Minimums were not raised: the 6 rows left are still the valid pre-rotation DEKs.
     admin = TransitKeyProvider(own_bao.addr, "transit-jp", token=own_bao.root_token)
     assert admin.describe(name).min_decryption_version == 1
     for row in wrapped_rows(vault).values():
@@ -66,7 +67,7 @@ def test_sealed_openbao_mid_rewrap_then_resume(make_vault, sqlite_url, own_bao):
 
     install(vault, "JP", real)
     report = vault.rotate_keys(region="JP")
-    assert (report.jobs_resumed, report.keys_rotated, report.deks_rewrapped) == (1, 1, 4)
+    assert (report.jobs_resumed, report.keys_rotated, report.deks_rewrapped) == (1, 1, 6)
     described = admin.describe(name)
     assert described.latest_version == 2 and described.min_decryption_version == 2
     status = vault.key_status()
@@ -76,27 +77,27 @@ def test_sealed_openbao_mid_rewrap_then_resume(make_vault, sqlite_url, own_bao):
 
 
 def test_stopped_openbao_mid_rewrap_is_a_clear_error(make_vault, sqlite_url, own_bao):
-    vault = make_vault(sqlite_url, keys="transit", bao=own_bao, limits={"wrap_batch": 4})
+    vault = make_vault(sqlite_url, keys="transit", bao=own_bao, limits={"wrap_batch": 1})
     seed(vault, "JP", subjects=1, records=10)
     before = wrapped_rows(vault)
 
-    def stop_on_second(call: int) -> None:
-        if call == 2:
+    def stop_in_third_page(call: int) -> None:
+        if call == 9:
             own_bao.stop()
 
-    install(vault, "JP", FaultyKeys(vault.regions["JP"].keys, on_rewrap=stop_on_second))
+    install(vault, "JP", FaultyKeys(vault.regions["JP"].keys, on_rewrap=stop_in_third_page))
     with pytest.raises(Unavailable) as stopped:
         vault.rotate_keys(region="JP")
     assert "key service unreachable" in stopped.value.message
-    assert "4 DEKs rewrapped" in stopped.value.message
+    assert "8 DEKs rewrapped" in stopped.value.message
     after = wrapped_rows(vault)
     moved = [k for k in before if after[k].key_version == 2]
     left = [k for k in before if after[k].key_version == 1]
-    assert len(moved) == 4 and len(left) == 6
+    assert len(moved) == 8 and len(left) == 2
     # Unfinished rows still hold the very wrapped DEKs version 1 (not retired) opens.
     assert all(after[k].wrapped_dek == before[k].wrapped_dek for k in left)
     [job] = vault.key_status().regions["JP"].open_rotations
-    assert job.state == "rewrapping" and job.rewrapped == 4 and not job.claimed
+    assert job.state == "rewrapping" and job.rewrapped == 8 and not job.claimed
     events = list(vault.audit_events(action="key.rotate"))
     assert [e.outcome for e in events] == ["stopped:key-unavailable"]
 
