@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
@@ -446,16 +447,7 @@ class KeyRotation:
             # already rewrapped have left the range, so no page rescans them. Rows a
             # concurrent write adds are caught by the count in ``_finish``. A page is a
             # few key-service batches, so DB round trips and commits are amortised.
-            with session_scope(self.ctx.engine) as session:
-                rows = session.exec(
-                    select(
-                        RecordVersionRow.record_id,
-                        RecordVersionRow.version,
-                        RecordVersionRow.wrapped_dek,
-                    )
-                    .where(_below_target(job.key_name, target))
-                    .limit(batch * _CALLS_PER_PAGE)
-                ).all()
+            rows = self._page(job.key_name, target, batch * _CALLS_PER_PAGE)
             if not rows:
                 return
             fresh: list[WrappedDek] = []
@@ -477,6 +469,36 @@ class KeyRotation:
                 row.rewrapped += len(rows)
                 session.add(row)
             tally.rewrapped(job.region, len(rows))
+
+    def _page(self, key_name: str, target: int, limit: int) -> list[tuple[str, int, str]]:
+        """Up to ``limit`` (record id, version, wrapped DEK) of the key below ``target``.
+
+        One statement outside any transaction: on SQLite it reads the WAL snapshot
+        without taking the write lock that every session transaction takes, so the
+        run's threads do not queue behind each other for a read.
+        """
+        engine = self.ctx.engine
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        sql = (
+            "SELECT record_id, version, wrapped_dek FROM record_versions "  # noqa: S608
+            f"WHERE key_name = {mark} AND key_version < {mark} "
+            f"AND wrapped_dek IS NOT NULL LIMIT {mark}"
+        )
+        dbapi = engine.dialect.loaded_dbapi
+        try:
+            connection = engine.raw_connection()
+        except sa_exc.OperationalError as exc:
+            raise Unavailable("metadata database unavailable") from exc
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, (key_name, target, limit))
+            rows = [(str(r[0]), int(r[1]), str(r[2])) for r in cursor.fetchall()]
+            cursor.close()
+        except dbapi.OperationalError as exc:
+            raise Unavailable("metadata database unavailable") from exc
+        finally:
+            connection.close()
+        return rows
 
     def _finish(
         self, job: KeyRotationRow, worker: str, keys: KeyProvider, target: int, actor: Actor
