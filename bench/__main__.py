@@ -11,8 +11,9 @@ MODULES = [
     "bench.storage",
     "bench.keys",
     "bench.records",
-    "bench.api",
+    "bench.rotation",
     "bench.residency",
+    "bench.api",
 ]
 
 

@@ -98,6 +98,10 @@ class RecordRow(SQLModel, table=True):
 
 class RecordVersionRow(SQLModel, table=True):
     __tablename__ = "record_versions"
+    __table_args__ = (
+        # Rotation pages through a key's DEKs below its target version (vault.rotation).
+        Index("ix_record_versions_key_name_key_version", "key_name", "key_version"),
+    )
 
     record_id: str = Field(foreign_key="records.id", primary_key=True, max_length=32)
     version: int = Field(primary_key=True)

@@ -3,32 +3,18 @@
 ``reseal_subject`` is the per-record crypto-shred (DESIGN section 4): after a
 record's objects and wrapped DEKs are gone, the subject key is rotated, every
 remaining DEK rewrapped, the minimum versions raised and older versions
-trimmed, so a stray copy of the erased record's wrapped DEK is dead too.
+trimmed, so a stray copy of the erased record's wrapped DEK is dead too. It
+runs on the rotation machinery of ``vault.rotation``.
 """
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from keys.base import KeyProvider, WrappedDek
 from vault.context import VaultContext
-from vault.db import RecordRow, RecordVersionRow, SubjectRow, session_scope
-from vault.domain import VersionState
-
-
-def live_wrapped(
-    session: Session, subject_id: str, below: int | None = None
-) -> list[RecordVersionRow]:
-    query = (
-        select(RecordVersionRow)
-        .join(RecordRow, col(RecordRow.id) == col(RecordVersionRow.record_id))
-        .where(RecordRow.subject_id == subject_id)
-        .where(col(RecordVersionRow.wrapped_dek).is_not(None))
-        .where(RecordVersionRow.state != VersionState.ERASED)
-    )
-    if below is not None:
-        query = query.where(col(RecordVersionRow.key_version) < below)
-    return list(session.exec(query).all())
+from vault.db import RecordVersionRow, SubjectRow
+from vault.rotation import KeyRotation
 
 
 def rewrap_rows(
@@ -46,23 +32,12 @@ def rewrap_rows(
 
 
 def reseal_subject(ctx: VaultContext, subject_id: str) -> int:
-    """Rotate the subject key, rewrap every live DEK, retire and trim older versions."""
-    with session_scope(ctx.engine) as session:
-        subject = ctx.subject(session, subject_id, for_update=True)
-        provider = ctx.region(subject.region).keys
-        key_name = subject.key_name
-        latest = provider.rotate(key_name)
-        subject.min_key_version = latest
-        session.add(subject)
-    with session_scope(ctx.engine) as session:
-        ctx.subject(session, subject_id, for_update=True)
-        rows = live_wrapped(session, subject_id, below=latest)
-        count = rewrap_rows(provider, key_name, rows, ctx.settings.limits.wrap_batch)
-        session.add_all(rows)
-    provider.set_min_encryption_version(key_name, latest)
-    provider.set_min_decryption_version(key_name, latest)
-    provider.trim(key_name, latest)
-    return count
+    """Rotate the subject key, rewrap every live DEK, retire and trim older versions.
+
+    It runs as a persisted rotation job (``vault.rotation``): stopped half-way, it is
+    resumed by the next rotation run or sweep.
+    """
+    return KeyRotation(ctx).reseal(subject_id)
 
 
 def refresh_if_stale(

@@ -8,6 +8,7 @@ log, and delegates each capability to a small component.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -40,6 +41,7 @@ from vault.durations import Duration, require_aware
 from vault.errors import ConfigError, Unavailable, VaultError
 from vault.gc import GarbageCollector
 from vault.holds import Holds
+from vault.key_inventory import KeyStatus, key_status, rotate_due_keys
 from vault.principals import Principals
 from vault.reader import RecordReader
 from vault.records import RecordInput, Records
@@ -47,6 +49,7 @@ from vault.regions import KeyCallObserver, Region, build_region
 from vault.residency import ResidencyCheck, ResidencyReport
 from vault.rights import Rights
 from vault.runtime import tune_allocator
+from vault.rotation import KeyRotation, RotationReport
 from vault.settings import Settings
 from vault.subjects import Subjects
 from vault.transfer import Transfers
@@ -71,6 +74,7 @@ class RecordVault:
         self._holds = Holds(ctx)
         self._disposal = Disposal(ctx)
         self._rights = Rights(ctx, self._disposal, self._records)
+        self._rotation = KeyRotation(ctx)
         self.principals = Principals(ctx)
         self._residency = ResidencyCheck(ctx)
         self._transfers = Transfers(ctx)
@@ -234,7 +238,10 @@ class RecordVault:
         return self._disposal.approve(plan, _actor(actor), ids)
 
     def sweep(self, *, actor: Actor | str = SYSTEM) -> SweepResult:
-        return self._disposal.sweep(_actor(actor))
+        """Dispose of what may go, then rotate keys past ``rotation.max_age``."""
+        result = self._disposal.sweep(_actor(actor))
+        rotated = rotate_due_keys(self._ctx, self._rotation, _actor(actor))
+        return replace(result, keys_rotated=rotated.keys_rotated)
 
     def list_destructions(self, state: str | None = None) -> list[Destruction]:
         return self._disposal.destructions(state)
@@ -267,6 +274,22 @@ class RecordVault:
         return self._transfers.transfer(
             subject_id, to_region, legal_basis, evidence_ref, _actor(actor), override_hold
         )
+
+    # -- key rotation and inventory (security) ----------------------------------
+
+    def rotate_keys(
+        self,
+        region: str | None = None,
+        subject_id: str | None = None,
+        *,
+        actor: Actor | str = SYSTEM,
+    ) -> RotationReport:
+        """Rotate the live subject keys selected; resumes jobs an earlier run left open."""
+        return self._rotation.rotate(region, subject_id, _actor(actor))
+
+    def key_status(self) -> KeyStatus:
+        """The key inventory per region, from the metadata DB."""
+        return key_status(self._ctx)
 
     # -- audit and housekeeping -------------------------------------------------
 
@@ -326,18 +349,3 @@ class RecordVault:
     def _ping_database(self) -> None:
         with self._ctx.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-
-    # -- placeholder until the rotation/residency work lands -------------------------
-    # Signatures are the agreed ones; each result has ``to_dict() -> dict[str, Any]``.
-
-    def rotate_keys(
-        self,
-        region: str | None = None,
-        subject_id: str | None = None,
-        *,
-        actor: Actor | str = SYSTEM,
-    ) -> Any:
-        raise Unavailable("not available yet")
-
-    def key_status(self) -> Any:
-        raise Unavailable("not available yet")

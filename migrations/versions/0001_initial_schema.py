@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 13:20:37.761083
+Create Date: 2026-11-25 13:44:29.916939
 """
 from typing import Sequence, Union
 
@@ -248,6 +248,7 @@ def upgrade() -> None:
     with op.batch_alter_table('record_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_record_versions_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_record_versions_key_name'), ['key_name'], unique=False)
+        batch_op.create_index('ix_record_versions_key_name_key_version', ['key_name', 'key_version'], unique=False)
         batch_op.create_index(batch_op.f('ix_record_versions_key_version'), ['key_version'], unique=False)
         batch_op.create_index(batch_op.f('ix_record_versions_state'), ['state'], unique=False)
 
@@ -259,6 +260,7 @@ def downgrade() -> None:
     with op.batch_alter_table('record_versions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_record_versions_state'))
         batch_op.drop_index(batch_op.f('ix_record_versions_key_version'))
+        batch_op.drop_index('ix_record_versions_key_name_key_version')
         batch_op.drop_index(batch_op.f('ix_record_versions_key_name'))
         batch_op.drop_index(batch_op.f('ix_record_versions_created_at'))
 
