@@ -38,7 +38,7 @@ from vault.domain import (
 )
 from vault.domain import RecordInfo as RecordInfo
 from vault.durations import Duration, require_aware
-from vault.errors import ConfigError, Unavailable, VaultError
+from vault.errors import ConfigError, VaultError
 from vault.gc import GarbageCollector
 from vault.holds import Holds
 from vault.key_inventory import KeyStatus, key_status, rotate_due_keys
@@ -48,8 +48,8 @@ from vault.records import RecordInput, Records
 from vault.regions import KeyCallObserver, Region, build_region
 from vault.residency import ResidencyCheck, ResidencyReport
 from vault.rights import Rights
-from vault.runtime import tune_allocator
 from vault.rotation import KeyRotation, RotationReport
+from vault.runtime import tune_allocator
 from vault.settings import Settings
 from vault.subjects import Subjects
 from vault.transfer import Transfers

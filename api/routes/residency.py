@@ -14,7 +14,8 @@ router = APIRouter(tags=["residency"])
 
 @router.get("/residency/report", name="residency.report")
 def residency_report(actor: AuthorizedActor, vault: VaultDep) -> Report:
-    report: dict[str, Any] = vault.residency_report(actor=actor).to_dict()
+    """The signed report: ``document`` (the findings), ``signature``, ``public_key``."""
+    report: dict[str, Any] = vault.residency_report(actor=actor).signed()
     return report
 
 

@@ -189,12 +189,6 @@ def test_hold_conflict_409_and_restriction_403(api):
     assert api.client.get(f"/v1/records/{record_id}/content", headers=svc_only).status_code == 200
 
 
-def test_placeholders_answer_503_with_retry_after(api):
-    response = api.client.get("/v1/keys/status", headers=api.auth("sec", ["security"]))
-    assert response.status_code == 503 and int(response.headers["retry-after"]) >= 1
-    assert problem(response)["code"] == "unavailable"
-
-
 def test_tampered_object_is_500_integrity_without_detail(api, tmp_path: Path):
     subject_id = new_subject(api)
     record_id = new_record(api, subject_id, b"x" * 5000)

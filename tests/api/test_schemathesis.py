@@ -2,8 +2,7 @@
 
 A real vault (SQLite + the local key provider) with a principal holding every
 role, so requests get past authorization into the handlers; half the cases
-use ids that exist. Operations whose facade method is still a placeholder
-(503 until the rotation/residency work lands) are left out.
+use ids that exist.
 """
 
 from __future__ import annotations
@@ -15,9 +14,6 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from tests.api.conftest import ApiEnv
-
-PLACEHOLDER_PATHS = {"/v1/keys/rotate", "/v1/keys/status", "/v1/residency/report"}
-PLACEHOLDER_SUFFIX = "/transfer"
 
 
 def run_schemathesis(api: ApiEnv, per_operation: int) -> tuple[int, list[str]]:
@@ -40,8 +36,6 @@ def run_schemathesis(api: ApiEnv, per_operation: int) -> tuple[int, list[str]]:
     server_errors: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()
-        if operation.path in PLACEHOLDER_PATHS or operation.path.endswith(PLACEHOLDER_SUFFIX):
-            continue
         names = {p.name for p in operation.path_parameters}
         strategies = [
             operation.as_strategy(GenerationMode.POSITIVE),

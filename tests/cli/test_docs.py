@@ -1,4 +1,4 @@
-"""The ``console`` examples of docs/users.md, run in order in one shell against a live API."""
+"""The ``console`` examples of README.md and docs/users.md, run in order against a live API."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.cli.conftest import ROOT
 
 USERS_MD = ROOT / "docs" / "users.md"
+README = ROOT / "README.md"
 BLOCK = re.compile(r"^```console\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
@@ -30,9 +33,12 @@ def console_commands(text: str) -> list[str]:
     return commands
 
 
-def test_users_md_console_examples_run(live_api, tmp_path):
-    commands = console_commands(USERS_MD.read_text())
-    assert len(commands) > 20
+@pytest.mark.parametrize(
+    ("doc", "at_least"), [(USERS_MD, 20), (README, 15)], ids=["users", "readme"]
+)
+def test_console_examples_run(live_api, tmp_path, doc, at_least):
+    commands = console_commands(doc.read_text())
+    assert len(commands) > at_least
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     wrapper = bin_dir / "recvault"

@@ -166,9 +166,11 @@ def residency_report(
 ) -> None:
     """Prove residency: stores, objects and subject keys each only in their region."""
     with spinner("checking stores, objects and keys in every region", as_json):
-        report = client(addr, token).call("GET", "/v1/residency/report")
+        signed = client(addr, token).call("GET", "/v1/residency/report")
+    # The answer is a signed envelope; the findings are its document.
+    report = signed.get("document", signed) if isinstance(signed, dict) else signed
     if as_json:
-        show(report, True)
+        show(signed, True)
     elif isinstance(report, dict):
         regions = report.get("regions")
         summary = {k: v for k, v in report.items() if k not in ("regions", "violations")}
