@@ -19,7 +19,8 @@ from sqlmodel import col, select
 
 from vault.context import VaultContext
 from vault.db import ErasureRequestRow, RecordRow, RecordVersionRow, session_scope
-from vault.disposal import Disposal, open_destruction, reasons, subject_decision
+from vault.destruction import open_destruction, reasons, subject_decision
+from vault.disposal import Disposal
 from vault.domain import (
     Actor,
     ErasureDecision,

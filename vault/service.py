@@ -44,7 +44,7 @@ from vault.holds import Holds
 from vault.key_inventory import KeyStatus, key_status, rotate_due_keys
 from vault.principals import Principals
 from vault.reader import RecordReader
-from vault.records import RecordInput, Records
+from vault.records import Records
 from vault.regions import KeyCallObserver, Region, build_region
 from vault.residency import ResidencyCheck, ResidencyReport
 from vault.rights import Rights
@@ -53,6 +53,7 @@ from vault.runtime import tune_allocator
 from vault.settings import Settings
 from vault.subjects import Subjects
 from vault.transfer import Transfers
+from vault.writes import RecordInput, RecordWriter
 
 
 def _utcnow() -> datetime:
@@ -70,6 +71,7 @@ class RecordVault:
         self._ctx = ctx
         self._subjects = Subjects(ctx)
         self._records = Records(ctx)
+        self._writer = RecordWriter(ctx)
         self._gc = GarbageCollector(ctx)
         self._holds = Holds(ctx)
         self._disposal = Disposal(ctx)
@@ -151,7 +153,7 @@ class RecordVault:
         purpose: str = "treatment",
     ) -> RecordInfo:
         item = RecordInput(subject_id, category, content, content_type, size)
-        return self._records.put([item], _actor(actor), purpose)[0]
+        return self._writer.put([item], _actor(actor), purpose)[0]
 
     def put_records(
         self,
@@ -160,7 +162,7 @@ class RecordVault:
         actor: Actor | str = SYSTEM,
         purpose: str = "treatment",
     ) -> list[RecordInfo]:
-        return self._records.put(items, _actor(actor), purpose)
+        return self._writer.put(items, _actor(actor), purpose)
 
     def update_record(
         self,
@@ -173,7 +175,7 @@ class RecordVault:
         purpose: str = "rectification",
     ) -> RecordInfo:
         item = RecordInput("", "photo", content, content_type, size)
-        return self._records.update(record_id, item, _actor(actor), purpose)
+        return self._writer.update(record_id, item, _actor(actor), purpose)
 
     def open_record(
         self,
