@@ -31,7 +31,8 @@ from vault.db import (
 )
 from vault.domain import Actor, SubjectState
 from vault.durations import Duration
-from vault.rotation import DONE, FAILED, OPEN_STATES, SCHEDULED, KeyRotation, RotationReport
+from vault.rotation import DONE, FAILED, OPEN_STATES, SCHEDULED, KeyRotation
+from vault.rotation_report import RotationReport
 
 #: at most this many due keys are listed per region (all are counted)
 DUE_LISTED = 1000

@@ -10,7 +10,7 @@ Rotating one subject key is a job (``KeyRotationRow``) persisted at every step:
   key's latest version has already moved past it.
 - *rewrapping*: ``target_version`` is the new version and
   ``SubjectRow.min_key_version`` is raised with it, so a concurrent write
-  re-checks its DEK (``keyops.refresh_if_stale``). The DB's wrapped DEKs of the
+  re-checks its DEK (``vault.writes``). The DB's wrapped DEKs of the
   key below the target are rewrapped batch by batch; each batch's rows and the
   job's ``rewrapped`` counter commit together.
 - *done*: under the subject lock, a count proves that no wrapped DEK of the key
@@ -29,7 +29,6 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +41,7 @@ from vault.context import VaultContext
 from vault.db import KeyRotationRow, RecordVersionRow, SubjectRow, session_scope
 from vault.domain import SYSTEM, Actor, SubjectState
 from vault.errors import Erased, Unavailable, VaultError
+from vault.rotation_report import RotationFailure, RotationReport, Tally
 
 PENDING, ROTATING, REWRAPPING = "pending", "rotating", "rewrapping"
 DONE, FAILED, CANCELLED = "done", "failed", "cancelled"
@@ -72,93 +72,8 @@ def _rewrite_sql(paramstyle: str) -> str:
 StillWanted = Callable[[Session, SubjectRow], bool]
 
 
-@dataclass(frozen=True)
-class RotationFailure:
-    subject_id: str
-    region: str
-    code: str
-    message: str
-
-
-@dataclass(frozen=True)
-class RegionRotation:
-    keys_rotated: int = 0
-    deks_rewrapped: int = 0
-
-
-@dataclass(frozen=True)
-class RotationReport:
-    """What one ``rotate_keys`` (or scheduled) run did."""
-
-    keys_rotated: int = 0
-    deks_rewrapped: int = 0
-    regions: dict[str, RegionRotation] = field(default_factory=dict)
-    #: jobs taken over after an earlier attempt stopped (crash, outage)
-    jobs_resumed: int = 0
-    failures: tuple[RotationFailure, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "keys_rotated": self.keys_rotated,
-            "deks_rewrapped": self.deks_rewrapped,
-            "regions": {
-                name: {"keys_rotated": r.keys_rotated, "deks_rewrapped": r.deks_rewrapped}
-                for name, r in sorted(self.regions.items())
-            },
-            "jobs_resumed": self.jobs_resumed,
-            "failures": [asdict(f) for f in self.failures],
-        }
-
-
 class _Superseded(Exception):
     """The job changed under this worker (taken over, reset, cancelled): let it go."""
-
-
-@dataclass
-class _Tally:
-    """Counts shared by the threads of one run."""
-
-    keys: dict[str, int] = field(default_factory=dict)
-    deks: dict[str, int] = field(default_factory=dict)
-    resumed: int = 0
-    failures: list[RotationFailure] = field(default_factory=list)
-    tried: set[str] = field(default_factory=set)
-    stopped: list[BaseException] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def claimed(self, job_id: str, resumed: bool) -> bool:
-        """Note a claimed job; False if this run tried it already or is stopping."""
-        with self.lock:
-            if job_id in self.tried or self.stopped:
-                return False
-            self.tried.add(job_id)
-            self.resumed += int(resumed)
-            return True
-
-    def rewrapped(self, region: str, count: int) -> None:
-        with self.lock:
-            self.deks[region] = self.deks.get(region, 0) + count
-
-    def rotated(self, region: str) -> None:
-        with self.lock:
-            self.keys[region] = self.keys.get(region, 0) + 1
-
-    def failed(self, failure: RotationFailure) -> None:
-        with self.lock:
-            self.failures.append(failure)
-
-    def report(self) -> RotationReport:
-        with self.lock:
-            names = sorted(set(self.keys) | set(self.deks))
-            return RotationReport(
-                keys_rotated=sum(self.keys.values()),
-                deks_rewrapped=sum(self.deks.values()),
-                regions={
-                    n: RegionRotation(self.keys.get(n, 0), self.deks.get(n, 0)) for n in names
-                },
-                jobs_resumed=self.resumed,
-                failures=tuple(self.failures),
-            )
 
 
 def _below_target(key_name: str, target: int) -> Any:
@@ -296,7 +211,7 @@ class KeyRotation:
         ``parallel`` threads each claim jobs of their own, so one key's DB work overlaps
         another's key-service calls. A key-service or DB outage stops the whole run.
         """
-        tally = _Tally()
+        tally = Tally()
         threads = [
             threading.Thread(target=self._work, args=(actor, region, subject_id, tally))
             for _ in range(max(0, parallel - 1))
@@ -319,9 +234,7 @@ class KeyRotation:
             ) from exc
         return tally.report()
 
-    def _work(
-        self, actor: Actor, region: str | None, subject_id: str | None, tally: _Tally
-    ) -> None:
+    def _work(self, actor: Actor, region: str | None, subject_id: str | None, tally: Tally) -> None:
         """One thread of a run: claim and run jobs until none is left or the run stops."""
         worker = uuid.uuid4().hex[:16]
         while not tally.stopped:
@@ -399,7 +312,7 @@ class KeyRotation:
         session.add(job)
         return job
 
-    def _run(self, job: KeyRotationRow, worker: str, actor: Actor, tally: _Tally) -> None:
+    def _run(self, job: KeyRotationRow, worker: str, actor: Actor, tally: Tally) -> None:
         keys = self.ctx.region(job.region).keys
         target = job.target_version
         if job.state in (PENDING, ROTATING):
@@ -439,7 +352,7 @@ class KeyRotation:
         return latest
 
     def _rewrap(
-        self, job: KeyRotationRow, worker: str, keys: KeyProvider, target: int, tally: _Tally
+        self, job: KeyRotationRow, worker: str, keys: KeyProvider, target: int, tally: Tally
     ) -> None:
         batch = self.ctx.settings.limits.wrap_batch
         while True:

@@ -48,7 +48,8 @@ from vault.records import Records
 from vault.regions import KeyCallObserver, Region, build_region
 from vault.residency import ResidencyCheck, ResidencyReport
 from vault.rights import Rights
-from vault.rotation import KeyRotation, RotationReport
+from vault.rotation import KeyRotation
+from vault.rotation_report import RotationReport
 from vault.runtime import tune_allocator
 from vault.settings import Settings
 from vault.subjects import Subjects

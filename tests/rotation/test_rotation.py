@@ -15,7 +15,7 @@ from vault import RecordVault
 from vault.db import KeyRotationRow, SubjectRow
 from vault.envelope import parse_header
 from vault.errors import InvalidInput, NotFound
-from vault.rotation import RegionRotation
+from vault.rotation_report import RegionRotation
 
 
 def admin_keys(transit, region: str) -> TransitKeyProvider:
