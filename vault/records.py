@@ -31,6 +31,7 @@ from vault.errors import (
     Erased,
     InvalidInput,
     NotFound,
+    ProcessingRestricted,
     RangeNotSatisfiable,
 )
 from vault.processing import processing_event
@@ -189,8 +190,12 @@ class Records:
 
     @staticmethod
     def _check_region(subject: SubjectRow, actor: Actor) -> None:
+        """Metadata access: the region must be granted; while the subject is restricted,
+        services (who process) are refused, oversight roles and the DPO are not."""
         if not actor.may_access_region(subject.region):
             raise RegionNotGranted(f"region {subject.region} not granted to {actor.name}")
+        if subject.restricted and actor.roles <= {Role.SERVICE}:
+            raise ProcessingRestricted(f"processing of subject {subject.id} is restricted")
 
     @staticmethod
     def _info(

@@ -174,6 +174,9 @@ def test_restriction_blocks_service_not_dpo_and_blocks_disposal(vault, clock):
         vault.open_record(info.id)
     with pytest.raises(ProcessingRestricted):
         vault.put_record(subject.id, "photo", b"y")
+    with pytest.raises(ProcessingRestricted):  # a service may not even list it
+        vault.list_records(subject.id)
+    assert [r.id for r in vault.list_records(subject.id, actor=DPO)] == [info.id]
     buffer = io.BytesIO()
     vault.export_subject(subject.id, buffer, actor=DPO)
     clock.advance(seconds=10)
