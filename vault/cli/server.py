@@ -137,5 +137,6 @@ def serve(
     if config:
         os.environ["RECVAULT_CONFIG"] = config
     # No uvicorn access log: it would print query strings (a file name may name a patient).
-    # The API writes its own access log by route name.
+    # The API writes its own access log by route name. http/loop "auto" pick httptools and
+    # uvloop (dependencies) when importable, else uvicorn's h11 and asyncio.
     uvicorn.run("api.app:build", factory=True, host=host, port=port, access_log=False)
