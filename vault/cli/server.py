@@ -137,6 +137,15 @@ def serve(
     if config:
         os.environ["RECVAULT_CONFIG"] = config
     # No uvicorn access log: it would print query strings (a file name may name a patient).
-    # The API writes its own access log by route name. http/loop "auto" pick httptools and
-    # uvloop (dependencies) when importable, else uvicorn's h11 and asyncio.
-    uvicorn.run("api.app:build", factory=True, host=host, port=port, access_log=False)
+    # The API writes its own access log by route name.
+    # http "auto" is httptools (a dependency) when importable, else h11. The loop is asyncio
+    # on purpose: under uvloop, streamed uploads ran at half the rate (docs/benchmarks.md, P9).
+    uvicorn.run(
+        "api.app:build",
+        factory=True,
+        host=host,
+        port=port,
+        access_log=False,
+        http="auto",
+        loop="asyncio",
+    )
