@@ -62,6 +62,13 @@ class _BoundedQueue:
         except queue.Full:
             await anyio.to_thread.run_sync(self.put, item)
 
+    async def aget(self) -> object:
+        """``get`` for the event loop: a thread hop only when nothing is queued yet."""
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            return await anyio.to_thread.run_sync(self.get)
+
     def get(self) -> object:
         """Blocking get; raises ``_Abandoned`` once the producer has gone and left nothing."""
         while True:
@@ -170,21 +177,48 @@ async def run_with_body(request: Request, expected: int, work: Callable[[BodyRea
 
 
 async def stream_chunks(reader: RecordReader) -> AsyncIterator[bytes]:
-    """A record's verified plaintext, chunk by chunk, read in a worker thread."""
-    chunks = reader.iter_chunks()
+    """A record's verified plaintext, chunk by chunk, read ahead in a worker thread.
+
+    The thread reads and verifies segments into a bounded queue (a few MiB at most)
+    while the event loop sends the previous ones, so reading and sending overlap and
+    the loop hops to a thread only when it has caught up with the reader.
+    """
+    pipe = _BoundedQueue()
+
+    def produce() -> None:
+        try:
+            for chunk in reader.iter_chunks():
+                pipe.put(chunk)
+            pipe.put(_END)
+        except _Abandoned:
+            return
+        except BaseException as exc:  # handed to the response below
+            with contextlib.suppress(_Abandoned):
+                pipe.put(exc)
+
+    producer = threading.Thread(target=produce, name="recvault-download", daemon=True)
+    producer.start()
     try:
         while True:
-            chunk = await anyio.to_thread.run_sync(next, chunks, None)
-            if chunk is None:
+            item = await pipe.aget()
+            if item is _END:
                 return
-            yield chunk
-    except VaultError as exc:
-        # Headers are gone: the only honest signal left is to cut the response short.
-        log.error("download aborted: %s", exc.code)
-        raise
+            if isinstance(item, BaseException):
+                if isinstance(item, VaultError):
+                    # Headers are gone: the only honest signal left is to cut the response short.
+                    log.error("download aborted: %s", item.code)
+                raise item
+            assert isinstance(item, bytes)
+            yield item
     finally:
+        pipe.abandon()
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(reader.close)
+            await anyio.to_thread.run_sync(_finish, producer, reader)
+
+
+def _finish(producer: threading.Thread, reader: RecordReader) -> None:
+    producer.join()
+    reader.close()
 
 
 class PipeWriter(io.RawIOBase):

@@ -6,7 +6,12 @@ P9: a put and a get of 256 MiB over HTTP on loopback (``recvault serve`` in a
 subprocess, httpx streaming from a generator with Content-Length) against the
 same through the library (``put_record`` / ``open_record``) in this process,
 on the same settings (SQLite, local stores, local key provider), runs
-interleaved, best of N each. Target: HTTP/library >= 0.7 for both.
+interleaved (the order of library and HTTP alternates between rounds), median of
+N rounds each (N >= 3). Target: HTTP/library >= 0.7 for both.
+
+Informational rows: the loopback ceiling (a bare ASGI app under the same uvicorn
+and client) and a get through a minimal socket client (no httpx), which shows how
+much of the HTTP get is the client's own cost.
 
 RSS: a 1 GiB upload and a 1 GiB download through the API; the server's RSS is
 sampled with psutil during each transfer and must stay within its baseline
@@ -21,6 +26,8 @@ import os
 import platform
 import secrets
 import shutil
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -130,7 +137,8 @@ async def app(scope, receive, send):
     for _ in range(size // MiB):
         await send({"type": "http.response.body", "body": BUF, "more_body": True})
     await send({"type": "http.response.body", "body": b""})
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False,
+            http="auto", loop="asyncio")
 """
 
 
@@ -200,8 +208,6 @@ class RssSampler:
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -224,6 +230,27 @@ def http_get(client: httpx.Client, record_id: str) -> int:
         response.raise_for_status()
         for chunk in response.iter_raw():
             got += len(chunk)
+    return got
+
+
+def socket_get(url: str, path: str, token: str, size: int) -> int:
+    """GET ``size`` body bytes with a bare socket (recv_into one 4 MiB buffer, no parsing)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n"
+        sock.sendall(request.encode())
+        buffer = bytearray(4 * MiB)
+        view = memoryview(buffer)
+        n = sock.recv_into(view)
+        head = bytes(buffer[:n]).find(b"\r\n\r\n")
+        if head < 0 or not buffer.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError("unexpected response to the socket client")
+        got = n - head - 4
+        while got < size:
+            n = sock.recv_into(view)
+            if not n:
+                break
+            got += n
     return got
 
 
@@ -274,18 +301,33 @@ def run(size_mib: int, rss_mib: int, runs: int, scratch: Path) -> list[Row]:
     try:
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=server.url, headers=headers, timeout=600) as client:
-            best = {"lib put": 0.0, "http put": 0.0, "lib get": 0.0, "http get": 0.0}
-            for _ in range(runs):
-                rate, lib_id = timed(size, lib_put)
-                best["lib put"] = max(best["lib put"], rate)
-                rate, http_id = timed(size, http_put, client, subject.id, buffer, size)
-                best["http put"] = max(best["http put"], rate)
-                rate, got = timed(size, lib_get, lib_id)
+            rates: dict[str, list[float]] = {
+                k: [] for k in ("lib put", "http put", "lib get", "http get", "socket get")
+            }
+
+            def round_(first: str) -> None:
+                ids: dict[str, str] = {}
+                for side in (first, "http" if first == "lib" else "lib"):
+                    if side == "lib":
+                        rate, ids["lib"] = timed(size, lib_put)
+                    else:
+                        rate, ids["http"] = timed(size, http_put, client, subject.id, buffer, size)
+                    rates[f"{side} put"].append(rate)
+                for side in (first, "http" if first == "lib" else "lib"):
+                    if side == "lib":
+                        rate, got = timed(size, lib_get, ids["lib"])
+                    else:
+                        rate, got = timed(size, http_get, client, ids["http"])
+                    assert got == size
+                    rates[f"{side} get"].append(rate)
+                path = f"/v1/records/{ids['http']}/content"
+                rate, got = timed(size, socket_get, server.url, path, token, size)
                 assert got == size
-                best["lib get"] = max(best["lib get"], rate)
-                rate, got = timed(size, http_get, client, http_id)
-                assert got == size
-                best["http get"] = max(best["http get"], rate)
+                rates["socket get"].append(rate)
+
+            for n in range(runs):
+                round_("lib" if n % 2 == 0 else "http")
+            best = {k: statistics.median(v) for k, v in rates.items()}
             for op in ("put", "get"):
                 ratio = best[f"http {op}"] / best[f"lib {op}"]
                 rows.append(Row(f"P9 library {op} {size_mib} MiB", best[f"lib {op}"]))
@@ -298,15 +340,21 @@ def run(size_mib: int, rss_mib: int, runs: int, scratch: Path) -> list[Row]:
                         ratio >= P9_TARGET,
                     )
                 )
+            rows.append(
+                Row(
+                    f"HTTP get {size_mib} MiB, bare socket client (informational)",
+                    best["socket get"],
+                    best["socket get"] / best["lib get"],
+                )
+            )
             ceiling = Server(env, free_port(), ceiling=True)
             try:
                 with httpx.Client(base_url=ceiling.url, timeout=600) as bare:
-                    up = down = 0.0
+                    ups, downs = [], []
                     for _ in range(runs):
-                        rate, _ = timed(size, ceiling_put, bare, buffer, size)
-                        up = max(up, rate)
-                        rate, _ = timed(size, ceiling_get, bare, size)
-                        down = max(down, rate)
+                        ups.append(timed(size, ceiling_put, bare, buffer, size)[0])
+                        downs.append(timed(size, ceiling_get, bare, size)[0])
+                    up, down = statistics.median(ups), statistics.median(downs)
             finally:
                 ceiling.stop()
             rows.append(Row(f"loopback ceiling put {size_mib} MiB (bare ASGI app)", up))
@@ -337,6 +385,14 @@ def run(size_mib: int, rss_mib: int, runs: int, scratch: Path) -> list[Row]:
     return rows
 
 
+def server_stack() -> str:
+    """What ``recvault serve`` runs on here: http "auto" (httptools if importable), asyncio."""
+    import importlib.util
+
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"{http}, loop asyncio"
+
+
 def render(rows: list[Row]) -> str:
     out = [f"{'case':<58} {'MiB/s':>8} {'ratio':>6} {'target':>12}  result"]
     for r in rows:
@@ -350,10 +406,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__)
     parser.add_argument("--p9-mib", type=int, default=256, help="P9 record size (MiB)")
     parser.add_argument("--rss-mib", type=int, default=1024, help="RSS check size (MiB)")
-    parser.add_argument("--runs", type=int, default=3, help="runs per case (best counts)")
+    parser.add_argument("--runs", type=int, default=3, help="rounds (median counts; >= 3)")
     parser.add_argument("--dir", type=Path, default=None, help="scratch directory")
     args = parser.parse_args(argv)
+    if args.runs < 3:
+        parser.error("--runs must be at least 3 (the median of 3 or more rounds counts)")
     print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs")
+    print(f"uvicorn: http {server_stack()}")
     scratch = Path(tempfile.mkdtemp(prefix="recvault-bench-api-", dir=args.dir))
     saved = {k: os.environ.get(k) for k in environment_names()}
     try:

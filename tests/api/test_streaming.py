@@ -6,9 +6,12 @@ import hashlib
 import io
 import json
 import os
+import threading
+import time
 import zipfile
 
 import httpx
+import pytest
 
 MIB = 1024 * 1024
 
@@ -97,3 +100,70 @@ def test_export_of_unknown_subject_is_404_not_a_broken_200(api, serve):
     with httpx.Client(base_url=served.url, headers=api.auth("dpo", ["dpo"]), timeout=30) as c:
         response = c.get(f"/v1/subjects/{os.urandom(16).hex()}/export")
         assert response.status_code == 404
+
+
+def _download_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "recvault-download"]
+
+
+def _wait_for_no_download_threads() -> None:
+    deadline = time.monotonic() + 20
+    while _download_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _download_threads()
+
+
+def test_download_cut_short_when_a_later_segment_fails_to_verify(api, serve, tmp_path):
+    served = serve(api.app)
+    size = 5 * MIB
+    with httpx.Client(base_url=served.url, headers=api.auth("svc"), timeout=60) as client:
+        subject = client.post("/v1/subjects", json={"external_ref": "p-2", "region": "JP"}).json()
+        created = client.post(
+            f"/v1/subjects/{subject['id']}/records",
+            params={"category": "impression"},
+            content=body(size),
+            headers={"Content-Length": str(size)},
+        )
+        assert created.status_code == 201, created.text
+        [stored] = [p for p in (tmp_path / "objects").rglob("*") if p.is_file()]
+        with stored.open("r+b") as f:  # flip one byte in the last segment
+            f.seek(stored.stat().st_size - MIB)
+            byte = f.read(1)
+            f.seek(-1, os.SEEK_CUR)
+            f.write(bytes([byte[0] ^ 1]))
+        got = 0
+        with client.stream("GET", f"/v1/records/{created.json()['id']}/content") as response:
+            assert response.status_code == 200
+            with pytest.raises(httpx.RemoteProtocolError):
+                for chunk in response.iter_raw():
+                    got += len(chunk)
+        assert got <= size - MIB
+        assert client.get("/healthz").status_code == 200
+    _wait_for_no_download_threads()
+
+
+def test_download_abandoned_by_the_client_releases_the_reader(api, serve):
+    served = serve(api.app)
+    size = 24 * MIB
+    with httpx.Client(base_url=served.url, headers=api.auth("svc"), timeout=60) as client:
+        subject = client.post("/v1/subjects", json={"external_ref": "p-3", "region": "JP"}).json()
+        created = client.post(
+            f"/v1/subjects/{subject['id']}/records",
+            params={"category": "impression"},
+            content=body(size),
+            headers={"Content-Length": str(size)},
+        )
+        assert created.status_code == 201, created.text
+        url = f"/v1/records/{created.json()['id']}/content"
+        headers = api.auth("svc")
+        with (
+            httpx.Client(base_url=served.url, headers=headers, timeout=60) as other,
+            other.stream("GET", url) as response,
+        ):
+            assert response.status_code == 200
+            next(response.iter_raw())
+        # leaving the block closed the connection mid-body
+        _wait_for_no_download_threads()
+        with client.stream("GET", url) as response:
+            assert digest(response.iter_bytes()) == digest(body(size))
+    _wait_for_no_download_threads()
