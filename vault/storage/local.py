@@ -27,6 +27,7 @@ from vault.storage.base import (
     StoreUnavailable,
 )
 from vault.storage.naming import TEMP_PREFIX, check_key, check_prefix
+from vault.storage.pipeline import write_behind
 
 # A concurrent delete may prune the directory a put has just created.
 _PUT_DIR_ATTEMPTS = 5
@@ -70,11 +71,10 @@ class LocalStore(ObjectStore):
         path = self._path(key)
         fd, tmp = self._temp_file(path.parent)
         try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-                out.flush()
+            with os.fdopen(fd, "wb", buffering=0) as out:
+                write_behind(chunks, lambda data: _write_all(out, data))
                 os.fsync(out.fileno())
+                written = os.fstat(out.fileno())
             os.replace(tmp, path)
         except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
@@ -84,7 +84,7 @@ class LocalStore(ObjectStore):
                 raise _os_error(exc, "writing an object") from exc
             raise
         _fsync_dir(path.parent)
-        return self.head(key)
+        return _info(key, written)  # the file just renamed into place: no second lookup
 
     def _temp_file(self, directory: Path) -> tuple[int, str]:
         for _ in range(_PUT_DIR_ATTEMPTS):
@@ -275,3 +275,11 @@ def _fsync_dir(directory: Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def _write_all(out: BinaryIO, data: bytes) -> None:
+    """An unbuffered write may be short; finish it."""
+    view = memoryview(data)
+    while view:
+        written = out.write(view)
+        view = view[written or 0 :]
