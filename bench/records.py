@@ -221,13 +221,17 @@ def p2(root: Path, vault: RecordVault, subject_id: str, total: int, block: bytes
             for _ in reader.iter_chunks():
                 pass
 
+    def prime_plain() -> None:
+        plain_read(plain)
+
     reads = interleaved(
         {
             "base": (lambda: plain_read(plain), cold),
             "env": (env_get, cold),
             "vault": (vault_get, cold),
-            "warm_base": (lambda: plain_read(plain), None),
-            "warm_vault": (vault_get, None),
+            # warm: read once untimed, so the timed read finds the file cached
+            "warm_base": (lambda: plain_read(plain), prime_plain),
+            "warm_vault": (vault_get, vault_get),
         }
     )
     base_r, env_r, vault_r = reads["base"], reads["env"], reads["vault"]
