@@ -40,6 +40,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from vault.cli.devbao import free_port
+
 MiB = 1024 * 1024
 P9_TARGET = 0.7
 RSS_BOUND_MIB = 128
@@ -205,12 +207,6 @@ class RssSampler:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, self.server.rss())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def http_put(client: httpx.Client, subject_id: str, buffer: bytes, size: int) -> str:

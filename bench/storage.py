@@ -20,13 +20,14 @@ import argparse
 import logging
 import os
 import platform
-import socket
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from vault.cli.devbao import free_port
 
 MiB = 1024 * 1024
 PART_SIZE = 8 * MiB
@@ -82,13 +83,6 @@ def best_interleaved(
         best_baseline = max(best_baseline, rate(size, baseline))
         best_candidate = max(best_candidate, rate(size, candidate))
     return best_baseline, best_candidate
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # -- P4 -------------------------------------------------------------------------

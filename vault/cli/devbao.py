@@ -64,6 +64,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_process(process: subprocess.Popen[bytes] | None, grace: float) -> None:
+    """Terminate a child process, and kill it if it has not exited after ``grace``."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=grace)
+
+
 def write_private(path: Path, text: str) -> None:
     """Write a file only its owner can read (created 0600, never world-readable)."""
     tmp = path.with_name(path.name + ".tmp")
@@ -170,11 +182,4 @@ class EmbeddedBao:
 
     def stop(self, grace: float = 10.0) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=grace)
+        stop_process(process, grace)
