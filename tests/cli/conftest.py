@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -82,6 +83,42 @@ def wait_ready(addr: str, process: subprocess.Popen[bytes] | None, within: float
     raise RuntimeError(f"the API at {addr} was not ready within {within} s")
 
 
+def start_api(home: Path, env: dict[str, str], attempts: int = 3) -> tuple[Any, str]:
+    """uvicorn on a free port; if another process took the port first, try another."""
+    for attempt in range(1, attempts + 1):
+        port = free_port()
+        with (home / "api.log").open("ab") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "api.app:build",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=home,
+            )
+        addr = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(addr, process, 60)
+            return process, addr
+        except RuntimeError:
+            process.terminate()
+            process.wait(timeout=20)
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="module")
 def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     home = tmp_path_factory.mktemp("api")
@@ -102,32 +139,10 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
         for role, roles in ROLES.items()
     }
     vault.close()
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECVAULT_")}
     env.update(secret_env, RECVAULT_CONFIG=str(config), PYTHONPATH=str(ROOT))
-    with (home / "api.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.app:build",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=home,
-        )
+    process, addr = start_api(home, env)
     try:
-        addr = f"http://127.0.0.1:{port}"
-        wait_ready(addr, process, 60)
         work = home / "work"
         work.mkdir()
         yield LiveApi(addr, tokens, work)

@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.fixtures.s3 import BucketFactory, free_port
+from tests.fixtures.s3 import BucketFactory
 from tests.storage.s3_cases import S3StoreCases
+from vault.cli.devbao import free_port
 from vault.storage import StoreUnavailable
 from vault.storage.s3 import S3Store
 
