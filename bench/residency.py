@@ -106,6 +106,7 @@ def seed(vault, root: Path, objects: int, subjects: int) -> None:  # type: ignor
     """Subjects with their keys, then ``objects`` versions: files plus rows, in bulk."""
     from sqlalchemy import insert
 
+    from bench.seed import record_rows
     from keys.naming import subject_key_name
     from vault.db import RecordRow, RecordVersionRow, SubjectRow
 
@@ -143,35 +144,19 @@ def seed(vault, root: Path, objects: int, subjects: int) -> None:  # type: ignor
             path = root / "objects" / region.lower() / key
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"x")
-            record_id = uuid.uuid4().hex
-            records.append(
-                {
-                    "id": record_id,
-                    "subject_id": subject["id"],
-                    "category": "photo",
-                    "state": "active",
-                    "current_version": 1,
-                    "created_at": now,
-                    "last_processed_at": now,
-                    "retain_until": now,
-                }
+            record, version = record_rows(
+                uuid.uuid4().hex,
+                str(subject["id"]),
+                key,
+                key_name=str(subject["key_name"]),
+                key_version=1,
+                wrapped_dek="seed",
+                now=now,
+                size=1,
+                etag=object_id[:32],
             )
-            versions.append(
-                {
-                    "record_id": record_id,
-                    "version": 1,
-                    "state": "committed",
-                    "object_key": key,
-                    "size": 1,
-                    "wrapped_dek": "seed",
-                    "key_name": subject["key_name"],
-                    "key_version": 1,
-                    "content_type": "application/octet-stream",
-                    "etag": object_id[:32],
-                    "created_at": now,
-                    "committed_at": now,
-                }
-            )
+            records.append(record)
+            versions.append(version)
         with ctx.engine.begin() as conn:
             conn.execute(insert(RecordRow.__table__), records)  # type: ignore[attr-defined]
             conn.execute(insert(RecordVersionRow.__table__), versions)  # type: ignore[attr-defined]

@@ -29,6 +29,7 @@ import hvac
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
+from bench.seed import record_rows
 from keys.bootstrap import bootstrap_transit
 from tests.fixtures.bao import start_bao_server
 from vault import RecordVault, Settings
@@ -72,33 +73,17 @@ def seed(vault: RecordVault, keys: int, deks: int) -> None:
         records, versions = [], []
         for w in wrapped:
             record_id = uuid.uuid4().hex
-            records.append(
-                {
-                    "id": record_id,
-                    "subject_id": subject.id,
-                    "category": "photo",
-                    "state": "active",
-                    "current_version": 1,
-                    "created_at": now,
-                    "last_processed_at": now,
-                    "retain_until": now,
-                }
+            record, version = record_rows(
+                record_id,
+                subject.id,
+                f"JP/{record_id[:2]}/{record_id}",
+                key_name=w.key_name,
+                key_version=w.key_version,
+                wrapped_dek=w.ciphertext,
+                now=now,
             )
-            versions.append(
-                {
-                    "record_id": record_id,
-                    "version": 1,
-                    "state": "committed",
-                    "object_key": f"JP/{record_id[:2]}/{record_id}",
-                    "size": 0,
-                    "wrapped_dek": w.ciphertext,
-                    "key_name": w.key_name,
-                    "key_version": w.key_version,
-                    "content_type": "application/octet-stream",
-                    "etag": "",
-                    "created_at": now,
-                }
-            )
+            records.append(record)
+            versions.append(version)
         with Session(ctx.engine) as session:
             session.execute(insert(RecordRow.__table__), records)  # type: ignore[attr-defined]
             session.execute(insert(RecordVersionRow.__table__), versions)  # type: ignore[attr-defined]

@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +22,13 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.metrics import ApiMetrics
 from tests.fixtures.bao import free_port
+from tests.fixtures.clock import FakeClock
 from vault import RecordVault, Settings
 from vault.domain import Actor, Role
 from vault.migrate import upgrade
 
 OPERATOR = Actor("operator", frozenset(Role))
 ALL_ROLES = [r.value for r in Role]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> datetime:
-        self.now += timedelta(**kwargs)
-        return self.now
 
 
 def api_settings(
@@ -95,11 +83,6 @@ class ApiEnv:
 
     def auth(self, name: str, roles: list[str] | None = None, **kw: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(name, roles or ALL_ROLES, **kw)}"}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

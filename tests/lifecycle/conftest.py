@@ -1,1 +1,1 @@
-from tests.core.conftest import FakeClock, clock, make_vault  # noqa: F401  (shared fixtures)
+from tests.core.conftest import make_vault  # noqa: F401  (shared fixture)

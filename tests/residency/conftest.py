@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import pytest
 
 from keys.bootstrap import bootstrap_transit, create_token
-from tests.core.conftest import FakeClock
 from vault import RecordVault, Settings
 from vault.migrate import upgrade
 
@@ -29,11 +28,6 @@ class TwoRegions:
     buckets: dict[str, str]
     mounts: dict[str, str]
     endpoint: str
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

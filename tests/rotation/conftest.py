@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from keys.base import KeyProvider, KeyUnavailable, WrappedDek
-from tests.core.conftest import FakeClock, clock, make_vault  # noqa: F401  (shared fixtures)
+from tests.core.conftest import make_vault  # noqa: F401  (shared fixture)
 from tests.fixtures.bao import BaoServer
 from vault import Actor, RecordVault, Role
 from vault.db import RecordVersionRow
