@@ -53,6 +53,8 @@ class _Strict(BaseModel):
 class StoreConfig(_Strict):
     kind: Literal["local", "s3"] = "local"
     path: str | None = None
+    #: local stores: read ranges of 256 KiB and more with O_DIRECT (vault/storage/direct.py)
+    direct_ranges: bool = True
     endpoint_url: str | None = None
     bucket: str | None = None
     region_name: str | None = None

@@ -189,3 +189,92 @@ def test_list_is_lazy(store: LocalStore) -> None:
     assert next(listing).key == "jp/aa/0"
     store.delete("jp/aa/3")  # a delete mid-walk is not an error
     assert [i.key for i in listing] == ["jp/aa/1", "jp/aa/2", "jp/aa/4"]
+
+
+# -- ranges read with O_DIRECT (vault/storage/direct.py) ----------------------------
+
+
+class TestLocalStoreBufferedRangesConformance(ObjectStoreConformance):
+    """The same contract with O_DIRECT range reads turned off (``direct_ranges = false``)."""
+
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> LocalStore:
+        return LocalStore(tmp_path / "objects", "jp-local-disk", direct_ranges=False)
+
+    @pytest.fixture
+    def expected_location(self) -> str:
+        return "jp-local-disk"
+
+
+DIRECT_SIZE = 5 * 1024 * 1024 + 333
+DIRECT_RANGES = [
+    (0, 256 * 1024),  # the shortest range read directly
+    (12345, 12345 + 1024 * 1024),  # unaligned both ends
+    (1024 * 1024 - 1, 3 * 1024 * 1024 + 31),  # the largest span the pooled buffers take
+    (DIRECT_SIZE - 300 * 1024, DIRECT_SIZE + 4096),  # runs past the end
+    (DIRECT_SIZE - 256 * 1024 + 1, DIRECT_SIZE),  # ends exactly at an unaligned end
+    (4096, 4096 + 2 * 1024 * 1024),  # aligned both ends
+]
+
+
+@pytest.mark.parametrize(("start", "stop"), DIRECT_RANGES)
+def test_direct_range_reads_match_the_bytes(store: LocalStore, start: int, stop: int) -> None:
+    data = pattern(DIRECT_SIZE)
+    store.put("jp/0e/direct", [data])
+    assert store.get_range("jp/0e/direct", start, stop) == data[start:stop]
+
+
+def test_direct_range_read_of_a_file_with_unwritten_pages(store: LocalStore) -> None:
+    # Written without fsync: its pages are dirty; a direct read must still see them.
+    data = pattern(3 * 1024 * 1024)
+    (store.root / "jp" / "0e").mkdir(parents=True)
+    (store.root / "jp" / "0e" / "dirty").write_bytes(data)
+    assert (
+        store.get_range("jp/0e/dirty", 777, 777 + 2 * 1024 * 1024)
+        == data[777 : 777 + 2 * 1024 * 1024]
+    )
+
+
+def test_direct_range_reads_fall_back_where_o_direct_is_refused(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import fcntl
+
+    from vault.storage import direct
+
+    real = fcntl.fcntl
+    refusals: list[int] = []
+
+    def refusing(fd: int, cmd: int, arg: int = 0) -> int:
+        if cmd == fcntl.F_SETFL and arg & os.O_DIRECT:
+            refusals.append(fd)
+            raise OSError(errno.EINVAL, "O_DIRECT not supported")
+        return real(fd, cmd, arg)
+
+    data = pattern(DIRECT_SIZE)
+    store.put("jp/0e/refused", [data])
+    monkeypatch.setattr(direct.fcntl, "fcntl", refusing)
+    monkeypatch.setattr(direct, "_refused", set())
+    for start, stop in DIRECT_RANGES:
+        assert store.get_range("jp/0e/refused", start, stop) == data[start:stop]
+    # refused once, then remembered for that file system: later reads go buffered at once
+    assert len(refusals) == 1
+    assert direct._refused == {os.stat(store.root).st_dev}
+
+
+def test_direct_range_reads_keep_a_bounded_pool(store: LocalStore) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vault.storage import direct
+
+    data = pattern(DIRECT_SIZE)
+    store.put("jp/0e/pool", [data])
+    start, stop = DIRECT_RANGES[2]
+
+    def read(_: int) -> bool:
+        return store.get_range("jp/0e/pool", start, stop) == data[start:stop]
+
+    with ThreadPoolExecutor(12) as pool:
+        assert all(pool.map(read, range(96)))
+    assert direct._pool.qsize() <= direct.POOL_BUFFERS
