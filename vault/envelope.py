@@ -9,6 +9,7 @@ only ever released one verified segment at a time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
 from typing import BinaryIO
 
 from vault.crypto import GCM_TAG_BYTES, AesGcm, AuthenticationFailed, random_bytes
@@ -286,6 +287,14 @@ def _open_stream(
     return _open_segments(stream, header, keys)
 
 
+def _check_segment_read(index: int, got: int, want: int) -> None:
+    if got == 0:
+        where = "header" if index == 0 else f"segment {index - 1}"
+        raise IntegrityError(f"object truncated after {where}")
+    if got < want:
+        raise IntegrityError(f"object truncated inside segment {index}")
+
+
 def _open_segments(stream: BinaryIO, header: Header, keys: ObjectKeys) -> Iterator[bytes]:
     aead = AesGcm(keys.segment_key)
     base = int.from_bytes(keys.nonce_base, "big")
@@ -293,12 +302,7 @@ def _open_segments(stream: BinaryIO, header: Header, keys: ObjectKeys) -> Iterat
     count = header.segment_count
     for index in range(count):
         want = _sealed_segment_len(header, index)
-        got = _read_into(stream, buf[:want])
-        if got == 0:
-            where = "header" if index == 0 else f"segment {index - 1}"
-            raise IntegrityError(f"object truncated after {where}")
-        if got < want:
-            raise IntegrityError(f"object truncated inside segment {index}")
+        _check_segment_read(index, _read_into(stream, buf[:want]), want)
         if index == count - 1 and _read_exact(stream, 1):
             raise IntegrityError("trailing bytes after final segment")
         yield _open_segment(aead, base, header, index, buf[:want])
@@ -324,14 +328,61 @@ def open_range(
     context: ObjectContext,
     start: int,
     stop: int,
+    prefetch: Executor | None = None,
 ) -> Iterator[bytes]:
-    """Yield exactly ``plaintext[start:stop]``, fetching only the segments covering it."""
+    """Yield exactly ``plaintext[start:stop]``, fetching only the segments covering it.
+
+    With ``prefetch``, each segment is fetched by the executor one step ahead, so
+    the next segment's read overlaps this one's read and verification (a cold
+    two-segment range: both reads at once, the first decrypted while the second
+    arrives). Without it, a range of up to ``COALESCE_SEGMENTS`` is one fetch.
+    """
     if start < 0 or start > stop:
         raise InvalidInput(f"invalid byte range [{start}, {stop})")
     keys = verify_header(header, dek, context)
     start = min(start, header.plaintext_length)
     stop = min(stop, header.plaintext_length)
+    if prefetch is not None:
+        return _open_range_ahead(fetch, header, keys, start, stop, prefetch)
     return _open_range(fetch, header, keys, start, stop)
+
+
+def _open_range_ahead(
+    fetch: Callable[[int, int], bytes],
+    header: Header,
+    keys: ObjectKeys,
+    start: int,
+    stop: int,
+    prefetch: Executor,
+) -> Iterator[bytes]:
+    if start >= stop:
+        return
+    aead = AesGcm(keys.segment_key)
+    base = int.from_bytes(keys.nonce_base, "big")
+    exp, stride = header.segment_exp, header.segment_size + GCM_TAG_BYTES
+    first, last = start >> exp, (stop - 1) >> exp
+
+    def get(index: int) -> bytes:
+        offset = header.length + index * stride
+        want = _sealed_segment_len(header, index)
+        sealed = fetch(offset, offset + want)
+        if len(sealed) != want:
+            raise IntegrityError(f"object truncated inside segment {index}")
+        return sealed
+
+    ahead: Future[bytes] | None = None
+    try:
+        for index in range(first, last + 1):
+            following = prefetch.submit(get, index + 1) if index < last else None
+            sealed = get(index) if ahead is None else ahead.result()
+            ahead = following
+            plaintext = _open_segment(aead, base, header, index, sealed)
+            seg_start = index << exp
+            lo, hi = max(start - seg_start, 0), min(stop - seg_start, len(plaintext))
+            yield plaintext if (lo, hi) == (0, len(plaintext)) else plaintext[lo:hi]
+    finally:
+        if ahead is not None:
+            ahead.cancel()
 
 
 def _open_range(

@@ -8,7 +8,9 @@ processing event; metadata reads are not.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from itertools import chain
 
@@ -37,6 +39,20 @@ from vault.errors import (
 from vault.processing import processing_event
 from vault.reader import ReadMeta, RecordReader
 from vault.writes import RecordInput as RecordInput
+
+#: Threads that fetch range segments one step ahead (vault.envelope.open_range); shared
+#: by every vault in the process, started on the first range read.
+PREFETCH_THREADS = 4
+_prefetch_pool: ThreadPoolExecutor | None = None
+_prefetch_lock = threading.Lock()
+
+
+def _prefetch() -> ThreadPoolExecutor:
+    global _prefetch_pool
+    with _prefetch_lock:
+        if _prefetch_pool is None:
+            _prefetch_pool = ThreadPoolExecutor(PREFETCH_THREADS, "recvault-prefetch")
+        return _prefetch_pool
 
 
 class Records:
@@ -123,6 +139,7 @@ class Records:
                 context=context,
                 start=start,
                 stop=stop,
+                prefetch=_prefetch(),
             )
         try:
             first = next(chunks, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -138,6 +139,51 @@ def test_range_equals_slice_and_fetches_only_covering_segments(
     else:
         assert fetch.calls == spans
     assert fetch.fetched <= len(covering) * (SEG + TAG)
+
+
+PREFETCH = ThreadPoolExecutor(2, thread_name_prefix="test-prefetch")
+
+
+@BIG
+@given(length=st.sampled_from(SIZES), data=st.data())
+def test_prefetched_range_equals_slice_and_fetches_each_covering_segment_once(
+    length: int, data: st.DataObject
+) -> None:
+    obj = sealed(length)
+    start = data.draw(st.integers(0, length + 2), label="start")
+    stop = data.draw(st.integers(start, length + SEG), label="stop")
+    header = envelope.read_header(CountingFetch(obj))
+    fetch = CountingFetch(obj)
+    got = b"".join(
+        envelope.open_range(
+            fetch, header, dek=DEK, context=CONTEXT, start=start, stop=stop, prefetch=PREFETCH
+        )
+    )
+    assert got == plaintext(length)[start:stop]
+    covering = _covering(header, min(start, length), min(stop, length))
+    spans = [
+        (
+            header.length + i * (SEG + TAG),
+            header.length + i * (SEG + TAG) + min(SEG, length - i * SEG) + TAG,
+        )
+        for i in covering
+    ]
+    # one request per segment (the next is fetched by another thread while this one is opened)
+    assert sorted(fetch.calls) == spans
+
+
+def test_prefetched_range_closed_early_fetches_at_most_one_segment_ahead() -> None:
+    length = 6 * SEG
+    obj = sealed(length)
+    header = envelope.parse_header(obj)
+    fetch = CountingFetch(obj)
+    chunks = envelope.open_range(
+        fetch, header, dek=DEK, context=CONTEXT, start=0, stop=length, prefetch=PREFETCH
+    )
+    assert next(chunks) == plaintext(length)[:SEG]
+    chunks.close()
+    PREFETCH.submit(lambda: None).result()  # let a running prefetch finish
+    assert len(fetch.calls) <= 2
 
 
 @pytest.mark.parametrize(

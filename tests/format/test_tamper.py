@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 import pytest
@@ -319,6 +320,44 @@ def test_range_read_detects_tampered_segment_and_skips_others() -> None:
     )
     assert exc is not None and str(exc) == "segment 1 failed authentication"
     assert chunks == [BIG[SEG - 5 : SEG]]
+
+
+def test_prefetched_range_read_detects_tampered_segment_and_releases_the_good_one() -> None:
+    obj = big_object()
+    header = envelope.parse_header(obj)
+    bad = _flip(obj, (header.length + (SEG + TAG) + 10) * 8)
+    with ThreadPoolExecutor(2) as prefetch:
+        chunks, exc = collect(
+            lambda: envelope.open_range(
+                CountingFetch(bad),
+                header,
+                dek=DEK,
+                context=CONTEXT,
+                start=SEG - 5,
+                stop=SEG + 5,
+                prefetch=prefetch,
+            )
+        )
+    assert exc is not None and str(exc) == "segment 1 failed authentication"
+    assert chunks == [BIG[SEG - 5 : SEG]]
+
+
+def test_prefetched_range_read_of_truncated_object() -> None:
+    obj = big_object()
+    header = envelope.parse_header(obj)
+    fetch = CountingFetch(obj[: len(obj) - 1])
+    with ThreadPoolExecutor(2) as prefetch, pytest.raises(IntegrityError, match="segment 2"):
+        list(
+            envelope.open_range(
+                fetch,
+                header,
+                dek=DEK,
+                context=CONTEXT,
+                start=SEG - 1,
+                stop=BIG_LEN,
+                prefetch=prefetch,
+            )
+        )
 
 
 def test_range_read_of_truncated_object() -> None:
