@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import logging
@@ -179,28 +180,42 @@ async def run_with_body(request: Request, expected: int, work: Callable[[BodyRea
 async def stream_chunks(reader: RecordReader) -> AsyncIterator[bytes]:
     """A record's verified plaintext, chunk by chunk, read ahead in a worker thread.
 
-    The thread reads and verifies segments into a bounded queue (a few MiB at most)
-    while the event loop sends the previous ones, so reading and sending overlap and
-    the loop hops to a thread only when it has caught up with the reader.
+    The thread reads and verifies segments while the event loop sends the previous
+    ones; at most ``QUEUE_CHUNKS`` chunks wait between them (a semaphore), and each
+    is handed to the loop with ``call_soon_threadsafe`` (no extra thread hop).
     """
-    pipe = _BoundedQueue()
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Queue[object] = asyncio.Queue()
+    slots = threading.Semaphore(QUEUE_CHUNKS)
+    gone = threading.Event()
+
+    def hand(item: object) -> bool:
+        while not slots.acquire(timeout=_POLL):
+            if gone.is_set():
+                return False
+        if gone.is_set():
+            return False
+        try:
+            loop.call_soon_threadsafe(ready.put_nowait, item)
+        except RuntimeError:  # the loop has closed
+            return False
+        return True
 
     def produce() -> None:
         try:
             for chunk in reader.iter_chunks():
-                pipe.put(chunk)
-            pipe.put(_END)
-        except _Abandoned:
-            return
+                if not hand(chunk):
+                    return
+            hand(_END)
         except BaseException as exc:  # handed to the response below
-            with contextlib.suppress(_Abandoned):
-                pipe.put(exc)
+            hand(exc)
 
     producer = threading.Thread(target=produce, name="recvault-download", daemon=True)
     producer.start()
     try:
         while True:
-            item = await pipe.aget()
+            item = await ready.get()
+            slots.release()
             if item is _END:
                 return
             if isinstance(item, BaseException):
@@ -211,7 +226,7 @@ async def stream_chunks(reader: RecordReader) -> AsyncIterator[bytes]:
             assert isinstance(item, bytes)
             yield item
     finally:
-        pipe.abandon()
+        gone.set()
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(_finish, producer, reader)
 
