@@ -311,6 +311,7 @@ def p6(root: Path, vault: RecordVault, record_id: str, total: int, block: bytes)
 
     from vault.db import RecordVersionRow
     from vault.envelope import open_range, parse_header
+    from vault.records import _prefetch
 
     with Session(vault._ctx.engine) as session:
         row = session.exec(
@@ -330,6 +331,7 @@ def p6(root: Path, vault: RecordVault, record_id: str, total: int, block: bytes)
                 context=context,
                 start=byte_range[0],
                 stop=byte_range[1],
+                prefetch=_prefetch(),  # as RecordVault reads ranges
             )
         )
         assert got == MIB

@@ -38,8 +38,8 @@ from vault.storage.pipeline import write_behind
 # A concurrent delete may prune the directory a put has just created.
 _PUT_DIR_ATTEMPTS = 5
 
-#: Start writeback after this many bytes (docs/benchmarks.md, P2: a 1 GiB put went
-#: from 0.76 to 1.3 x a plain write + fsync, medians of 7 rounds).
+#: Start writeback after this many bytes (docs/benchmarks.md, P2: sealing + putting
+#: 1 GiB measured 1.12-1.31 x a plain write + fsync with it, 0.77-0.94 x without).
 WRITEBACK_WINDOW = 8 * 1024 * 1024
 _FADVISE = getattr(os, "posix_fadvise", None)  # absent on macOS
 
