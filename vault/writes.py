@@ -10,6 +10,7 @@ processing clock and appends the audit events. Anything a crash leaves
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,9 +44,23 @@ from vault.errors import (
 )
 from vault.locks import lock_new_versions
 from vault.processing import cancel_pending_destruction
+from vault.storage.base import ObjectStore, PutBatch
 from vault.transfer import transfer_in_progress
 
 _WRITE_THREADS = 16
+_writer_pool: ThreadPoolExecutor | None = None
+_writer_lock = threading.Lock()
+
+
+def _writers() -> ThreadPoolExecutor:
+    """The threads that seal and store a bulk put's objects (shared, started once)."""
+    global _writer_pool
+    with _writer_lock:
+        if _writer_pool is None:
+            _writer_pool = ThreadPoolExecutor(_WRITE_THREADS, "recvault-write")
+        return _writer_pool
+
+
 RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
 VERSIONS = RecordVersionRow.__table__  # type: ignore[attr-defined]
 
@@ -228,10 +243,9 @@ class RecordWriter:
             raise Conflict("a concurrent update created this version first; retry") from None
         try:
             if len(plan) == 1:
-                self._store_object(plan[0])
+                self._store_object(plan[0], self.ctx.region(plan[0].subject.region).store)
             else:
-                with ThreadPoolExecutor(_WRITE_THREADS) as pool:
-                    list(pool.map(self._store_object, plan))
+                self._store_batches(plan)
         except BaseException:
             self._abandon(plan)
             raise
@@ -250,9 +264,29 @@ class RecordWriter:
             for p, wrapped in zip(stale, fresh, strict=True):
                 p.wrapped = wrapped
 
-    def _store_object(self, p: _Pending) -> None:
+    def _store_batches(self, plan: list[_Pending]) -> None:
+        """One batch per region, flushed together before the rows commit.
+
+        A store that gains nothing from parallel puts (LocalStore: page-cache
+        writes, one flush at commit) is written from this thread; 16 threads
+        there measured slower than one, all contending for the GIL
+        (docs/benchmarks.md, P5). Network stores get ``parallel_puts`` threads.
+        """
+        by_region: dict[str, list[_Pending]] = {}
+        for p in plan:
+            by_region.setdefault(p.subject.region, []).append(p)
+        for name, group in sorted(by_region.items()):
+            store = self.ctx.region(name).store
+            batch = store.batch()
+            if store.parallel_puts <= 1:
+                for p in group:
+                    self._store_object(p, batch)
+            else:
+                list(_writers().map(lambda p, b=batch: self._store_object(p, b), group))
+            batch.commit()
+
+    def _store_object(self, p: _Pending, store: ObjectStore | PutBatch) -> None:
         assert p.wrapped is not None
-        region = self.ctx.region(p.subject.region)
         salt = random_bytes(32)
         with content_stream(p.item.content, p.item.size) as (stream, _):
             chunks = seal(
@@ -266,7 +300,7 @@ class RecordWriter:
                 salt=salt,
             )
             header = next(chunks)
-            region.store.put(p.object_key, chain([header], chunks))
+            store.put(p.object_key, chain([header], chunks))
         p.header, p.etag = header, salt[:16].hex()
 
     def _abandon(self, plan: list[_Pending]) -> None:

@@ -258,3 +258,23 @@ def test_erased_version_reads_as_erased(vault):
         conn.execute(text("UPDATE records SET state = 'erased'"))
     with pytest.raises(Erased):
         vault.open_record(info.id)
+
+
+def test_bulk_put_whose_flush_fails_leaves_nothing(vault, monkeypatch):
+    from vault.storage import StoreUnavailable
+    from vault.storage import local as local_module
+
+    subject = vault.create_subject("p-bulk-flush", "JP")
+
+    def failing(directory):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(local_module, "_syncfs", failing)
+    items = [RecordInput(subject.id, "photo", os.urandom(4096)) for _ in range(20)]
+    with pytest.raises(StoreUnavailable, match="EIO while flushing a batch of objects"):
+        vault.put_records(items)
+    assert vault.list_records(subject.id) == []
+    assert list(vault.regions["JP"].store.list("")) == []
+    monkeypatch.undo()
+    infos = vault.put_records(items)  # the same items go in once the store flushes again
+    assert [read_all(vault, i.id) for i in infos] == [item.content for item in items]

@@ -278,3 +278,71 @@ def test_direct_range_reads_keep_a_bounded_pool(store: LocalStore) -> None:
     with ThreadPoolExecutor(12) as pool:
         assert all(pool.map(read, range(96)))
     assert direct._pool.qsize() <= direct.POOL_BUFFERS
+
+
+# -- batches: puts flushed together (RecordVault.put_records) --------------------
+
+
+def test_batch_puts_are_readable_and_flushed_by_one_syncfs(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Path] = []
+    real = local_module._syncfs
+
+    def counting(directory: Path) -> bool:
+        calls.append(directory)
+        return real(directory)
+
+    monkeypatch.setattr(local_module, "_syncfs", counting)
+    store.put("jp/0a/first", [b"makes the directory"])
+    fsyncs: list[int] = []
+    monkeypatch.setattr(local_module.os, "fsync", lambda fd: fsyncs.append(fd))
+    batch = store.batch()
+    objects = {f"jp/0a/b{i}": pattern(1000 + i) for i in range(20)}
+    for key, data in objects.items():
+        batch.put(key, [data])
+    assert fsyncs == []  # nothing flushed per object
+    batch.commit()
+    assert calls == [store.root]
+    for key, data in objects.items():
+        with store.open(key) as stream:
+            assert stream.read() == data
+    batch.commit()  # nothing new: no second flush
+    assert calls == [store.root]
+
+
+def test_batch_without_syncfs_fsyncs_each_file_and_directory_once(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local_module, "_LIBC", None)
+    files: list[Path] = []
+    dirs: list[Path] = []
+    monkeypatch.setattr(local_module, "_fsync_file", files.append)
+    monkeypatch.setattr(local_module, "_fsync_dir", dirs.append)
+    batch = store.batch()
+    keys = ["jp/01/a", "jp/01/b", "jp/02/c"]
+    for key in keys:
+        batch.put(key, [b"x" * 10])
+    dirs.clear()  # new directories are made durable as they are created
+    batch.commit()
+    assert sorted(files) == [store.root / k for k in keys]
+    assert dirs == [store.root / "jp" / "01", store.root / "jp" / "02"]
+
+
+def test_batch_flush_failure_is_store_unavailable(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(directory: Path) -> bool:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(local_module, "_syncfs", failing)
+    batch = store.batch()
+    batch.put("jp/03/x", [b"data"])
+    with pytest.raises(StoreUnavailable, match="EIO while flushing"):
+        batch.commit()
+
+
+def test_syncfs_is_available_on_linux(store: LocalStore) -> None:
+    import sys
+
+    assert local_module._syncfs(store.root) is sys.platform.startswith("linux")

@@ -70,11 +70,35 @@ class ObjectProtection:
     legal_hold: bool = False
 
 
+class PutBatch:
+    """Puts whose durability is settled together by ``commit``.
+
+    Each ``put`` is atomic as usual (the whole object or nothing under its key),
+    but an object may not survive a crash until ``commit`` has returned. A caller
+    that writes many small objects and records them in a database afterwards
+    (``RecordVault.put_records``) commits the batch before its rows. This default
+    makes every put durable on its own; ``LocalStore`` flushes a batch at once.
+    ``put`` may be called from several threads.
+    """
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> ObjectInfo:
+        return self.store.put(key, chunks)
+
+    def commit(self) -> None:
+        """Make every object put through this batch durable (raise if that failed)."""
+
+
 class ObjectStore(abc.ABC):
     """A flat namespace of immutable objects addressed by relative keys."""
 
     #: True when the store enforces retention and legal holds (S3 Object Lock).
     supports_object_lock: bool = False
+    #: How many puts of a bulk write pay to run at once (network stores: round trips
+    #: overlap; 1 for a store whose puts are local copies flushed by the batch).
+    parallel_puts: int = 16
 
     @abc.abstractmethod
     def put(self, key: str, chunks: Iterable[bytes]) -> ObjectInfo:
@@ -83,6 +107,10 @@ class ObjectStore(abc.ABC):
         Either the whole object becomes visible or nothing does (an exception
         from ``chunks`` aborts the write and leaves no object behind).
         """
+
+    def batch(self) -> PutBatch:
+        """A batch of puts made durable together by its ``commit``."""
+        return PutBatch(self)
 
     @abc.abstractmethod
     def open(self, key: str) -> BinaryIO:

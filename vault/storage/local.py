@@ -13,10 +13,14 @@ Temp files start with ``.tmp-``; a crash can leave them behind, and
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import errno
 import os
 import stat
+import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +32,7 @@ from vault.storage.base import (
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
+    PutBatch,
     StoreAccessDenied,
     StoreUnavailable,
 )
@@ -53,6 +58,8 @@ def _os_error(exc: OSError, action: str) -> Exception:
 
 class LocalStore(ObjectStore):
     """Objects as files: key ``a/b/c`` lives at ``root/a/b/c``."""
+
+    parallel_puts = 1  # page-cache writes; a batch is flushed once at its commit
 
     def __init__(self, root: Path, location_label: str, direct_ranges: bool = True) -> None:
         root.mkdir(parents=True, exist_ok=True)
@@ -80,12 +87,19 @@ class LocalStore(ObjectStore):
     # -- writing --------------------------------------------------------------
 
     def put(self, key: str, chunks: Iterable[bytes]) -> ObjectInfo:
+        return self._put(key, chunks, sync=True)
+
+    def batch(self) -> PutBatch:
+        return _LocalBatch(self)
+
+    def _put(self, key: str, chunks: Iterable[bytes], *, sync: bool) -> ObjectInfo:
         path = self._path(key)
         fd, tmp = self._temp_file(path.parent)
         try:
             with os.fdopen(fd, "wb", buffering=0) as out:
                 write_behind(chunks, _EarlyWriteback(out).write)
-                os.fsync(out.fileno())
+                if sync:
+                    os.fsync(out.fileno())
                 written = os.fstat(out.fileno())
             os.replace(tmp, path)
         except BaseException as exc:
@@ -95,7 +109,8 @@ class LocalStore(ObjectStore):
             if isinstance(exc, OSError):
                 raise _os_error(exc, "writing an object") from exc
             raise
-        _fsync_dir(path.parent)
+        if sync:
+            _fsync_dir(path.parent)
         return _info(key, written)  # the file just renamed into place: no second lookup
 
     def _temp_file(self, directory: Path) -> tuple[int, str]:
@@ -302,6 +317,79 @@ def _fsync_dir(directory: Path) -> None:
         # Some filesystems refuse fsync on directories; the rename is still atomic.
         if exc.errno not in (errno.EINVAL, errno.EBADF):
             raise
+    finally:
+        os.close(fd)
+
+
+class _LocalBatch(PutBatch):
+    """Puts without their own fsyncs; ``commit`` flushes them all with one ``syncfs``.
+
+    ``syncfs(2)`` writes back the whole file system once (one journal commit)
+    instead of a file fsync and a directory fsync per object: 10,000 objects of
+    4 KiB went from ~2,000 fsyncs per 1,000 records to one call (docs/benchmarks.md,
+    P5). PostgreSQL offers the same for its data directory
+    (``recovery_init_sync_method = syncfs``). Without syncfs (not Linux), commit
+    fsyncs each file and each directory once.
+    """
+
+    def __init__(self, store: LocalStore) -> None:
+        super().__init__(store)
+        self._local = store
+        self._lock = threading.Lock()
+        self._paths: list[Path] = []
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> ObjectInfo:
+        info = self._local._put(key, chunks, sync=False)
+        with self._lock:
+            self._paths.append(self._local.root / key)
+        return info
+
+    def commit(self) -> None:
+        with self._lock:
+            paths, self._paths = self._paths, []
+        if not paths:
+            return
+        try:
+            if not _syncfs(self._local.root):
+                for path in paths:
+                    _fsync_file(path)
+                for directory in sorted({path.parent for path in paths}):
+                    _fsync_dir(directory)
+        except OSError as exc:
+            raise _os_error(exc, "flushing a batch of objects") from exc
+
+
+def _syncfs(directory: Path) -> bool:
+    """``syncfs(2)`` on the file system holding ``directory``; False where there is none."""
+    if _LIBC is None or not hasattr(_LIBC, "syncfs"):
+        return False
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        if _LIBC.syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+    finally:
+        os.close(fd)
+    return True
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name, use_errno=True) if name else None
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
     finally:
         os.close(fd)
 
