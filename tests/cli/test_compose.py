@@ -28,13 +28,26 @@ SECRETS = {
 }
 
 
-def compose(*args: str, secrets: bool = True) -> subprocess.CompletedProcess[str]:
+def compose_command() -> list[str] | None:
+    """docker-compose (v1 package), else the v2 plugin when ``docker compose`` answers."""
     binary = shutil.which("docker-compose")
-    command = [binary] if binary else ["docker", "compose"]  # v1 package or the v2 plugin
+    if binary:
+        return [binary]
+    docker = shutil.which("docker")
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return [docker, "compose"]
+    return None  # a docker CLI without the compose plugin does not count
+
+
+def compose(*args: str, secrets: bool = True) -> subprocess.CompletedProcess[str]:
+    command = compose_command()
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp"}
     if secrets:
         env.update(SECRETS)
-    assert binary or shutil.which("docker"), "docker-compose is not installed (see .ci/run)"
+    assert command, "docker-compose is not installed (see .ci/run)"
     return subprocess.run(
         [*command, "-f", str(ROOT / "docker-compose.yml"), *args],
         cwd=ROOT,
