@@ -3,21 +3,26 @@
 Run from the repository root: ``python -m bench.api`` (``--help`` for sizes).
 
 P9: a put and a get of 256 MiB over HTTP on loopback (``recvault serve`` in a
-subprocess; the client is urllib3, streaming the upload from a generator with
-Content-Length and reading the download 1 MiB at a time) against the same
+subprocess; the put streams from a generator with Content-Length through httpx,
+the get reads 1 MiB at a time through urllib3) against the same
 through the library (``put_record`` / ``open_record``) in this process, on the
 same settings (SQLite, local stores, local key provider), runs interleaved (the
 order of library and HTTP alternates between rounds), median of N rounds each
 (N >= 3). Target: HTTP/library >= 0.7 for both.
 
-Why urllib3 and not httpx (which the ``recvault`` CLI uses): httpx reads a
-response 64 KiB at a time and tops out near 1.6 GB/s on loopback even against
-a bare ASGI app, so with it the benchmark measured the client; urllib3 and a
-bare socket both reach ~4.3 GB/s there. The httpx figures stay in the table.
+The figure is about recvault's server, so each direction uses the client that
+does not limit it, and the other client's figure is printed beside it: httpx
+(the ``recvault`` CLI's client) reads a response 64 KiB at a time and tops out
+near 1.6 GB/s on loopback even against a bare ASGI app, where urllib3 and a
+bare socket reach ~4.3 GB/s; for uploads it is the other way round (urllib3
+~1 GB/s into the bare app, httpx 2-3 GB/s).
 
-Informational rows: the same transfers with httpx, a get through a minimal
-socket client, and the loopback ceiling (a bare ASGI app under the same uvicorn
-and urllib3).
+Informational rows: the other client for each direction, a get through a
+minimal socket client, the loopback ceiling (a bare ASGI app under the same
+uvicorn, urllib3 client), and CPU time per GiB of a get (this process plus the
+server, all threads) for the library, for HTTP and for the bare app, with the
+ratio HTTP could reach on this machine's CPUs if it spread its CPU time over all
+of them perfectly: cpus x library time / HTTP CPU time.
 
 RSS: a 1 GiB upload and a 1 GiB download through the API; the server's RSS is
 sampled with psutil during each transfer and must stay within its baseline
@@ -31,6 +36,7 @@ import io
 import json
 import os
 import platform
+import resource
 import secrets
 import shutil
 import socket
@@ -308,6 +314,22 @@ def ceiling_get(client: Urllib3Client, size: int) -> int:
     return client.get(f"/?{size}")
 
 
+def cpu_seconds(server: Server | None, action) -> float:  # type: ignore[no-untyped-def]
+    """CPU time (user + system) of this process and of ``server`` while ``action`` runs."""
+
+    def now() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        total = own.ru_utime + own.ru_stime
+        if server is not None:
+            times = psutil.Process(server.process.pid).cpu_times()
+            total += times.user + times.system
+        return total
+
+    before = now()
+    action()
+    return now() - before
+
+
 def timed(size: int, fn, *args):  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     result = fn(*args)
@@ -350,7 +372,7 @@ def run(size_mib: int, rss_mib: int, runs: int, scratch: Path) -> list[Row]:
                     "http put",
                     "lib get",
                     "http get",
-                    "httpx put",
+                    "urllib3 put",
                     "httpx get",
                     "socket get",
                 )
@@ -362,7 +384,7 @@ def run(size_mib: int, rss_mib: int, runs: int, scratch: Path) -> list[Row]:
                     if side == "lib":
                         rate, ids["lib"] = timed(size, lib_put)
                     else:
-                        rate, ids["http"] = timed(size, u3_put, fast, subject.id, buffer, size)
+                        rate, ids["http"] = timed(size, http_put, client, subject.id, buffer, size)
                     rates[f"{side} put"].append(rate)
                 for side in (first, "http" if first == "lib" else "lib"):
                     if side == "lib":
@@ -371,37 +393,39 @@ def run(size_mib: int, rss_mib: int, runs: int, scratch: Path) -> list[Row]:
                         rate, got = timed(size, u3_get, fast, ids["http"])
                     assert got == size
                     rates[f"{side} get"].append(rate)
-                rate, ids["httpx"] = timed(size, http_put, client, subject.id, buffer, size)
-                rates["httpx put"].append(rate)
-                rate, got = timed(size, http_get, client, ids["httpx"])
+                rate, ids["urllib3"] = timed(size, u3_put, fast, subject.id, buffer, size)
+                rates["urllib3 put"].append(rate)
+                rate, got = timed(size, http_get, client, ids["urllib3"])
                 assert got == size
                 rates["httpx get"].append(rate)
+                ids_for_cpu.update(ids)
                 path = f"/v1/records/{ids['http']}/content"
                 rate, got = timed(size, socket_get, server.url, path, token, size)
                 assert got == size
                 rates["socket get"].append(rate)
 
+            ids_for_cpu: dict[str, str] = {}
             for n in range(runs):
                 round_("lib" if n % 2 == 0 else "http")
             best = {k: statistics.median(v) for k, v in rates.items()}
-            for op in ("put", "get"):
+            for op, tool in (("put", "httpx"), ("get", "urllib3")):
                 ratio = best[f"http {op}"] / best[f"lib {op}"]
                 rows.append(Row(f"P9 library {op} {size_mib} MiB", best[f"lib {op}"]))
                 rows.append(
                     Row(
-                        f"P9 HTTP {op} {size_mib} MiB (urllib3 client)",
+                        f"P9 HTTP {op} {size_mib} MiB ({tool} client)",
                         best[f"http {op}"],
                         ratio,
                         f">= {P9_TARGET}",
                         ratio >= P9_TARGET,
                     )
                 )
-            for op in ("put", "get"):
+            for op, tool in (("put", "urllib3"), ("get", "httpx")):
                 rows.append(
                     Row(
-                        f"HTTP {op} {size_mib} MiB, httpx client (informational)",
-                        best[f"httpx {op}"],
-                        best[f"httpx {op}"] / best[f"lib {op}"],
+                        f"HTTP {op} {size_mib} MiB, {tool} client (informational)",
+                        best[f"{tool} {op}"],
+                        best[f"{tool} {op}"] / best[f"lib {op}"],
                     )
                 )
             rows.append(
@@ -411,6 +435,14 @@ def run(size_mib: int, rss_mib: int, runs: int, scratch: Path) -> list[Row]:
                     best["socket get"] / best["lib get"],
                 )
             )
+            gib = size / (1024 * MiB)
+            # four gets each: CPU clocks tick in 10 ms steps
+            lib_cpu = cpu_seconds(None, lambda: [lib_get(ids_for_cpu["lib"]) for _ in range(4)])
+            lib_cpu /= 4 * gib
+            http_cpu = cpu_seconds(
+                server, lambda: [u3_get(fast, ids_for_cpu["http"]) for _ in range(4)]
+            )
+            http_cpu /= 4 * gib
             ceiling = Server(env, free_port(), ceiling=True)
             bare = Urllib3Client(ceiling.url, {})
             try:
@@ -419,11 +451,24 @@ def run(size_mib: int, rss_mib: int, runs: int, scratch: Path) -> list[Row]:
                     ups.append(timed(size, ceiling_put, bare, buffer, size)[0])
                     downs.append(timed(size, ceiling_get, bare, size)[0])
                 up, down = statistics.median(ups), statistics.median(downs)
+                bare_cpu = cpu_seconds(ceiling, lambda: [ceiling_get(bare, size) for _ in range(4)])
+                bare_cpu /= 4 * gib
             finally:
                 bare.close()
                 ceiling.stop()
             rows.append(Row(f"loopback ceiling put {size_mib} MiB (bare ASGI app)", up))
             rows.append(Row(f"loopback ceiling get {size_mib} MiB (bare ASGI app)", down))
+            # What a get costs in CPU time (server + client, all threads), per GiB. With
+            # 2 cores, HTTP can at best spread its CPU time over both: the ratio bound
+            # below is 2 x library time / HTTP CPU time, at perfect overlap.
+            lib_wall = 1024 / best["lib get"]
+            bound = (os.cpu_count() or 1) * lib_wall / http_cpu
+            rows.append(Row(f"CPU s/GiB: library get {lib_cpu:.3f}", None))
+            rows.append(Row(f"CPU s/GiB: HTTP get, server + client {http_cpu:.3f}", None))
+            rows.append(Row(f"CPU s/GiB: bare ASGI get, server + client {bare_cpu:.3f}", None))
+            rows.append(
+                Row(f"HTTP get ratio bound on {os.cpu_count()} CPUs (perfect overlap)", None, bound)
+            )
             # RSS: warm up, take the baseline, then 1 GiB each way.
             http_get(client, http_put(client, subject.id, buffer, 4 * MiB))
             baseline = server.rss()
