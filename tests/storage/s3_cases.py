@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import pytest
 
 from tests.fixtures.s3 import BucketFactory
@@ -89,6 +90,30 @@ class S3StoreCases(ObjectStoreConformance):
             store.put("jp/2a/broken", failing_after(pattern(17 * 1024 * 1024)))
         uploads = raw_client.list_multipart_uploads(Bucket=store.bucket)
         assert uploads.get("Uploads", []) == []
+
+    def test_parts_in_flight_keep_their_order(self, store: S3Store) -> None:
+        # Five parts go up four at a time; the object must still be the bytes in order.
+        data = pattern(5 * store.part_size - 77, seed=5)
+        info = store.put("jp/2b/many", chunked(data, (3 * 1024 * 1024 + 1,)))
+        assert info.etag is not None and info.etag.endswith("-5")
+        with store.open("jp/2b/many") as stream:
+            assert stream.read() == data
+
+    def test_a_failing_part_in_flight_aborts_the_upload(
+        self, store: S3Store, raw_client: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        real = store._client.upload_part
+
+        def failing(**kwargs: Any) -> Any:
+            if kwargs["PartNumber"] == 2:
+                raise botocore.exceptions.EndpointConnectionError(endpoint_url="http://s3")
+            return real(**kwargs)
+
+        monkeypatch.setattr(store._client, "upload_part", failing)
+        with pytest.raises(StoreUnavailable, match="part 2"):
+            store.put("jp/2c/broken", chunked(pattern(5 * store.part_size, seed=6)))
+        assert raw_client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
+        assert [o.key for o in store.list("jp/2c/")] == []
 
     def test_part_size_below_the_s3_minimum_is_refused(self) -> None:
         with pytest.raises(InvalidInput):

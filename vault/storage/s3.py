@@ -11,6 +11,7 @@ import contextlib
 import io
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -146,6 +147,7 @@ class S3Store(ObjectStore):
         client: S3Client | None = None,
         object_lock: bool | None = None,
         part_size: int = 8 * MiB,
+        parts_in_flight: int = 4,
         retention_mode: RetentionMode = RetentionMode.COMPLIANCE,
         connect_timeout: float = 5,
         read_timeout: float = 30,
@@ -160,6 +162,7 @@ class S3Store(ObjectStore):
             raise InvalidInput("max_attempts must be at least 1")
         self.bucket = bucket
         self.part_size = part_size
+        self.parts_in_flight = max(1, parts_in_flight)
         self.retention_mode = RetentionMode(retention_mode)
         self._object_lock = object_lock
         self._versioned: bool | None = True if object_lock else None
@@ -235,9 +238,11 @@ class S3Store(ObjectStore):
                     view = view[n:]
                     if filled == self.part_size:
                         if upload is None:
-                            upload = _MultipartUpload(self._client, self.bucket, key)
+                            upload = _MultipartUpload(
+                                self._client, self.bucket, key, self.parts_in_flight
+                            )
                         upload.add_part(part)
-                        filled = 0
+                        part, filled = bytearray(self.part_size), 0  # the last one is in flight
             if upload is None:
                 with _errors(f"writing {key!r}"):
                     self._client.put_object(Bucket=self.bucket, Key=key, Body=bytes(part[:filled]))
@@ -417,20 +422,38 @@ class S3Store(ObjectStore):
 
 
 class _MultipartUpload:
-    """One multipart upload in progress: parts go up in order, then complete or abort."""
+    """One multipart upload in progress: up to ``in_flight`` parts go up at once
+    (memory: that many parts), then it completes with the parts in order, or aborts.
 
-    def __init__(self, client: S3Client, bucket: str, key: str) -> None:
+    Parallel parts are what boto3's ``upload_fileobj`` does too (10 threads); one
+    part at a time measured 0.85-0.89 of it on moto's server (P4).
+    """
+
+    def __init__(self, client: S3Client, bucket: str, key: str, in_flight: int = 1) -> None:
         self._client = client
         self._bucket = bucket
         self._key = key
+        self._in_flight = in_flight
+        self._pending: list[Future[CompletedPartTypeDef]] = []
         self._parts: list[CompletedPartTypeDef] = []
+        self._count = 0
+        self._pool = ThreadPoolExecutor(in_flight, "recvault-s3-part") if in_flight > 1 else None
         with _errors(f"starting the upload of {key!r}"):
             self._upload_id = client.create_multipart_upload(
                 Bucket=bucket, Key=key, ChecksumAlgorithm="CRC32"
             )["UploadId"]
 
     def add_part(self, data: bytes | bytearray) -> None:
-        number = len(self._parts) + 1
+        """Upload ``data`` as the next part; it must not be changed until ``complete``."""
+        self._count += 1
+        if self._pool is None:
+            self._parts.append(self._upload(self._count, data))
+            return
+        while len(self._pending) >= self._in_flight:
+            self._parts.append(self._pending.pop(0).result())  # raises the part's error
+        self._pending.append(self._pool.submit(self._upload, self._count, data))
+
+    def _upload(self, number: int, data: bytes | bytearray) -> CompletedPartTypeDef:
         with _errors(f"uploading part {number} of {self._key!r}"):
             response = self._client.upload_part(
                 Bucket=self._bucket,
@@ -443,9 +466,18 @@ class _MultipartUpload:
         part: CompletedPartTypeDef = {"PartNumber": number, "ETag": response["ETag"]}
         if "ChecksumCRC32" in response:
             part["ChecksumCRC32"] = response["ChecksumCRC32"]
-        self._parts.append(part)
+        return part
+
+    def _drain(self) -> None:
+        try:
+            while self._pending:
+                self._parts.append(self._pending.pop(0).result())
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
 
     def complete(self) -> None:
+        self._drain()
         with _errors(f"completing the upload of {self._key!r}"):
             self._client.complete_multipart_upload(
                 Bucket=self._bucket,
@@ -457,6 +489,8 @@ class _MultipartUpload:
     def abort(self) -> None:
         # The original error matters more; the bucket's lifecycle rule for
         # incomplete uploads reclaims what an unreachable store keeps.
+        with contextlib.suppress(BaseException):
+            self._drain()  # no part may still be going up when the upload is aborted
         with contextlib.suppress(*_BOTO_ERRORS):
             self._client.abort_multipart_upload(
                 Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
