@@ -111,15 +111,20 @@ def best(
 def interleaved(
     cases: dict[str, tuple[Callable[[], object], Callable[[], None] | None]], rounds: int = 5
 ) -> dict[str, float]:
-    """Median time per case over rounds that alternate the cases.
+    """Median time per case over rounds that alternate the cases (order rotated per round).
 
     The median, not the best: on this VM, writeback of a fresh GiB varies 3-5x
     from one round to the next, and the best round picks whichever case was
     luckiest; alternating spreads the drift over all cases alike.
     """
     times: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, (run, before) in cases.items():
+    order = list(cases.items())
+    for index in range(rounds):
+        # Rotate the order every round: each case goes first, second, ... in turn, so
+        # caches below ours (the VM host's, which holds about two of these files)
+        # favour no case in particular.
+        shift = index % len(order)
+        for name, (run, before) in order[shift:] + order[:shift]:
             if before:
                 before()
             start = time.perf_counter()
