@@ -8,7 +8,6 @@ processing event; metadata reads are not.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -36,23 +35,17 @@ from vault.errors import (
     ProcessingRestricted,
     RangeNotSatisfiable,
 )
+from vault.pools import shared_pool
 from vault.processing import processing_event
 from vault.reader import ReadMeta, RecordReader
 from vault.writes import RecordInput as RecordInput
 
-#: Threads that fetch range segments one step ahead (vault.envelope.open_range); shared
-#: by every vault in the process, started on the first range read.
+#: Threads that fetch range segments one step ahead (vault.envelope.open_range).
 PREFETCH_THREADS = 4
-_prefetch_pool: ThreadPoolExecutor | None = None
-_prefetch_lock = threading.Lock()
 
 
 def _prefetch() -> ThreadPoolExecutor:
-    global _prefetch_pool
-    with _prefetch_lock:
-        if _prefetch_pool is None:
-            _prefetch_pool = ThreadPoolExecutor(PREFETCH_THREADS, "recvault-prefetch")
-        return _prefetch_pool
+    return shared_pool("prefetch", PREFETCH_THREADS)
 
 
 class Records:

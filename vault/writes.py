@@ -10,7 +10,6 @@ processing clock and appends the audit events. Anything a crash leaves
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,22 +42,17 @@ from vault.errors import (
     VaultError,
 )
 from vault.locks import lock_new_versions
+from vault.pools import shared_pool
 from vault.processing import cancel_pending_destruction
 from vault.storage.base import ObjectStore, PutBatch
 from vault.transfer import transfer_in_progress
 
 _WRITE_THREADS = 16
-_writer_pool: ThreadPoolExecutor | None = None
-_writer_lock = threading.Lock()
 
 
 def _writers() -> ThreadPoolExecutor:
-    """The threads that seal and store a bulk put's objects (shared, started once)."""
-    global _writer_pool
-    with _writer_lock:
-        if _writer_pool is None:
-            _writer_pool = ThreadPoolExecutor(_WRITE_THREADS, "recvault-write")
-        return _writer_pool
+    """The threads that seal and store a bulk put's objects on a network store."""
+    return shared_pool("write", _WRITE_THREADS)
 
 
 RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
