@@ -332,10 +332,11 @@ def open_range(
 ) -> Iterator[bytes]:
     """Yield exactly ``plaintext[start:stop]``, fetching only the segments covering it.
 
-    With ``prefetch``, each segment is fetched by the executor one step ahead, so
-    the next segment's read overlaps this one's read and verification (a cold
-    two-segment range: both reads at once, the first decrypted while the second
-    arrives). Without it, a range of up to ``COALESCE_SEGMENTS`` is one fetch.
+    With ``prefetch``, the executor fetches and verifies each next segment while
+    this one is fetched and verified (a cold two-segment range: both reads and
+    both decryptions at once); segments are still released in order, and a
+    failing one only after those before it. Without it, a range of up to
+    ``COALESCE_SEGMENTS`` is one fetch.
     """
     if start < 0 or start > stop:
         raise InvalidInput(f"invalid byte range [{start}, {stop})")
@@ -362,24 +363,25 @@ def _open_range_ahead(
     exp, stride = header.segment_exp, header.segment_size + GCM_TAG_BYTES
     first, last = start >> exp, (stop - 1) >> exp
 
-    def get(index: int) -> bytes:
+    def segment(index: int) -> bytes:
+        """Fetch, verify and cut one segment (run ahead by ``prefetch`` for the next one)."""
         offset = header.length + index * stride
         want = _sealed_segment_len(header, index)
         sealed = fetch(offset, offset + want)
         if len(sealed) != want:
             raise IntegrityError(f"object truncated inside segment {index}")
-        return sealed
+        plaintext = _open_segment(aead, base, header, index, sealed)
+        seg_start = index << exp
+        lo, hi = max(start - seg_start, 0), min(stop - seg_start, len(plaintext))
+        return plaintext if (lo, hi) == (0, len(plaintext)) else plaintext[lo:hi]
 
     ahead: Future[bytes] | None = None
     try:
         for index in range(first, last + 1):
-            following = prefetch.submit(get, index + 1) if index < last else None
-            sealed = get(index) if ahead is None else ahead.result()
+            following = prefetch.submit(segment, index + 1) if index < last else None
+            chunk = segment(index) if ahead is None else ahead.result()
             ahead = following
-            plaintext = _open_segment(aead, base, header, index, sealed)
-            seg_start = index << exp
-            lo, hi = max(start - seg_start, 0), min(stop - seg_start, len(plaintext))
-            yield plaintext if (lo, hi) == (0, len(plaintext)) else plaintext[lo:hi]
+            yield chunk
     finally:
         if ahead is not None:
             ahead.cancel()
