@@ -2,7 +2,7 @@
 
 - ``cryptography.hazmat``: only ``vault/crypto/`` (``keys/local.py`` goes through it too);
 - ``hvac``: only ``keys/vault_transit.py``;
-- ``boto3`` / ``botocore``: only ``vault/storage/s3.py``.
+- ``boto3`` / ``botocore``: only the package ``vault/storage/s3/``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ PACKAGES = ("vault", "keys", "api")
 RULES: list[tuple[str, str, Callable[[str], bool]]] = [
     ("cryptography.hazmat", "vault/crypto/", lambda p: p.startswith("vault/crypto/")),
     ("hvac", "keys/vault_transit.py", lambda p: p == "keys/vault_transit.py"),
-    ("boto3", "vault/storage/s3.py", lambda p: p == "vault/storage/s3.py"),
-    ("botocore", "vault/storage/s3.py", lambda p: p == "vault/storage/s3.py"),
+    ("boto3", "vault/storage/s3/", lambda p: p.startswith("vault/storage/s3/")),
+    ("botocore", "vault/storage/s3/", lambda p: p.startswith("vault/storage/s3/")),
 ]
 
 
@@ -96,7 +96,7 @@ def test_checker_catches_offenders(relpath: str, source: str) -> None:
     [
         ("vault/crypto/primitives.py", "from cryptography.hazmat.primitives import hashes"),
         ("keys/vault_transit.py", "import hvac"),
-        ("vault/storage/s3.py", "import boto3\nfrom botocore.config import Config"),
+        ("vault/storage/s3/store.py", "import boto3\nfrom botocore.config import Config"),
         ("vault/envelope.py", "from vault.crypto import AesGcm\nimport cryptography.x509"),
         ("vault/hvac_errors.py", "import hvacish\nfrom .boto3 import x"),
     ],

@@ -8,7 +8,8 @@ import pytest
 from tests.fixtures.s3 import BucketFactory
 from tests.storage.s3_cases import S3StoreCases
 from vault.storage import ObjectNotFound, StoreAccessDenied, StoreUnavailable
-from vault.storage.s3 import S3Store, _translate
+from vault.storage.s3 import S3Store
+from vault.storage.s3.errors import translate
 
 
 class TestS3StoreInProcess(S3StoreCases):
@@ -56,6 +57,6 @@ def client_error(code: str, status: int) -> botocore.exceptions.ClientError:
     ],
 )
 def test_botocore_errors_map_to_vault_errors(error: Exception, expected: type) -> None:
-    translated = _translate(error, "reading 'jp/00/x'")
+    translated = translate(error, "reading 'jp/00/x'")
     assert type(translated) is expected
     assert "jp/00/x" in translated.message

@@ -1,18 +1,16 @@
 """S3Store: objects in one S3 bucket (AWS S3, MinIO, Ceph), with Object Lock.
 
-The only module of recvault that imports boto3 or botocore. Every botocore
-error is translated to a recvault error in ``_translate``, and nowhere else.
+The package ``vault.storage.s3`` is the only part of recvault that imports boto3
+or botocore. Every botocore error is translated to a recvault error in
+``errors.translate``, and nowhere else; multipart uploads live in ``multipart``.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import io
 import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -20,7 +18,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from vault.errors import InvalidInput, VaultError
+from vault.errors import InvalidInput
 from vault.storage.base import (
     ObjectInfo,
     ObjectLocked,
@@ -29,34 +27,23 @@ from vault.storage.base import (
     ObjectStore,
     RetentionMode,
     StoreAccessDenied,
-    StoreUnavailable,
 )
 from vault.storage.naming import check_key, check_prefix
+from vault.storage.s3.errors import (
+    BOTO_ERRORS,
+    NO_LOCK_CONFIG,
+    boto_errors,
+    error_code,
+    translate,
+)
+from vault.storage.s3.multipart import MultipartUpload
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
-    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB  # S3's floor for every part but the last
 MAX_PART_SIZE = 5 * 1024 * MiB
-
-_NOT_FOUND = {"NoSuchKey", "NotFound", "NoSuchVersion", "404"}
-_DENIED = {
-    "AccessDenied",
-    "AllAccessDisabled",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "InvalidToken",
-    "ExpiredToken",
-    "403",
-}
-_NO_CREDENTIALS = (
-    botocore.exceptions.NoCredentialsError,
-    botocore.exceptions.PartialCredentialsError,
-)
-_NO_LOCK_CONFIG = {"ObjectLockConfigurationNotFoundError", "InvalidRequest"}
-
 
 _SESSION_LOCK = threading.Lock()
 _SESSION: boto3.session.Session | None = None
@@ -73,45 +60,6 @@ def _shared_session() -> boto3.session.Session:
     return _SESSION
 
 
-def _error_code(exc: botocore.exceptions.ClientError) -> tuple[str, int]:
-    error = exc.response.get("Error", {})
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return str(error.get("Code", "")), int(status)
-
-
-def _translate(exc: Exception, what: str, *, bucket_call: bool = False) -> VaultError:
-    """The one place where botocore errors become recvault errors.
-
-    ``bucket_call``: the request names no object, so "not found" means the
-    bucket is missing, and the store cannot serve at all.
-    """
-    if isinstance(exc, botocore.exceptions.ClientError):
-        code, status = _error_code(exc)
-        if code == "NoSuchBucket" or (bucket_call and status == 404):
-            return StoreUnavailable(f"s3: {what}: the bucket does not exist")
-        if code in _NOT_FOUND or status == 404:
-            return ObjectNotFound(f"s3: {what}: not found")
-        if code in _DENIED or status == 403:
-            return StoreAccessDenied(f"s3: {what}: access denied ({code or status})")
-        return StoreUnavailable(f"s3: {what}: {code or 'error'} (HTTP {status})")
-    if isinstance(exc, _NO_CREDENTIALS):
-        return StoreAccessDenied(f"s3: {what}: no credentials")
-    return StoreUnavailable(f"s3: {what}: {type(exc).__name__}")
-
-
-_BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
-
-
-@contextmanager
-def _errors(what: str, *, bucket_call: bool = False) -> Iterator[None]:
-    try:
-        yield
-    except botocore.exceptions.ParamValidationError:
-        raise  # a bug in recvault, not a state of the store
-    except _BOTO_ERRORS as exc:
-        raise _translate(exc, what, bucket_call=bucket_call) from exc
-
-
 class _BodyReader(io.RawIOBase):
     """A raw stream over a StreamingBody whose read errors are recvault errors."""
 
@@ -124,7 +72,7 @@ class _BodyReader(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        with _errors(f"reading {self._key!r}"):
+        with boto_errors(f"reading {self._key!r}"):
             data = self._body.read(len(view))
         view[: len(data)] = data
         return len(data)
@@ -195,13 +143,13 @@ class S3Store(ObjectStore):
             try:
                 config = self._client.get_object_lock_configuration(Bucket=self.bucket)
             except botocore.exceptions.ClientError as exc:
-                if _error_code(exc)[0] not in _NO_LOCK_CONFIG:
-                    raise _translate(
+                if error_code(exc)[0] not in NO_LOCK_CONFIG:
+                    raise translate(
                         exc, "reading the Object Lock configuration", bucket_call=True
                     ) from exc
                 self._object_lock = False
             except botocore.exceptions.BotoCoreError as exc:
-                raise _translate(
+                raise translate(
                     exc, "reading the Object Lock configuration", bucket_call=True
                 ) from exc
             else:
@@ -215,7 +163,7 @@ class S3Store(ObjectStore):
 
     def _is_versioned(self) -> bool:
         if self._versioned is None:
-            with _errors("reading the bucket's versioning", bucket_call=True):
+            with boto_errors("reading the bucket's versioning", bucket_call=True):
                 status = self._client.get_bucket_versioning(Bucket=self.bucket).get("Status")
             # A suspended bucket still holds the versions written while enabled.
             self._versioned = status in ("Enabled", "Suspended")
@@ -227,7 +175,7 @@ class S3Store(ObjectStore):
         check_key(key)
         part = bytearray(self.part_size)
         filled = 0
-        upload: _MultipartUpload | None = None
+        upload: MultipartUpload | None = None
         try:
             for chunk in chunks:
                 view = memoryview(chunk).cast("B")
@@ -238,13 +186,13 @@ class S3Store(ObjectStore):
                     view = view[n:]
                     if filled == self.part_size:
                         if upload is None:
-                            upload = _MultipartUpload(
+                            upload = MultipartUpload(
                                 self._client, self.bucket, key, self.parts_in_flight
                             )
                         upload.add_part(part)
                         part, filled = bytearray(self.part_size), 0  # the last one is in flight
             if upload is None:
-                with _errors(f"writing {key!r}"):
+                with boto_errors(f"writing {key!r}"):
                     self._client.put_object(Bucket=self.bucket, Key=key, Body=bytes(part[:filled]))
             else:
                 if filled:
@@ -261,7 +209,7 @@ class S3Store(ObjectStore):
 
     def open(self, key: str) -> BinaryIO:
         check_key(key)
-        with _errors(f"opening {key!r}"):
+        with boto_errors(f"opening {key!r}"):
             body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
         return io.BufferedReader(_BodyReader(body, key), buffer_size=MiB)
 
@@ -279,17 +227,17 @@ class S3Store(ObjectStore):
             with response["Body"] as body:
                 return body.read()
         except botocore.exceptions.ClientError as exc:
-            code, status = _error_code(exc)
+            code, status = error_code(exc)
             if code == "InvalidRange" or status == 416:
                 self.head(key)  # the range starts past the end of an existing object
                 return b""
-            raise _translate(exc, f"reading a range of {key!r}") from exc
+            raise translate(exc, f"reading a range of {key!r}") from exc
         except botocore.exceptions.BotoCoreError as exc:
-            raise _translate(exc, f"reading a range of {key!r}") from exc
+            raise translate(exc, f"reading a range of {key!r}") from exc
 
     def head(self, key: str) -> ObjectInfo:
         check_key(key)
-        with _errors(f"reading metadata of {key!r}"):
+        with boto_errors(f"reading metadata of {key!r}"):
             response = self._client.head_object(Bucket=self.bucket, Key=key)
         return ObjectInfo(
             key=key,
@@ -306,7 +254,7 @@ class S3Store(ObjectStore):
         pages = paginator.paginate(
             Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
         )
-        with _errors(f"listing prefix {prefix!r}", bucket_call=True):
+        with boto_errors(f"listing prefix {prefix!r}", bucket_call=True):
             for page in pages:
                 for item in page.get("Contents", []):
                     yield ObjectInfo(
@@ -324,12 +272,12 @@ class S3Store(ObjectStore):
             # A wrong-region client gets a 301 that still names the region.
             headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
             if "x-amz-bucket-region" not in headers:
-                raise _translate(exc, "reading the bucket's region", bucket_call=True) from exc
+                raise translate(exc, "reading the bucket's region", bucket_call=True) from exc
         except botocore.exceptions.BotoCoreError as exc:
-            raise _translate(exc, "reading the bucket's region", bucket_call=True) from exc
+            raise translate(exc, "reading the bucket's region", bucket_call=True) from exc
         region = headers.get("x-amz-bucket-region")
         if not region:
-            with _errors("reading the bucket's location", bucket_call=True):
+            with boto_errors("reading the bucket's location", bucket_call=True):
                 region = self._client.get_bucket_location(Bucket=self.bucket).get(
                     "LocationConstraint"
                 )
@@ -338,7 +286,7 @@ class S3Store(ObjectStore):
         return region or "us-east-1"
 
     def health(self) -> None:
-        with _errors("checking the bucket", bucket_call=True):
+        with boto_errors("checking the bucket", bucket_call=True):
             self._client.head_bucket(Bucket=self.bucket)
 
     # -- deleting -------------------------------------------------------------
@@ -346,14 +294,14 @@ class S3Store(ObjectStore):
     def delete(self, key: str) -> None:
         check_key(key)
         if not self._is_versioned():
-            with _errors(f"deleting {key!r}"):
+            with boto_errors(f"deleting {key!r}"):
                 self._client.delete_object(Bucket=self.bucket, Key=key)
             return
         for version_id in self._version_ids(key):
             try:
                 self._client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
-            except _BOTO_ERRORS as exc:
-                error = _translate(exc, f"deleting a version of {key!r}")
+            except BOTO_ERRORS as exc:
+                error = translate(exc, f"deleting a version of {key!r}")
                 if isinstance(error, StoreAccessDenied) and self._locked(key, version_id):
                     raise ObjectLocked(f"s3: {key!r} is under retention or legal hold") from exc
                 if isinstance(error, ObjectNotFound):
@@ -364,7 +312,7 @@ class S3Store(ObjectStore):
         """Every version and delete marker of exactly ``key`` (not of longer keys)."""
         ids: builtins.list[str] = []
         paginator = self._client.get_paginator("list_object_versions")
-        with _errors(f"listing versions of {key!r}"):
+        with boto_errors(f"listing versions of {key!r}"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=key):
                 for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
                     if entry.get("Key") == key and "VersionId" in entry:
@@ -374,7 +322,7 @@ class S3Store(ObjectStore):
     def _locked(self, key: str, version_id: str) -> bool:
         try:
             response = self._client.head_object(Bucket=self.bucket, Key=key, VersionId=version_id)
-        except _BOTO_ERRORS:
+        except BOTO_ERRORS:
             return False
         protection = _protection(response)
         if protection.legal_hold:
@@ -396,7 +344,7 @@ class S3Store(ObjectStore):
         current = self.protection(key)
         if current.mode == mode and current.retain_until and current.retain_until >= retain_until:
             return  # retention only ever grows; COMPLIANCE refuses a shorter date
-        with _errors(f"setting retention on {key!r}"):
+        with boto_errors(f"setting retention on {key!r}"):
             self._client.put_object_retention(
                 Bucket=self.bucket,
                 Key=key,
@@ -408,7 +356,7 @@ class S3Store(ObjectStore):
         if not self.supports_object_lock:
             self.head(key)
             return
-        with _errors(f"setting the legal hold on {key!r}"):
+        with boto_errors(f"setting the legal hold on {key!r}"):
             self._client.put_object_legal_hold(
                 Bucket=self.bucket, Key=key, LegalHold={"Status": "ON" if on else "OFF"}
             )
@@ -416,85 +364,9 @@ class S3Store(ObjectStore):
     def protection(self, key: str) -> ObjectProtection:
         # HeadObject rather than GetObjectRetention: moto answers the latter wrongly.
         check_key(key)
-        with _errors(f"reading the protection of {key!r}"):
+        with boto_errors(f"reading the protection of {key!r}"):
             response = self._client.head_object(Bucket=self.bucket, Key=key)
         return _protection(response)
-
-
-class _MultipartUpload:
-    """One multipart upload in progress: up to ``in_flight`` parts go up at once
-    (memory: that many parts), then it completes with the parts in order, or aborts.
-
-    Parallel parts are what boto3's ``upload_fileobj`` does too (10 threads); one
-    part at a time measured 0.85-0.89 of it on moto's server (P4).
-    """
-
-    def __init__(self, client: S3Client, bucket: str, key: str, in_flight: int = 1) -> None:
-        self._client = client
-        self._bucket = bucket
-        self._key = key
-        self._in_flight = in_flight
-        self._pending: list[Future[CompletedPartTypeDef]] = []
-        self._parts: list[CompletedPartTypeDef] = []
-        self._count = 0
-        self._pool = ThreadPoolExecutor(in_flight, "recvault-s3-part") if in_flight > 1 else None
-        with _errors(f"starting the upload of {key!r}"):
-            self._upload_id = client.create_multipart_upload(
-                Bucket=bucket, Key=key, ChecksumAlgorithm="CRC32"
-            )["UploadId"]
-
-    def add_part(self, data: bytes | bytearray) -> None:
-        """Upload ``data`` as the next part; it must not be changed until ``complete``."""
-        self._count += 1
-        if self._pool is None:
-            self._parts.append(self._upload(self._count, data))
-            return
-        while len(self._pending) >= self._in_flight:
-            self._parts.append(self._pending.pop(0).result())  # raises the part's error
-        self._pending.append(self._pool.submit(self._upload, self._count, data))
-
-    def _upload(self, number: int, data: bytes | bytearray) -> CompletedPartTypeDef:
-        with _errors(f"uploading part {number} of {self._key!r}"):
-            response = self._client.upload_part(
-                Bucket=self._bucket,
-                Key=self._key,
-                UploadId=self._upload_id,
-                PartNumber=number,
-                Body=data,  # type: ignore[arg-type]  # botocore takes bytearray too
-                ChecksumAlgorithm="CRC32",
-            )
-        part: CompletedPartTypeDef = {"PartNumber": number, "ETag": response["ETag"]}
-        if "ChecksumCRC32" in response:
-            part["ChecksumCRC32"] = response["ChecksumCRC32"]
-        return part
-
-    def _drain(self) -> None:
-        try:
-            while self._pending:
-                self._parts.append(self._pending.pop(0).result())
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def complete(self) -> None:
-        self._drain()
-        with _errors(f"completing the upload of {self._key!r}"):
-            self._client.complete_multipart_upload(
-                Bucket=self._bucket,
-                Key=self._key,
-                UploadId=self._upload_id,
-                MultipartUpload={"Parts": self._parts},
-            )
-
-    def abort(self) -> None:
-        # The original error matters more; the bucket's lifecycle rule for
-        # incomplete uploads reclaims what an unreachable store keeps.
-        with contextlib.suppress(BaseException):
-            self._drain()  # no part may still be going up when the upload is aborted
-        with contextlib.suppress(*_BOTO_ERRORS):
-            self._client.abort_multipart_upload(
-                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
-            )
 
 
 def _protection(response: Any) -> ObjectProtection:

@@ -1,0 +1,89 @@
+"""One S3 multipart upload: parts in flight, completed in order, or aborted."""
+
+from __future__ import annotations
+
+import contextlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from vault.storage.s3.errors import BOTO_ERRORS, boto_errors
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+
+
+class MultipartUpload:
+    """One multipart upload in progress: up to ``in_flight`` parts go up at once
+    (memory: that many parts), then it completes with the parts in order, or aborts.
+
+    Parallel parts are what boto3's ``upload_fileobj`` does too (10 threads); one
+    part at a time measured 0.85-0.89 of it on moto's server (P4).
+    """
+
+    def __init__(self, client: S3Client, bucket: str, key: str, in_flight: int = 1) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._key = key
+        self._in_flight = in_flight
+        self._pending: list[Future[CompletedPartTypeDef]] = []
+        self._parts: list[CompletedPartTypeDef] = []
+        self._count = 0
+        self._pool = ThreadPoolExecutor(in_flight, "recvault-s3-part") if in_flight > 1 else None
+        with boto_errors(f"starting the upload of {key!r}"):
+            self._upload_id = client.create_multipart_upload(
+                Bucket=bucket, Key=key, ChecksumAlgorithm="CRC32"
+            )["UploadId"]
+
+    def add_part(self, data: bytes | bytearray) -> None:
+        """Upload ``data`` as the next part; it must not be changed until ``complete``."""
+        self._count += 1
+        if self._pool is None:
+            self._parts.append(self._upload(self._count, data))
+            return
+        while len(self._pending) >= self._in_flight:
+            self._parts.append(self._pending.pop(0).result())  # raises the part's error
+        self._pending.append(self._pool.submit(self._upload, self._count, data))
+
+    def _upload(self, number: int, data: bytes | bytearray) -> CompletedPartTypeDef:
+        with boto_errors(f"uploading part {number} of {self._key!r}"):
+            response = self._client.upload_part(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=data,  # type: ignore[arg-type]  # botocore takes bytearray too
+                ChecksumAlgorithm="CRC32",
+            )
+        part: CompletedPartTypeDef = {"PartNumber": number, "ETag": response["ETag"]}
+        if "ChecksumCRC32" in response:
+            part["ChecksumCRC32"] = response["ChecksumCRC32"]
+        return part
+
+    def _drain(self) -> None:
+        try:
+            while self._pending:
+                self._parts.append(self._pending.pop(0).result())
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def complete(self) -> None:
+        self._drain()
+        with boto_errors(f"completing the upload of {self._key!r}"):
+            self._client.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+
+    def abort(self) -> None:
+        # The original error matters more; the bucket's lifecycle rule for
+        # incomplete uploads reclaims what an unreachable store keeps.
+        with contextlib.suppress(BaseException):
+            self._drain()  # no part may still be going up when the upload is aborted
+        with contextlib.suppress(*BOTO_ERRORS):
+            self._client.abort_multipart_upload(
+                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
+            )
