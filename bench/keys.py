@@ -8,7 +8,7 @@ made directly (same batch size), and prints one table. The target is a ratio
 bookkeeping must cost no more than a tenth of the raw rate.
 
 hvac is imported here only as the baseline; recvault code reaches hvac through
-``keys.vault_transit`` alone.
+the ``keys.transit`` package alone.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import hvac
 
 from keys.bootstrap import bootstrap_transit
-from keys.vault_transit import TransitKeyProvider
+from keys.transit import TransitKeyProvider
 from tests.fixtures.bao import start_bao_server
 
 MOUNT = "transit-bench"

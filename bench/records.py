@@ -472,7 +472,7 @@ def main() -> int:
             upgrade(settings.database.url)
             vault = RecordVault.from_settings(settings)
             subject = vault.create_subject("bench-subject", "JP")
-            from keys.vault_transit import TransitKeyProvider
+            from keys.transit import TransitKeyProvider
 
             provider = vault.regions["JP"].keys
             inner = getattr(provider, "_inner", provider)

@@ -5,7 +5,7 @@ A provider holds one *subject key* per data subject, named opaquely
 caller; the provider only wraps, unwraps and rewraps them, so plaintext DEKs
 never leave the process and subject keys never leave the provider.
 
-Implementations: ``keys.vault_transit.TransitKeyProvider`` (HashiCorp Vault /
+Implementations: ``keys.transit.TransitKeyProvider`` (HashiCorp Vault /
 OpenBao Transit) and ``keys.local.LocalKeyProvider`` (embedded). Both pass
 ``tests/keys/conformance.py``.
 """

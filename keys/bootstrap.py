@@ -1,7 +1,7 @@
 """Prepare OpenBao/Vault for recvault: Transit mounts, their settings, and the two policies.
 
 Idempotent: running it again changes nothing that is already right. It talks to
-the key service only through ``keys.vault_transit.TransitAdmin`` and returns
+the key service only through ``keys.transit.TransitAdmin`` and returns
 names and settings, never a token (``create_token`` is the one exception, for
 tests and the dev server).
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-from keys.vault_transit import TransitAdmin
+from keys.transit import TransitAdmin
 
 SERVICE_POLICY_FILE = "policy-service.hcl"
 ADMIN_POLICY_FILE = "policy-key-admin.hcl"

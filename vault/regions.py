@@ -70,7 +70,7 @@ def build_keys(
             path, settings.secret_bytes("master_key"), label=f"local-{name}"
         )
     else:
-        from keys.vault_transit import TransitKeyProvider
+        from keys.transit import TransitKeyProvider
 
         mounts = config.mount_list() or [f"transit-{name.lower()}"]
         token = vault_token(config)

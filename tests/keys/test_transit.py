@@ -21,7 +21,7 @@ from keys.base import (
 )
 from keys.bootstrap import bootstrap_transit, create_token, policy_hcl
 from keys.naming import subject_key_name
-from keys.vault_transit import TransitAdmin, TransitKeyProvider, map_transit_error
+from keys.transit import TransitAdmin, TransitKeyProvider, map_transit_error
 from tests.fixtures.bao import TRANSIT_MOUNTS, BaoServer, TransitSetup
 from tests.keys.conformance import NAME_SECRET, KeyProviderConformance, dek
 from vault.errors import IntegrityError

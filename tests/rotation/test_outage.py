@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from keys.bootstrap import bootstrap_transit
-from keys.vault_transit import TransitKeyProvider
+from keys.transit import TransitKeyProvider
 from tests.fixtures.bao import TRANSIT_MOUNTS
 from tests.rotation.conftest import FaultyKeys, install, read, seed, unseal, wrapped_rows
 from vault.errors import Unavailable

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from keys.base import KeyVersionRetired
-from keys.vault_transit import TransitKeyProvider
+from keys.transit import TransitKeyProvider
 from tests.rotation.conftest import SECURITY, object_hashes, read, seed, wrapped_rows
 from vault import RecordVault
 from vault.db import KeyRotationRow, SubjectRow

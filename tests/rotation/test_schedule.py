@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keys.vault_transit import TransitKeyProvider
+from keys.transit import TransitKeyProvider
 from tests.rotation.conftest import read
 
 

@@ -1,25 +1,17 @@
-"""Subject keys in OpenBao / Vault Transit; the only module of recvault that imports hvac.
+"""Subject keys on one Transit mount: ``TransitKeyProvider``.
 
-``TransitKeyProvider`` serves the record path (wrap, unwrap, rewrap in batches)
-and the key lifecycle (create, rotate, minimums, trim, destroy).
-``TransitAdmin`` holds the few root-token calls that ``keys.bootstrap`` needs.
-Every failure of the key service becomes a recvault error in one place:
-``map_transit_error``.
+It serves the record path (wrap, unwrap, rewrap in batches) and the key
+lifecycle (create, rotate, minimums, trim, destroy). Its HTTP calls go through
+``keys.transit.client.Transport``.
 """
 
 from __future__ import annotations
 
 import base64
 import re
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-
-import hvac
-import hvac.exceptions
-import requests
 
 from keys.base import (
     KeyAccessDenied,
@@ -28,69 +20,16 @@ from keys.base import (
     KeyError_,
     KeyNotFound,
     KeyUnavailable,
-    KeyVersionRetired,
     WrappedDek,
 )
 from keys.batch import batch_failure
 from keys.naming import PREFIX
-from vault.errors import IntegrityError, VaultError
+from keys.transit.client import CallObserver, DestroyedNames, Transport, map_transit_error
+from vault.errors import VaultError
 
-CallObserver = Callable[[str, float], None]
 _Out = TypeVar("_Out")
-DestroyedNames = Callable[[str], bool]
 
 _VERSION_PREFIX = re.compile(r"^vault:v(\d+):")
-_NOT_FOUND_MARKERS = ("encryption key not found", "no existing key named", "not found")
-_RETIRED_MARKERS = ("disallowed by policy (too old)",)
-_INTEGRITY_MARKERS = ("invalid ciphertext", "message authentication failed")
-
-
-def map_transit_error(
-    error: BaseException | str, key_name: str = "", destroyed_names: DestroyedNames | None = None
-) -> VaultError:
-    """Turn an hvac/requests exception, or a per-item batch error message, into a recvault error.
-
-    Transit answers a destroyed key exactly like one that never existed; only the
-    caller's records can tell them apart, hence ``destroyed_names``.
-    """
-    if isinstance(error, requests.exceptions.RequestException):
-        return KeyUnavailable(f"key service unreachable: {type(error).__name__}")
-    if isinstance(error, hvac.exceptions.Forbidden | hvac.exceptions.Unauthorized):
-        return KeyAccessDenied("the key service refused this credential for the operation")
-    if isinstance(
-        error,
-        hvac.exceptions.VaultDown
-        | hvac.exceptions.InternalServerError
-        | hvac.exceptions.BadGateway
-        | hvac.exceptions.VaultNotInitialized
-        | hvac.exceptions.RateLimitExceeded,
-    ):
-        return KeyUnavailable(f"key service not serving: {type(error).__name__}")
-    if isinstance(error, hvac.exceptions.InvalidPath):
-        message = "not found"
-    elif isinstance(error, hvac.exceptions.VaultError):
-        message = (
-            ", ".join(error.errors) if error.errors else str(error.args[0] if error.args else "")
-        )
-        if isinstance(error, hvac.exceptions.UnexpectedError):
-            return KeyError_(f"unexpected answer from the key service: {message[:200]}")
-    elif isinstance(error, str):
-        message = error
-    else:
-        return KeyError_(f"key service call failed: {type(error).__name__}")
-
-    lowered = message.lower()
-    if any(marker in lowered for marker in _RETIRED_MARKERS):
-        return KeyVersionRetired(
-            f"wrapped DEK of {key_name} is below its minimum decryption version"
-        )
-    if any(marker in lowered for marker in _INTEGRITY_MARKERS):
-        return IntegrityError(f"wrapped DEK does not authenticate under {key_name}")
-    if any(marker in lowered for marker in _NOT_FOUND_MARKERS):
-        if key_name and destroyed_names is not None and destroyed_names(key_name):
-            return KeyDestroyed(f"subject key {key_name} was destroyed")
-        return KeyNotFound(f"no subject key {key_name}")
-    return KeyError_(f"key service refused the request: {message[:200]}")
 
 
 def _b64(data: bytes) -> str:
@@ -128,88 +67,6 @@ def _describe(name: str, data: dict[str, Any]) -> KeyDescription:
     )
 
 
-class _Transport:
-    """One hvac client plus the call counter and timing shared by provider and admin."""
-
-    def __init__(
-        self,
-        addr: str,
-        *,
-        token: str | None,
-        approle: tuple[str, str] | None,
-        namespace: str | None,
-        verify: bool | str,
-        client_cert: tuple[str, str] | None,
-        timeout: float,
-        on_call: CallObserver | None,
-    ) -> None:
-        self.client = hvac.Client(
-            url=addr,
-            token=token,
-            namespace=namespace,
-            verify=verify,
-            cert=client_cert,
-            timeout=timeout,
-        )
-        self.on_call = on_call
-        self.calls = 0
-        self._lock = threading.Lock()
-        if approle is not None:
-            role_id, secret_id = approle
-            try:
-                body = self.request(
-                    "login",
-                    "post",
-                    "/v1/auth/approle/login",
-                    {"role_id": role_id, "secret_id": secret_id},
-                )
-            except KeyError_:
-                # A wrong role or secret id is answered with 400, not 403.
-                raise KeyAccessDenied("the key service refused the AppRole credentials") from None
-            auth = body.get("auth") or {}
-            if "client_token" not in auth:
-                raise KeyAccessDenied("the key service issued no token for this AppRole")
-            self.client.token = auth["client_token"]
-
-    def request(
-        self,
-        op: str,
-        method: str,
-        path: str,
-        payload: dict[str, Any] | None = None,
-        *,
-        key_name: str = "",
-        batch: bool = False,
-        destroyed_names: DestroyedNames | None = None,
-    ) -> dict[str, Any]:
-        """One HTTP call; with ``batch``, a 400 carrying ``batch_results`` is returned."""
-        with self._lock:
-            self.calls += 1
-        started = time.perf_counter()
-        try:
-            if method == "post":
-                response = self.client.adapter.post(path, json=payload)
-            elif method == "get":
-                response = self.client.adapter.get(path)
-            elif method == "list":
-                response = self.client.adapter.list(path)
-            elif method == "delete":
-                response = self.client.adapter.delete(path)
-            else:  # pragma: no cover - programming error
-                raise ValueError(method)
-        except hvac.exceptions.InvalidRequest as exc:
-            body = exc.json if isinstance(exc.json, dict) else None
-            if batch and body is not None and "batch_results" in (body.get("data") or {}):
-                return body
-            raise map_transit_error(exc, key_name, destroyed_names) from None
-        except (hvac.exceptions.VaultError, requests.exceptions.RequestException) as exc:
-            raise map_transit_error(exc, key_name, destroyed_names) from None
-        finally:
-            if self.on_call is not None:
-                self.on_call(op, time.perf_counter() - started)
-        return response if isinstance(response, dict) else {}
-
-
 class TransitKeyProvider:
     """Subject keys on one Transit mount of one OpenBao/Vault server (see ``docs/keys.md``)."""
 
@@ -236,7 +93,7 @@ class TransitKeyProvider:
         self._label = f"vault:{addr.rstrip('/')}/{self._mount}"
         self._batch_size = batch_size
         self._destroyed_names = destroyed_names
-        self._transport = _Transport(
+        self._transport = Transport(
             addr,
             token=token,
             approle=approle,
@@ -438,81 +295,3 @@ class TransitKeyProvider:
         if failures:
             raise batch_failure(op, failures, total)
         return out
-
-
-class TransitAdmin:
-    """Root-token calls for ``keys.bootstrap``: mounts, Transit settings, policies, tokens.
-
-    It returns no secret except the token that ``create_token`` is asked for.
-    """
-
-    def __init__(
-        self, addr: str, token: str, *, verify: bool | str = True, timeout: float = 10.0
-    ) -> None:
-        self._transport = _Transport(
-            addr,
-            token=token,
-            approle=None,
-            namespace=None,
-            verify=verify,
-            client_cert=None,
-            timeout=timeout,
-            on_call=None,
-        )
-
-    def mounts(self) -> set[str]:
-        data = self._transport.request("sys.mounts", "get", "/v1/sys/mounts")
-        table = data.get("data") or data
-        return {path.strip("/") for path in table if isinstance(table.get(path), dict)}
-
-    def enable_transit(self, mount: str) -> bool:
-        """Enable Transit at ``mount``; False when something is already mounted there."""
-        if mount in self.mounts():
-            return False
-        self._transport.request("sys.mount", "post", f"/v1/sys/mounts/{mount}", {"type": "transit"})
-        return True
-
-    def configure_transit(self, mount: str, *, cache_size: int) -> None:
-        self._transport.request(
-            "keys.settings", "post", f"/v1/{mount}/config/keys", {"disable_upsert": True}
-        )
-        self._transport.request(
-            "cache.settings", "post", f"/v1/{mount}/cache-config", {"size": cache_size}
-        )
-
-    def transit_settings(self, mount: str) -> dict[str, Any]:
-        keys = (
-            self._transport.request("keys.settings", "get", f"/v1/{mount}/config/keys").get("data")
-            or {}
-        )
-        cache = (
-            self._transport.request("cache.settings", "get", f"/v1/{mount}/cache-config").get(
-                "data"
-            )
-            or {}
-        )
-        return {
-            "disable_upsert": bool(keys.get("disable_upsert")),
-            "cache_size": int(cache.get("size", 0)),
-        }
-
-    def write_policy(self, name: str, hcl: str) -> None:
-        self._transport.request(
-            "sys.policy", "post", f"/v1/sys/policies/acl/{name}", {"policy": hcl}
-        )
-
-    def read_policy(self, name: str) -> str:
-        data = (
-            self._transport.request("sys.policy", "get", f"/v1/sys/policies/acl/{name}").get("data")
-            or {}
-        )
-        return str(data.get("policy", ""))
-
-    def create_token(self, policies: Sequence[str], *, ttl: str = "24h") -> str:
-        payload = {"policies": list(policies), "ttl": ttl, "no_default_policy": False}
-        auth = self._transport.request(
-            "auth.token.create", "post", "/v1/auth/token/create", payload
-        ).get("auth")
-        if not auth or "client_token" not in auth:
-            raise KeyError_("key service issued no token")
-        return str(auth["client_token"])

@@ -1,0 +1,21 @@
+"""Subject keys in OpenBao / Vault Transit; the only package of recvault that imports hvac.
+
+- ``keys.transit.client``: the hvac client, call counting and timing (``Transport``)
+  and ``map_transit_error``, where every key-service failure becomes a recvault error;
+- ``keys.transit.provider``: ``TransitKeyProvider``, the record path (wrap, unwrap,
+  rewrap in batches) and the key lifecycle (create, rotate, minimums, trim, destroy);
+- ``keys.transit.admin``: ``TransitAdmin``, the few root-token calls that
+  ``keys.bootstrap`` needs.
+"""
+
+from keys.transit.admin import TransitAdmin
+from keys.transit.client import CallObserver, DestroyedNames, map_transit_error
+from keys.transit.provider import TransitKeyProvider
+
+__all__ = [
+    "CallObserver",
+    "DestroyedNames",
+    "TransitAdmin",
+    "TransitKeyProvider",
+    "map_transit_error",
+]
