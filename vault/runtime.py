@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import sys
 
 _M_TRIM_THRESHOLD = -1
@@ -20,18 +21,26 @@ _M_MMAP_THRESHOLD = -3
 _done = False
 
 
+@functools.cache
+def libc() -> ctypes.CDLL | None:
+    """The C library on Linux (errno kept for ``ctypes.get_errno``), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name, use_errno=True) if name else None
+    except OSError:
+        return None
+
+
 def tune_allocator(mmap_threshold: int = 32 << 20) -> bool:
     """Raise glibc's mmap and trim thresholds once per process; True when applied."""
     global _done
-    if _done or not sys.platform.startswith("linux"):
-        return _done
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    if _done:
+        return True
+    c = libc()
+    mallopt = getattr(c, "mallopt", None) if c is not None else None
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import os
 import stat
-import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
@@ -27,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from vault.errors import InvalidInput
+from vault.runtime import libc
 from vault.storage.base import (
     InvalidObjectKey,
     ObjectInfo,
@@ -361,11 +360,12 @@ class _LocalBatch(PutBatch):
 
 def _syncfs(directory: Path) -> bool:
     """``syncfs(2)`` on the file system holding ``directory``; False where there is none."""
-    if _LIBC is None or not hasattr(_LIBC, "syncfs"):
+    syncfs = getattr(_LIBC, "syncfs", None) if _LIBC is not None else None
+    if syncfs is None:
         return False
     fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        if _LIBC.syncfs(fd) != 0:
+        if syncfs(fd) != 0:
             code = ctypes.get_errno()
             raise OSError(code, os.strerror(code))
     finally:
@@ -373,17 +373,7 @@ def _syncfs(directory: Path) -> bool:
     return True
 
 
-def _load_libc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name, use_errno=True) if name else None
-    except OSError:
-        return None
-
-
-_LIBC = _load_libc()
+_LIBC = libc()
 
 
 def _fsync_file(path: Path) -> None:
