@@ -63,13 +63,6 @@ class _BoundedQueue:
         except queue.Full:
             await anyio.to_thread.run_sync(self.put, item)
 
-    async def aget(self) -> object:
-        """``get`` for the event loop: a thread hop only when nothing is queued yet."""
-        try:
-            return self._queue.get_nowait()
-        except queue.Empty:
-            return await anyio.to_thread.run_sync(self.get)
-
     def get(self) -> object:
         """Blocking get; raises ``_Abandoned`` once the producer has gone and left nothing."""
         while True:

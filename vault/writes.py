@@ -47,12 +47,10 @@ from vault.processing import cancel_pending_destruction
 from vault.storage.base import ObjectStore, PutBatch
 from vault.transfer import transfer_in_progress
 
-_WRITE_THREADS = 16
 
-
-def _writers() -> ThreadPoolExecutor:
-    """The threads that seal and store a bulk put's objects on a network store."""
-    return shared_pool("write", _WRITE_THREADS)
+def _writers(threads: int) -> ThreadPoolExecutor:
+    """Threads that seal and store a bulk put's objects on a store with parallel puts."""
+    return shared_pool(f"write-{threads}", threads)
 
 
 RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
@@ -264,7 +262,8 @@ class RecordWriter:
         A store that gains nothing from parallel puts (LocalStore: page-cache
         writes, one flush at commit) is written from this thread; 16 threads
         there measured slower than one, all contending for the GIL
-        (docs/benchmarks.md, P5). Network stores get ``parallel_puts`` threads.
+        (docs/benchmarks.md, P5). A network store is written by ``parallel_puts``
+        threads at once (S3: 16).
         """
         by_region: dict[str, list[_Pending]] = {}
         for p in plan:
@@ -276,7 +275,8 @@ class RecordWriter:
                 for p in group:
                     self._store_object(p, batch)
             else:
-                list(_writers().map(lambda p, b=batch: self._store_object(p, b), group))
+                writers = _writers(store.parallel_puts)
+                list(writers.map(lambda p, b=batch: self._store_object(p, b), group))
             batch.commit()
 
     def _store_object(self, p: _Pending, store: ObjectStore | PutBatch) -> None:
