@@ -1,8 +1,9 @@
 """Import rules of recvault (STYLE habit 1), checked over every module's syntax tree.
 
 - ``cryptography.hazmat``: only ``vault/crypto/`` (``keys/local.py`` goes through it too);
-- ``hvac``: only modules under ``keys/transit/``;
-- ``boto3`` / ``botocore``: only modules under ``vault/storage/s3/``.
+- ``hvac``: only ``keys/vault_transit.py`` (``keys/transit/`` builds on it);
+- ``boto3`` / ``botocore``: only ``vault/storage/s3.py`` (``s3_multipart`` is given
+  the error translation).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ PACKAGES = ("vault", "keys", "api")
 #: (forbidden module prefix, predicate on the repository-relative path that may import it)
 RULES: list[tuple[str, str, Callable[[str], bool]]] = [
     ("cryptography.hazmat", "vault/crypto/", lambda p: p.startswith("vault/crypto/")),
-    ("hvac", "keys/transit/", lambda p: p.startswith("keys/transit/")),
-    ("boto3", "vault/storage/s3/", lambda p: p.startswith("vault/storage/s3/")),
-    ("botocore", "vault/storage/s3/", lambda p: p.startswith("vault/storage/s3/")),
+    ("hvac", "keys/vault_transit.py", lambda p: p == "keys/vault_transit.py"),
+    ("boto3", "vault/storage/s3.py", lambda p: p == "vault/storage/s3.py"),
+    ("botocore", "vault/storage/s3.py", lambda p: p == "vault/storage/s3.py"),
 ]
 
 
@@ -84,7 +85,9 @@ def test_import_boundaries_hold() -> None:
         ("keys/local.py", "from hvac.exceptions import Forbidden"),
         ("vault/storage/local.py", "import boto3"),
         ("vault/residency.py", "from botocore.exceptions import ClientError"),
-        ("keys/transit/client.py", "__import__('boto3')"),
+        ("keys/vault_transit.py", "__import__('boto3')"),
+        ("keys/transit/provider.py", "from hvac.exceptions import Forbidden"),
+        ("vault/storage/s3_multipart.py", "import botocore.exceptions"),
     ],
 )
 def test_checker_catches_offenders(relpath: str, source: str) -> None:
@@ -95,9 +98,8 @@ def test_checker_catches_offenders(relpath: str, source: str) -> None:
     ("relpath", "source"),
     [
         ("vault/crypto/primitives.py", "from cryptography.hazmat.primitives import hashes"),
-        ("keys/transit/client.py", "import hvac"),
-        ("keys/transit/provider.py", "from hvac.exceptions import Forbidden"),
-        ("vault/storage/s3/store.py", "import boto3\nfrom botocore.config import Config"),
+        ("keys/vault_transit.py", "import hvac"),
+        ("vault/storage/s3.py", "import boto3\nfrom botocore.config import Config"),
         ("vault/envelope.py", "from vault.crypto import AesGcm\nimport cryptography.x509"),
         ("vault/hvac_errors.py", "import hvacish\nfrom .boto3 import x"),
     ],

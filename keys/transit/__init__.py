@@ -1,7 +1,8 @@
-"""Subject keys in OpenBao / Vault Transit; the only package of recvault that imports hvac.
+"""Subject keys in OpenBao / Vault Transit.
 
-- ``keys.transit.client``: the hvac client, call counting and timing (``Transport``)
-  and ``map_transit_error``, where every key-service failure becomes a recvault error;
+- ``keys.vault_transit``, the only module of recvault that imports hvac: the hvac
+  client, call counting and timing (``Transport``) and ``map_transit_error``, where
+  every key-service failure becomes a recvault error;
 - ``keys.transit.provider``: ``TransitKeyProvider``, the record path (wrap, unwrap,
   rewrap in batches) and the key lifecycle (create, rotate, minimums, trim, destroy);
 - ``keys.transit.admin``: ``TransitAdmin``, the few root-token calls that
@@ -9,8 +10,8 @@
 """
 
 from keys.transit.admin import TransitAdmin
-from keys.transit.client import CallObserver, DestroyedNames, map_transit_error
 from keys.transit.provider import TransitKeyProvider
+from keys.vault_transit import CallObserver, DestroyedNames, map_transit_error
 
 __all__ = [
     "CallObserver",

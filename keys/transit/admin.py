@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from keys.base import KeyError_
-from keys.transit.client import Transport
+from keys.vault_transit import Transport
 
 
 class TransitAdmin:

@@ -2,7 +2,7 @@
 
 It serves the record path (wrap, unwrap, rewrap in batches) and the key
 lifecycle (create, rotate, minimums, trim, destroy). Its HTTP calls go through
-``keys.transit.client.Transport``.
+``keys.vault_transit.Transport``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from keys.base import (
 )
 from keys.batch import batch_failure
 from keys.naming import PREFIX
-from keys.transit.client import CallObserver, DestroyedNames, Transport, map_transit_error
+from keys.vault_transit import CallObserver, DestroyedNames, Transport, map_transit_error
 from vault.errors import VaultError
 
 _Out = TypeVar("_Out")

@@ -8,8 +8,7 @@ import pytest
 from tests.fixtures.s3 import BucketFactory
 from tests.storage.s3_cases import S3StoreCases
 from vault.storage import ObjectNotFound, StoreAccessDenied, StoreUnavailable
-from vault.storage.s3 import S3Store
-from vault.storage.s3.errors import translate
+from vault.storage.s3 import S3Store, translate
 
 
 class TestS3StoreInProcess(S3StoreCases):

@@ -1,12 +1,17 @@
-"""One S3 multipart upload: parts in flight, completed in order, or aborted."""
+"""One S3 multipart upload for ``S3Store``: parts in flight, completed in order, or aborted.
+
+It calls the S3 client it is given and needs no SDK import of its own:
+``S3Store`` passes in how to translate the SDK's errors (``errors``) and which
+of them to ignore on abort (``quiet``), so botocore stays in ``vault/storage/s3.py``.
+"""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
-
-from vault.storage.s3.errors import BOTO_ERRORS, boto_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -21,7 +26,18 @@ class MultipartUpload:
     part at a time measured 0.85-0.89 of it on moto's server (P4).
     """
 
-    def __init__(self, client: S3Client, bucket: str, key: str, in_flight: int = 1) -> None:
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        key: str,
+        *,
+        in_flight: int,
+        errors: Callable[[str], AbstractContextManager[None]],
+        quiet: tuple[type[Exception], ...],
+    ) -> None:
+        self._errors = errors
+        self._quiet = quiet
         self._client = client
         self._bucket = bucket
         self._key = key
@@ -30,7 +46,7 @@ class MultipartUpload:
         self._parts: list[CompletedPartTypeDef] = []
         self._count = 0
         self._pool = ThreadPoolExecutor(in_flight, "recvault-s3-part") if in_flight > 1 else None
-        with boto_errors(f"starting the upload of {key!r}"):
+        with self._errors(f"starting the upload of {key!r}"):
             self._upload_id = client.create_multipart_upload(
                 Bucket=bucket, Key=key, ChecksumAlgorithm="CRC32"
             )["UploadId"]
@@ -46,7 +62,7 @@ class MultipartUpload:
         self._pending.append(self._pool.submit(self._upload, self._count, data))
 
     def _upload(self, number: int, data: bytes | bytearray) -> CompletedPartTypeDef:
-        with boto_errors(f"uploading part {number} of {self._key!r}"):
+        with self._errors(f"uploading part {number} of {self._key!r}"):
             response = self._client.upload_part(
                 Bucket=self._bucket,
                 Key=self._key,
@@ -70,7 +86,7 @@ class MultipartUpload:
 
     def complete(self) -> None:
         self._drain()
-        with boto_errors(f"completing the upload of {self._key!r}"):
+        with self._errors(f"completing the upload of {self._key!r}"):
             self._client.complete_multipart_upload(
                 Bucket=self._bucket,
                 Key=self._key,
@@ -83,7 +99,7 @@ class MultipartUpload:
         # incomplete uploads reclaims what an unreachable store keeps.
         with contextlib.suppress(BaseException):
             self._drain()  # no part may still be going up when the upload is aborted
-        with contextlib.suppress(*BOTO_ERRORS):
+        with contextlib.suppress(*self._quiet):
             self._client.abort_multipart_upload(
                 Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
             )

@@ -1,8 +1,9 @@
 """S3Store: objects in one S3 bucket (AWS S3, MinIO, Ceph), with Object Lock.
 
-The package ``vault.storage.s3`` is the only part of recvault that imports boto3
-or botocore. Every botocore error is translated to a recvault error in
-``errors.translate``, and nowhere else; multipart uploads live in ``multipart``.
+The only module of recvault that imports boto3 or botocore. Every botocore
+error is translated to a recvault error in ``translate``, and nowhere else;
+the multipart upload protocol lives in ``s3_multipart`` and gets the error
+translation from here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import builtins
 import io
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -18,7 +20,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from vault.errors import InvalidInput
+from vault.errors import InvalidInput, VaultError
 from vault.storage.base import (
     ObjectInfo,
     ObjectLocked,
@@ -27,16 +29,10 @@ from vault.storage.base import (
     ObjectStore,
     RetentionMode,
     StoreAccessDenied,
+    StoreUnavailable,
 )
 from vault.storage.naming import check_key, check_prefix
-from vault.storage.s3.errors import (
-    BOTO_ERRORS,
-    NO_LOCK_CONFIG,
-    boto_errors,
-    error_code,
-    translate,
-)
-from vault.storage.s3.multipart import MultipartUpload
+from vault.storage.s3_multipart import MultipartUpload
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -44,6 +40,62 @@ if TYPE_CHECKING:
 MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB  # S3's floor for every part but the last
 MAX_PART_SIZE = 5 * 1024 * MiB
+
+_NOT_FOUND = {"NoSuchKey", "NotFound", "NoSuchVersion", "404"}
+_DENIED = {
+    "AccessDenied",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "403",
+}
+_NO_CREDENTIALS = (
+    botocore.exceptions.NoCredentialsError,
+    botocore.exceptions.PartialCredentialsError,
+)
+NO_LOCK_CONFIG = {"ObjectLockConfigurationNotFoundError", "InvalidRequest"}
+
+
+def error_code(exc: botocore.exceptions.ClientError) -> tuple[str, int]:
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return str(error.get("Code", "")), int(status)
+
+
+def translate(exc: Exception, what: str, *, bucket_call: bool = False) -> VaultError:
+    """The one place where botocore errors become recvault errors.
+
+    ``bucket_call``: the request names no object, so "not found" means the
+    bucket is missing, and the store cannot serve at all.
+    """
+    if isinstance(exc, botocore.exceptions.ClientError):
+        code, status = error_code(exc)
+        if code == "NoSuchBucket" or (bucket_call and status == 404):
+            return StoreUnavailable(f"s3: {what}: the bucket does not exist")
+        if code in _NOT_FOUND or status == 404:
+            return ObjectNotFound(f"s3: {what}: not found")
+        if code in _DENIED or status == 403:
+            return StoreAccessDenied(f"s3: {what}: access denied ({code or status})")
+        return StoreUnavailable(f"s3: {what}: {code or 'error'} (HTTP {status})")
+    if isinstance(exc, _NO_CREDENTIALS):
+        return StoreAccessDenied(f"s3: {what}: no credentials")
+    return StoreUnavailable(f"s3: {what}: {type(exc).__name__}")
+
+
+BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+
+@contextmanager
+def boto_errors(what: str, *, bucket_call: bool = False) -> Iterator[None]:
+    try:
+        yield
+    except botocore.exceptions.ParamValidationError:
+        raise  # a bug in recvault, not a state of the store
+    except BOTO_ERRORS as exc:
+        raise translate(exc, what, bucket_call=bucket_call) from exc
+
 
 _SESSION_LOCK = threading.Lock()
 _SESSION: boto3.session.Session | None = None
@@ -187,7 +239,12 @@ class S3Store(ObjectStore):
                     if filled == self.part_size:
                         if upload is None:
                             upload = MultipartUpload(
-                                self._client, self.bucket, key, self.parts_in_flight
+                                self._client,
+                                self.bucket,
+                                key,
+                                in_flight=self.parts_in_flight,
+                                errors=boto_errors,
+                                quiet=BOTO_ERRORS,
                             )
                         upload.add_part(part)
                         part, filled = bytearray(self.part_size), 0  # the last one is in flight
