@@ -102,6 +102,19 @@ def test_export_of_unknown_subject_is_404_not_a_broken_200(api, serve):
         assert response.status_code == 404
 
 
+def _store_impression(client: httpx.Client, ref: str, size: int) -> dict:
+    """A new JP subject and one impression record of ``size`` bytes; the record's JSON."""
+    subject = client.post("/v1/subjects", json={"external_ref": ref, "region": "JP"}).json()
+    created = client.post(
+        f"/v1/subjects/{subject['id']}/records",
+        params={"category": "impression"},
+        content=body(size),
+        headers={"Content-Length": str(size)},
+    )
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
 def _download_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "recvault-download"]
 
@@ -117,14 +130,7 @@ def test_download_cut_short_when_a_later_segment_fails_to_verify(api, serve, tmp
     served = serve(api.app)
     size = 5 * MIB
     with httpx.Client(base_url=served.url, headers=api.auth("svc"), timeout=60) as client:
-        subject = client.post("/v1/subjects", json={"external_ref": "p-2", "region": "JP"}).json()
-        created = client.post(
-            f"/v1/subjects/{subject['id']}/records",
-            params={"category": "impression"},
-            content=body(size),
-            headers={"Content-Length": str(size)},
-        )
-        assert created.status_code == 201, created.text
+        created = _store_impression(client, "p-2", size)
         [stored] = [p for p in (tmp_path / "objects").rglob("*") if p.is_file()]
         with stored.open("r+b") as f:  # flip one byte in the last segment
             f.seek(stored.stat().st_size - MIB)
@@ -132,7 +138,7 @@ def test_download_cut_short_when_a_later_segment_fails_to_verify(api, serve, tmp
             f.seek(-1, os.SEEK_CUR)
             f.write(bytes([byte[0] ^ 1]))
         got = 0
-        with client.stream("GET", f"/v1/records/{created.json()['id']}/content") as response:
+        with client.stream("GET", f"/v1/records/{created['id']}/content") as response:
             assert response.status_code == 200
             with pytest.raises(httpx.RemoteProtocolError):
                 for chunk in response.iter_raw():
@@ -146,15 +152,8 @@ def test_download_abandoned_by_the_client_releases_the_reader(api, serve):
     served = serve(api.app)
     size = 24 * MIB
     with httpx.Client(base_url=served.url, headers=api.auth("svc"), timeout=60) as client:
-        subject = client.post("/v1/subjects", json={"external_ref": "p-3", "region": "JP"}).json()
-        created = client.post(
-            f"/v1/subjects/{subject['id']}/records",
-            params={"category": "impression"},
-            content=body(size),
-            headers={"Content-Length": str(size)},
-        )
-        assert created.status_code == 201, created.text
-        url = f"/v1/records/{created.json()['id']}/content"
+        created = _store_impression(client, "p-3", size)
+        url = f"/v1/records/{created['id']}/content"
         headers = api.auth("svc")
         with (
             httpx.Client(base_url=served.url, headers=headers, timeout=60) as other,
