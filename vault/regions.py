@@ -37,7 +37,12 @@ def build_store(name: str, config: StoreConfig, location: str) -> ObjectStore:
         from vault.storage.local import LocalStore
 
         root = Path(config.path or f".recvault/objects/{name.lower()}")
-        return LocalStore(root, location_label=location, direct_ranges=config.direct_ranges)
+        return LocalStore(
+            root,
+            location_label=location,
+            direct_ranges=config.direct_ranges,
+            direct_reads=config.direct_reads,
+        )
     if not config.bucket:
         raise ConfigError(f"regions.{name}.store.bucket: required for an s3 store")
     from vault.storage.s3 import S3Store

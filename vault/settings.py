@@ -55,6 +55,8 @@ class StoreConfig(_Strict):
     path: str | None = None
     #: local stores: read ranges of 256 KiB and more with O_DIRECT (vault/storage/direct.py)
     direct_ranges: bool = True
+    #: local stores: read whole objects of 4 MiB and more with O_DIRECT and read-ahead
+    direct_reads: bool = True
     endpoint_url: str | None = None
     bucket: str | None = None
     region_name: str | None = None

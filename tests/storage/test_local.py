@@ -194,12 +194,14 @@ def test_list_is_lazy(store: LocalStore) -> None:
 # -- ranges read with O_DIRECT (vault/storage/direct.py) ----------------------------
 
 
-class TestLocalStoreBufferedRangesConformance(ObjectStoreConformance):
-    """The same contract with O_DIRECT range reads turned off (``direct_ranges = false``)."""
+class TestLocalStoreBufferedConformance(ObjectStoreConformance):
+    """The same contract with O_DIRECT turned off (``direct_ranges``, ``direct_reads = false``)."""
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> LocalStore:
-        return LocalStore(tmp_path / "objects", "jp-local-disk", direct_ranges=False)
+        return LocalStore(
+            tmp_path / "objects", "jp-local-disk", direct_ranges=False, direct_reads=False
+        )
 
     @pytest.fixture
     def expected_location(self) -> str:

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from vault.errors import InvalidInput
 from vault.runtime import libc
@@ -35,7 +35,7 @@ from vault.storage.base import (
     StoreAccessDenied,
     StoreUnavailable,
 )
-from vault.storage.direct import read_range
+from vault.storage.direct import open_direct, read_range
 from vault.storage.naming import TEMP_PREFIX, check_key, check_prefix
 from vault.storage.pipeline import write_behind
 
@@ -60,11 +60,18 @@ class LocalStore(ObjectStore):
 
     parallel_puts = 1  # page-cache writes; a batch is flushed once at its commit
 
-    def __init__(self, root: Path, location_label: str, direct_ranges: bool = True) -> None:
+    def __init__(
+        self,
+        root: Path,
+        location_label: str,
+        direct_ranges: bool = True,
+        direct_reads: bool = True,
+    ) -> None:
         root.mkdir(parents=True, exist_ok=True)
         self._root = root.resolve(strict=True)
         self._label = location_label
         self._direct_ranges = direct_ranges
+        self._direct_reads = direct_reads
 
     @property
     def root(self) -> Path:
@@ -140,7 +147,17 @@ class LocalStore(ObjectStore):
     # -- reading --------------------------------------------------------------
 
     def open(self, key: str) -> BinaryIO:
-        stream = os.fdopen(self._open_fd(key), "rb")
+        fd = self._open_fd(key)
+        if self._direct_reads:
+            try:
+                reader = open_direct(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+            if reader is not None:
+                # Read ahead with O_DIRECT (vault/storage/direct.py; docs/benchmarks.md, P2).
+                return cast(BinaryIO, reader)
+        stream = os.fdopen(fd, "rb")
         if _FADVISE is not None:
             # A whole-object read: let the kernel read further ahead (docs/benchmarks.md, P2).
             _FADVISE(stream.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)

@@ -1,0 +1,180 @@
+"""Whole-object reads with O_DIRECT and read-ahead (vault/storage/direct.py, DirectReader)."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.storage.conformance import pattern
+from vault.envelope import KeyBlock, ObjectContext, open_stream, seal
+from vault.errors import IntegrityError
+from vault.storage import LocalStore, direct
+
+MiB = 1024 * 1024
+SIZES = [
+    direct.DIRECT_STREAM_MIN_BYTES,  # the smallest object read this way
+    direct.DIRECT_STREAM_MIN_BYTES + 1,
+    (direct.READ_AHEAD + 2) * direct.CHUNK_BYTES,  # whole chunks, more than one ring's worth
+    9 * MiB + 4097,  # a ragged last chunk
+]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "objects", "jp-local-disk")
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_whole_reads_go_direct_and_match_the_bytes(store: LocalStore, size: int) -> None:
+    data = pattern(size)
+    store.put("jp/0d/whole", [data])
+    with store.open("jp/0d/whole") as stream:
+        assert isinstance(stream, direct.DirectReader)
+        assert stream.read() == data
+        assert stream.read(1) == b""
+
+
+def test_small_objects_are_read_buffered(store: LocalStore) -> None:
+    data = pattern(direct.DIRECT_STREAM_MIN_BYTES - 1)
+    store.put("jp/0d/small", [data])
+    with store.open("jp/0d/small") as stream:
+        assert not isinstance(stream, direct.DirectReader)
+        assert stream.read() == data
+
+
+def test_direct_reads_off_reads_buffered(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "objects", "jp-local-disk", direct_reads=False)
+    data = pattern(SIZES[-1])
+    store.put("jp/0d/off", [data])
+    with store.open("jp/0d/off") as stream:
+        assert not isinstance(stream, direct.DirectReader)
+        assert stream.read() == data
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(sizes=st.lists(st.integers(min_value=1, max_value=3 * MiB), min_size=1, max_size=12))
+def test_reads_of_any_sizes_see_the_bytes_in_order(store: LocalStore, sizes: list[int]) -> None:
+    data = pattern(SIZES[-1], seed=7)
+    if not (store.root / "jp" / "0d" / "sizes").exists():
+        store.put("jp/0d/sizes", [data])
+    got = bytearray()
+    with store.open("jp/0d/sizes") as stream:
+        for size in sizes:
+            buffer = bytearray(size)
+            n = stream.readinto(buffer)
+            assert n == min(size, len(data) - len(got))
+            got += buffer[:n]
+        got += stream.read()
+    assert bytes(got) == data
+
+
+def test_closing_early_releases_descriptors_and_buffers(store: LocalStore) -> None:
+    store.put("jp/0d/early", [pattern(SIZES[-1])])
+    before = open_fds()
+    for _ in range(20):
+        with store.open("jp/0d/early") as stream:
+            assert len(stream.read(MiB + 16)) == MiB + 16  # chunks still in flight
+    assert open_fds() == before
+    assert direct._chunks.qsize() <= direct.POOL_CHUNKS
+
+
+def test_direct_reads_fall_back_where_the_file_system_refuses_them(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = pattern(SIZES[-1])
+    store.put("jp/0d/refused", [data])
+    real = os.preadv
+    refused: list[int] = []
+
+    def refusing(fd: int, buffers: list[memoryview], offset: int) -> int:
+        if _is_direct(fd):
+            refused.append(offset)
+            raise OSError(errno.EINVAL, "O_DIRECT not supported")
+        return real(fd, buffers, offset)
+
+    monkeypatch.setattr(direct.os, "preadv", refusing)
+    monkeypatch.setattr(direct, "_refused", set())
+    with store.open("jp/0d/refused") as stream:
+        assert stream.read() == data
+    assert refused  # the direct read was tried, refused, and the bytes came buffered
+    assert direct._refused == {os.stat(store.root).st_dev}
+    with store.open("jp/0d/refused") as stream:  # remembered: buffered from the start
+        assert not isinstance(stream, direct.DirectReader)
+        assert stream.read() == data
+
+
+def _is_direct(fd: int) -> bool:
+    import fcntl
+
+    return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT)
+
+
+def test_a_failing_read_surfaces_to_the_reader(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.put("jp/0d/eio", [pattern(SIZES[-1])])
+    real = os.preadv
+
+    def failing(fd: int, buffers: list[memoryview], offset: int) -> int:
+        if offset >= 3 * direct.CHUNK_BYTES:
+            raise OSError(errno.EIO, "I/O error")
+        return real(fd, buffers, offset)
+
+    monkeypatch.setattr(direct.os, "preadv", failing)
+    before = open_fds()
+    with pytest.raises(OSError, match="I/O error"), store.open("jp/0d/eio") as stream:
+        stream.read()
+    assert open_fds() == before
+
+
+# -- the object format read through DirectReader: truncation and appended bytes ----------
+
+
+CONTEXT = ObjectContext("rec-direct", 1, "subj-direct", "JP")
+KEY = KeyBlock("subj-direct", 1, b"vault:v1:" + bytes(60))
+
+
+def sealed_object(store: LocalStore, key: str, size: int) -> Path:
+    data = pattern(size, seed=3)
+    store.put(
+        key, seal([data], dek=bytes(32), key_block=KEY, context=CONTEXT, plaintext_length=size)
+    )
+    return store.root / key
+
+
+def read_all(store: LocalStore, key: str) -> bytes:
+    with store.open(key) as stream:
+        assert isinstance(stream, direct.DirectReader)
+        return b"".join(open_stream(stream, dek=bytes(32), context=CONTEXT))
+
+
+def test_sealed_object_round_trips_through_direct_reads(store: LocalStore) -> None:
+    sealed_object(store, "jp/0d/sealed", 6 * MiB + 5)
+    assert read_all(store, "jp/0d/sealed") == pattern(6 * MiB + 5, seed=3)
+
+
+@pytest.mark.parametrize("cut", [1, 16, MiB + 16, MiB + 17])
+def test_truncated_object_read_direct_is_an_integrity_error(store: LocalStore, cut: int) -> None:
+    path = sealed_object(store, "jp/0d/cut", 6 * MiB + 5)
+    os.truncate(path, path.stat().st_size - cut)
+    with pytest.raises(IntegrityError, match="truncated"):
+        read_all(store, "jp/0d/cut")
+
+
+def test_appended_bytes_read_direct_are_an_integrity_error(store: LocalStore) -> None:
+    path = sealed_object(store, "jp/0d/appended", 6 * MiB + 5)
+    with path.open("ab") as handle:
+        handle.write(b"x")
+    with pytest.raises(IntegrityError, match="trailing"):
+        read_all(store, "jp/0d/appended")
