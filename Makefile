@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: run test test-slow bench lint fmt clean
+.PHONY: run test test-slow bench lint fmt clean compose-cli
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,7 +24,17 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 run: $(RUN_STAMP)
 	$(BIN)/recvault dev $(ARGS)
 
-test: $(TEST_STAMP)
+# tests/cli/test_compose.py renders docker-compose.yml with docker-compose
+# (Debian's package, compose v1 or the v2 plugin; no Docker engine needed).
+compose-cli:
+	@command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "docker-compose is missing: apt-get install -y docker-compose (as root)" >&2; exit 1; \
+	  fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-compose; }
+
+test: $(TEST_STAMP) compose-cli
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
 test-slow: $(TEST_STAMP)

@@ -1,6 +1,6 @@
 """docker-compose.yml renders with docker-compose (no engine needed) and has the production shape.
 
-``.ci/run`` installs Debian's docker-compose when it is missing; this test
+``make test`` installs Debian's docker-compose when it is missing; this test
 fails, never skips, without it.
 """
 
@@ -47,7 +47,7 @@ def compose(*args: str, secrets: bool = True) -> subprocess.CompletedProcess[str
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp"}
     if secrets:
         env.update(SECRETS)
-    assert command, "docker-compose is not installed (see .ci/run)"
+    assert command, "docker-compose is not installed (make test installs it)"
     return subprocess.run(
         [*command, "-f", str(ROOT / "docker-compose.yml"), *args],
         cwd=ROOT,
