@@ -114,14 +114,20 @@ class Records:
     ) -> RecordReader:
         region = self.ctx.region(subject.region)
         assert row.wrapped_dek is not None and row.header is not None
-        try:
-            dek = region.keys.unwrap(row.key_name, [row.wrapped_dek])[0]
-        except KeyNotFound as exc:
-            raise self.ctx.key_missing(subject, exc) from None
         context = ObjectContext(record.id, row.version, subject.id, subject.region)
         closers = ExitStack()
-        if start == 0 and stop == row.size:
-            stream = closers.enter_context(region.store.open(row.object_key))
+        whole = start == 0 and stop == row.size
+        # A whole read opens the object first: a local store starts reading ahead
+        # while the DEK is unwrapped.
+        stream = closers.enter_context(region.store.open(row.object_key)) if whole else None
+        try:
+            dek = region.keys.unwrap(row.key_name, [row.wrapped_dek])[0]
+        except BaseException as exc:
+            closers.close()
+            if isinstance(exc, KeyNotFound):
+                raise self.ctx.key_missing(subject, exc) from None
+            raise
+        if stream is not None:
             chunks = open_stream(stream, dek=dek, context=context)
         else:
             header = parse_header(row.header)

@@ -33,6 +33,15 @@ def store(tmp_path: Path) -> LocalStore:
     return LocalStore(tmp_path / "objects", "jp-local-disk")
 
 
+@pytest.fixture
+def cold_store(store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> LocalStore:
+    """The store, with nothing in the page cache as far as it can tell (reads go direct)."""
+    from vault.storage import direct
+
+    monkeypatch.setattr(direct, "cached_bytes", lambda fd, offset, length: 0)
+    return store
+
+
 def files_under(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
@@ -194,6 +203,21 @@ def test_list_is_lazy(store: LocalStore) -> None:
 # -- ranges read with O_DIRECT (vault/storage/direct.py) ----------------------------
 
 
+class TestLocalStoreColdConformance(ObjectStoreConformance):
+    """The same contract when no object is in the page cache: large reads go O_DIRECT."""
+
+    @pytest.fixture
+    def store(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalStore:
+        from vault.storage import direct
+
+        monkeypatch.setattr(direct, "cached_bytes", lambda fd, offset, length: 0)
+        return LocalStore(tmp_path / "objects", "jp-local-disk")
+
+    @pytest.fixture
+    def expected_location(self) -> str:
+        return "jp-local-disk"
+
+
 class TestLocalStoreBufferedConformance(ObjectStoreConformance):
     """The same contract with O_DIRECT turned off (``direct_ranges``, ``direct_reads = false``)."""
 
@@ -220,25 +244,25 @@ DIRECT_RANGES = [
 
 
 @pytest.mark.parametrize(("start", "stop"), DIRECT_RANGES)
-def test_direct_range_reads_match_the_bytes(store: LocalStore, start: int, stop: int) -> None:
+def test_direct_range_reads_match_the_bytes(cold_store: LocalStore, start: int, stop: int) -> None:
     data = pattern(DIRECT_SIZE)
-    store.put("jp/0e/direct", [data])
-    assert store.get_range("jp/0e/direct", start, stop) == data[start:stop]
+    cold_store.put("jp/0e/direct", [data])
+    assert cold_store.get_range("jp/0e/direct", start, stop) == data[start:stop]
 
 
-def test_direct_range_read_of_a_file_with_unwritten_pages(store: LocalStore) -> None:
+def test_direct_range_read_of_a_file_with_unwritten_pages(cold_store: LocalStore) -> None:
     # Written without fsync: its pages are dirty; a direct read must still see them.
     data = pattern(3 * 1024 * 1024)
-    (store.root / "jp" / "0e").mkdir(parents=True)
-    (store.root / "jp" / "0e" / "dirty").write_bytes(data)
+    (cold_store.root / "jp" / "0e").mkdir(parents=True)
+    (cold_store.root / "jp" / "0e" / "dirty").write_bytes(data)
     assert (
-        store.get_range("jp/0e/dirty", 777, 777 + 2 * 1024 * 1024)
+        cold_store.get_range("jp/0e/dirty", 777, 777 + 2 * 1024 * 1024)
         == data[777 : 777 + 2 * 1024 * 1024]
     )
 
 
 def test_direct_range_reads_fall_back_where_o_direct_is_refused(
-    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+    cold_store: LocalStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import errno
     import fcntl
@@ -255,27 +279,27 @@ def test_direct_range_reads_fall_back_where_o_direct_is_refused(
         return real(fd, cmd, arg)
 
     data = pattern(DIRECT_SIZE)
-    store.put("jp/0e/refused", [data])
+    cold_store.put("jp/0e/refused", [data])
     monkeypatch.setattr(direct.fcntl, "fcntl", refusing)
     monkeypatch.setattr(direct, "_refused", set())
     for start, stop in DIRECT_RANGES:
-        assert store.get_range("jp/0e/refused", start, stop) == data[start:stop]
+        assert cold_store.get_range("jp/0e/refused", start, stop) == data[start:stop]
     # refused once, then remembered for that file system: later reads go buffered at once
     assert len(refusals) == 1
-    assert direct._refused == {os.stat(store.root).st_dev}
+    assert direct._refused == {os.stat(cold_store.root).st_dev}
 
 
-def test_direct_range_reads_keep_a_bounded_pool(store: LocalStore) -> None:
+def test_direct_range_reads_keep_a_bounded_pool(cold_store: LocalStore) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from vault.storage import direct
 
     data = pattern(DIRECT_SIZE)
-    store.put("jp/0e/pool", [data])
+    cold_store.put("jp/0e/pool", [data])
     start, stop = DIRECT_RANGES[2]
 
     def read(_: int) -> bool:
-        return store.get_range("jp/0e/pool", start, stop) == data[start:stop]
+        return cold_store.get_range("jp/0e/pool", start, stop) == data[start:stop]
 
     with ThreadPoolExecutor(12) as pool:
         assert all(pool.map(read, range(96)))

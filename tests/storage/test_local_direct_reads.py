@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.storage.conformance import pattern
+from vault import runtime
 from vault.envelope import KeyBlock, ObjectContext, open_stream, seal
 from vault.errors import IntegrityError
 from vault.storage import LocalStore, direct
@@ -25,7 +26,9 @@ SIZES = [
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> LocalStore:
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalStore:
+    """A local store whose objects all look cold (nothing in the page cache)."""
+    monkeypatch.setattr(direct, "cached_bytes", lambda fd, offset, length: 0)
     return LocalStore(tmp_path / "objects", "jp-local-disk")
 
 
@@ -178,3 +181,62 @@ def test_appended_bytes_read_direct_are_an_integrity_error(store: LocalStore) ->
         handle.write(b"x")
     with pytest.raises(IntegrityError, match="trailing"):
         read_all(store, "jp/0d/appended")
+
+
+# -- cold objects read direct, cached ones buffered (the real cachestat(2)) ---------------
+
+
+def drop_from_cache(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # clean pages: put fsynced them
+    finally:
+        os.close(fd)
+
+
+def test_cached_bytes_reports_the_page_cache(tmp_path: Path) -> None:
+    path = tmp_path / "probe"
+    path.write_bytes(pattern(8 * MiB))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        assert runtime.cached_bytes(fd, 0, 8 * MiB) == 0
+        os.pread(fd, 8 * MiB, 0)
+        assert runtime.cached_bytes(fd, 0, 8 * MiB) == 8 * MiB
+        assert runtime.cached_bytes(fd, 2 * MiB, MiB) == MiB
+    finally:
+        os.close(fd)
+
+
+def test_cold_objects_go_direct_and_cached_ones_buffered(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "objects", "jp-local-disk")
+    data = pattern(SIZES[-1])
+    store.put("jp/0d/cache", [data])
+    with store.open("jp/0d/cache") as stream:  # just written: its pages are cached
+        assert not isinstance(stream, direct.DirectReader)
+        assert stream.read() == data
+    drop_from_cache(store.root / "jp/0d/cache")
+    with store.open("jp/0d/cache") as stream:
+        assert isinstance(stream, direct.DirectReader)
+        assert stream.read() == data
+
+
+def test_cached_ranges_are_read_buffered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = LocalStore(tmp_path / "objects", "jp-local-disk")
+    data = pattern(SIZES[-1])
+    store.put("jp/0d/range", [data])
+    direct_reads: list[int] = []
+    real = direct._read_direct
+
+    def spy(fd: int, buffer: object, offset: int, length: int) -> int | None:
+        direct_reads.append(offset)
+        return real(fd, buffer, offset, length)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(direct, "_read_direct", spy)
+    start, stop = 12345, 12345 + MiB
+    assert store.get_range("jp/0d/range", start, stop) == data[start:stop]
+    assert direct_reads == []  # cached: buffered
+    drop_from_cache(store.root / "jp/0d/range")
+    assert store.get_range("jp/0d/range", start, stop) == data[start:stop]
+    assert direct_reads == [start - start % direct.ALIGN]

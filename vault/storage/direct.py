@@ -12,24 +12,29 @@ object parts with O_DIRECT).
 ``read_range`` switches the descriptor to ``O_DIRECT``, reads the covering
 4 KiB-aligned span into one of a few pooled buffers and copies the requested
 bytes out. It reads buffered instead for short ranges (under 256 KiB, where the
-page cache costs little), spans larger than the pooled buffers, and where
-O_DIRECT is refused (not Linux; tmpfs and other file systems that answer
-EINVAL). The cost: a range read twice comes from the disk twice, not from the
-page cache (``direct_ranges = false`` on a local store turns this off).
+page cache costs little), spans larger than the pooled buffers, spans at least
+half in the page cache, and where O_DIRECT is refused (not Linux; file systems
+that answer EINVAL); ``direct_ranges = false`` on a local store turns it off.
 
-A buffered "is it cached?" probe (``RWF_NOWAIT``) was tried first and dropped:
+Whether a span is cached is asked with ``cachestat(2)`` (Linux 6.5+), which
+reads nothing. A buffered probe (``RWF_NOWAIT``) was tried first and dropped:
 on a miss it starts readahead of the same pages, and the direct read then
-waits behind it (3.4x instead of 1.6x).
+waits behind it (3.4x instead of 1.6x). Where ``cachestat`` is unavailable,
+every large range is read directly, and a range read twice comes from the
+disk twice.
 
 ``DirectReader`` reads a whole object the same way, as a stream: up to
 ``READ_AHEAD`` aligned 1 MiB chunks are read at once by a shared pool of
 threads while the caller decrypts the chunk before them. On this VM a buffered
 cold read of 1 GiB ran anywhere between 450 and 1,900 MiB/s from one round to
 the next, its kernel time swinging from 0.15 to 2.3 CPU s (filling the page
-cache touches guest pages the host has to map again); the direct reads into
+cache, not the disk, made the difference); the direct reads into
 reused buffers ran at 1,400-2,400 MiB/s with 0.3 CPU s, decryption included
 (docs/benchmarks.md, P2). An archive's whole-object reads are cold, and a
 1 GiB impression read once should not evict the metadata DB's pages either.
+An object at least half in the page cache (just written, or read buffered a
+moment ago) is read buffered: ``cachestat(2)`` (Linux 6.5+) tells in one call,
+without reading; where it is unavailable every large object is read directly.
 
 Objects are immutable once renamed into place, so bypassing the page cache
 cannot return stale bytes; the kernel writes back any dirty pages of the span
@@ -53,6 +58,7 @@ from concurrent.futures import Future, wait
 from typing import TYPE_CHECKING
 
 from vault.pools import shared_pool
+from vault.runtime import cached_bytes
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -87,6 +93,7 @@ def read_range(fd: int, start: int, stop: int) -> bytes:
         or size < DIRECT_MIN_BYTES
         or last - first > BUFFER_BYTES
         or os.fstat(fd).st_dev in _refused
+        or _mostly_cached(fd, first, last - first)
     ):
         return os.pread(fd, size, start)
     with _buffer() as buffer:
@@ -95,6 +102,11 @@ def read_range(fd: int, start: int, stop: int) -> bytes:
             return os.pread(fd, size, start)
         skip = start - first
         return bytes(memoryview(buffer)[skip : min(skip + size, got)]) if got > skip else b""
+
+
+def _mostly_cached(fd: int, offset: int, length: int) -> bool:
+    cached = cached_bytes(fd, offset, length)
+    return cached is not None and cached * 2 >= length
 
 
 def _read_direct(fd: int, buffer: mmap.mmap, offset: int, length: int) -> int | None:
@@ -136,14 +148,17 @@ def _buffer() -> Iterator[mmap.mmap]:
 def open_direct(fd: int) -> DirectReader | None:
     """A read-ahead stream over the open file ``fd``; None where it should be read buffered.
 
-    None for small files and where O_DIRECT is unavailable or refused; the
-    caller keeps ``fd`` then. On success the reader owns ``fd``.
+    None for small files, for files at least half in the page cache, and where
+    O_DIRECT is unavailable or refused; the caller keeps ``fd`` then. On success
+    the reader owns ``fd``.
     """
     if _O_DIRECT is None:
         return None
     st = os.fstat(fd)
     if st.st_size < DIRECT_STREAM_MIN_BYTES or st.st_dev in _refused:
         return None
+    if _mostly_cached(fd, 0, st.st_size):
+        return None  # mostly in the page cache (just written or read): a copy from memory
     try:
         direct_fd = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC | _O_DIRECT)
     except OSError as exc:
