@@ -240,3 +240,44 @@ def test_cached_ranges_are_read_buffered(tmp_path: Path, monkeypatch: pytest.Mon
     drop_from_cache(store.root / "jp/0d/range")
     assert store.get_range("jp/0d/range", start, stop) == data[start:stop]
     assert direct_reads == [start - start % direct.ALIGN]
+
+
+def free_reader_slots() -> int:
+    return direct._readers._value  # type: ignore[attr-defined]
+
+
+def test_at_most_max_direct_readers_are_open_at_once(store: LocalStore) -> None:
+    data = pattern(SIZES[0])
+    store.put("jp/0d/many", [data])
+    slots = free_reader_slots()
+    readers = [store.open("jp/0d/many") for _ in range(slots + 2)]
+    try:
+        kinds = [isinstance(r, direct.DirectReader) for r in readers]
+        assert kinds == [True] * slots + [False, False]  # the rest read buffered
+        assert all(r.read() == data for r in readers)
+    finally:
+        for r in readers:
+            r.close()
+    assert free_reader_slots() == slots
+    with store.open("jp/0d/many") as stream:  # a slot is free again
+        assert isinstance(stream, direct.DirectReader)
+
+
+def test_a_reader_that_cannot_start_releases_everything(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.put("jp/0d/nomem", [pattern(SIZES[-1])])
+    real = direct._get_chunk
+    calls: list[int] = []
+
+    def failing() -> object:
+        calls.append(1)
+        if len(calls) == 3:
+            raise MemoryError("no buffer")
+        return real()
+
+    monkeypatch.setattr(direct, "_get_chunk", failing)
+    slots, before = free_reader_slots(), open_fds()
+    with pytest.raises(MemoryError):
+        store.open("jp/0d/nomem")
+    assert (free_reader_slots(), open_fds()) == (slots, before)

@@ -40,7 +40,10 @@ Objects are immutable once renamed into place, so bypassing the page cache
 cannot return stale bytes; the kernel writes back any dirty pages of the span
 before a direct read anyway. Memory stays bounded: at most ``POOL_BUFFERS``
 buffers of ``BUFFER_BYTES`` and ``POOL_CHUNKS`` read-ahead chunks are kept,
-shared by all threads; an open ``DirectReader`` holds ``READ_AHEAD`` chunks.
+shared by all threads; an open ``DirectReader`` holds ``READ_AHEAD`` chunks,
+and at most ``MAX_DIRECT_READERS`` are open at once (4 MiB each): further
+whole-object reads are buffered until one closes, so a hundred concurrent
+downloads do not hold 400 MiB of read-ahead.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ import io
 import mmap
 import os
 import queue
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, wait
@@ -75,12 +79,14 @@ CHUNK_BYTES = 1024 * 1024
 READ_AHEAD = 4
 READ_THREADS = 2
 POOL_CHUNKS = 16
+MAX_DIRECT_READERS = 8
 #: Smaller objects are read buffered (one or two reads; no read-ahead to gain).
 DIRECT_STREAM_MIN_BYTES = 4 * CHUNK_BYTES
 
 _O_DIRECT = getattr(os, "O_DIRECT", None)
 _pool: queue.SimpleQueue[mmap.mmap] = queue.SimpleQueue()
 _chunks: queue.SimpleQueue[mmap.mmap] = queue.SimpleQueue()
+_readers = threading.BoundedSemaphore(MAX_DIRECT_READERS)
 _refused: set[int] = set()  # st_dev of file systems that refused O_DIRECT
 
 
@@ -149,8 +155,8 @@ def open_direct(fd: int) -> DirectReader | None:
     """A read-ahead stream over the open file ``fd``; None where it should be read buffered.
 
     None for small files, for files at least half in the page cache, and where
-    O_DIRECT is unavailable or refused; the caller keeps ``fd`` then. On success
-    the reader owns ``fd``.
+    O_DIRECT is unavailable or refused. The returned reader owns ``fd``;
+    otherwise, and if this raises, the caller keeps it.
     """
     if _O_DIRECT is None:
         return None
@@ -159,13 +165,25 @@ def open_direct(fd: int) -> DirectReader | None:
         return None
     if _mostly_cached(fd, 0, st.st_size):
         return None  # mostly in the page cache (just written or read): a copy from memory
+    if not _readers.acquire(blocking=False):
+        return None  # MAX_DIRECT_READERS are open: this one reads buffered
     try:
         direct_fd = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC | _O_DIRECT)
     except OSError as exc:
+        _readers.release()
         if exc.errno == errno.EINVAL:
             _refused.add(st.st_dev)
         return None  # no /proc, or O_DIRECT refused: read buffered
-    return DirectReader(fd, direct_fd, st.st_size, st.st_dev)
+    except BaseException:
+        _readers.release()
+        raise
+    reader = DirectReader(fd, direct_fd, st.st_size, st.st_dev)  # releases the slot on close
+    try:
+        reader.start()
+    except BaseException:
+        reader.abandon()
+        raise
+    return reader
 
 
 class DirectReader(io.RawIOBase):
@@ -186,6 +204,9 @@ class DirectReader(io.RawIOBase):
         self._chunk: memoryview | None = None
         self._chunk_buffer: mmap.mmap | None = None
         self._chunk_pos = self._chunk_len = 0
+
+    def start(self) -> None:
+        """Start the first ``READ_AHEAD`` reads."""
         for _ in range(READ_AHEAD):
             self._schedule()
 
@@ -209,6 +230,13 @@ class DirectReader(io.RawIOBase):
         return filled
 
     def close(self) -> None:
+        self._shut(close_fd=True)
+
+    def abandon(self) -> None:
+        """Release everything but ``fd``, which stays open for the caller."""
+        self._shut(close_fd=False)
+
+    def _shut(self, *, close_fd: bool) -> None:
         if self.closed:
             return
         try:
@@ -220,8 +248,10 @@ class DirectReader(io.RawIOBase):
                     wait([future])
                 _put_chunk(buffer)
             os.close(self._direct_fd)
-            os.close(self._fd)
+            if close_fd:
+                os.close(self._fd)
         finally:
+            _readers.release()  # taken by open_direct for this reader
             super().close()
 
     def _schedule(self) -> None:

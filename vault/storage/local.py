@@ -151,8 +151,10 @@ class LocalStore(ObjectStore):
         if self._direct_reads:
             try:
                 reader = open_direct(fd)
-            except BaseException:
+            except BaseException as exc:
                 os.close(fd)
+                if isinstance(exc, OSError):
+                    raise _os_error(exc, "opening an object") from exc
                 raise
             if reader is not None:
                 # Read ahead with O_DIRECT (vault/storage/direct.py; docs/benchmarks.md, P2).
