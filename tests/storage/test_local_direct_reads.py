@@ -89,7 +89,8 @@ def test_closing_early_releases_descriptors_and_buffers(store: LocalStore) -> No
         with store.open("jp/0d/early") as stream:
             assert len(stream.read(MiB + 16)) == MiB + 16  # chunks still in flight
     assert open_fds() == before
-    assert direct._chunks.qsize() <= direct.POOL_CHUNKS
+    limit = direct.MAX_DIRECT_READERS * (direct.READ_AHEAD + 1) + direct.SLAB_CHUNKS
+    assert direct._chunks.qsize() <= limit
 
 
 def test_direct_reads_fall_back_where_the_file_system_refuses_them(
@@ -281,3 +282,45 @@ def test_a_reader_that_cannot_start_releases_everything(
     with pytest.raises(MemoryError):
         store.open("jp/0d/nomem")
     assert (free_reader_slots(), open_fds()) == (slots, before)
+
+
+def test_after_a_failed_chunk_every_read_fails(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = pattern(SIZES[-1])
+    store.put("jp/0d/poison", [data])
+    real = os.preadv
+
+    def failing(fd: int, buffers: list[memoryview], offset: int) -> int:
+        if offset == direct.CHUNK_BYTES:
+            raise OSError(errno.EIO, "I/O error")
+        return real(fd, buffers, offset)
+
+    monkeypatch.setattr(direct.os, "preadv", failing)
+    with store.open("jp/0d/poison") as stream:
+        assert stream.read(direct.CHUNK_BYTES) == data[: direct.CHUNK_BYTES]
+        for _ in range(2):  # never the bytes after the failed chunk
+            with pytest.raises(OSError, match="I/O error"):
+                stream.read(10)
+
+
+def test_a_short_direct_read_finishes_buffered_without_blaming_the_file_system(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = pattern(SIZES[-1])
+    store.put("jp/0d/short", [data])
+    real = os.preadv
+    shortened: list[int] = []
+
+    def short_once(fd: int, buffers: list[memoryview], offset: int) -> int:
+        if _is_direct(fd) and offset == 2 * direct.CHUNK_BYTES and not shortened:
+            shortened.append(offset)
+            real(fd, buffers, offset)
+            return 3 * 4096 + 100  # as if the read had stopped at an unaligned length
+        return real(fd, buffers, offset)
+
+    monkeypatch.setattr(direct.os, "preadv", short_once)
+    monkeypatch.setattr(direct, "_refused", set())
+    with store.open("jp/0d/short") as stream:
+        assert stream.read() == data
+    assert shortened and direct._refused == set()
