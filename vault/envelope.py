@@ -332,18 +332,18 @@ def open_range(
 ) -> Iterator[bytes]:
     """Yield exactly ``plaintext[start:stop]``, fetching only the segments covering it.
 
-    With ``prefetch``, the executor fetches and verifies each next segment while
-    this one is fetched and verified (a cold two-segment range: both reads and
-    both decryptions at once); segments are still released in order, and a
-    failing one only after those before it. Without it, a range of up to
-    ``COALESCE_SEGMENTS`` is one fetch.
+    A range of up to ``COALESCE_SEGMENTS`` segments is one fetch. For longer
+    ranges, with ``prefetch`` the executor fetches and verifies each next
+    segment while this one is fetched and verified; segments are still released
+    in order, and a failing one only after those before it.
     """
     if start < 0 or start > stop:
         raise InvalidInput(f"invalid byte range [{start}, {stop})")
     keys = verify_header(header, dek, context)
     start = min(start, header.plaintext_length)
     stop = min(stop, header.plaintext_length)
-    if prefetch is not None:
+    covering = ((max(stop, 1) - 1) >> header.segment_exp) - (start >> header.segment_exp) + 1
+    if prefetch is not None and covering > COALESCE_SEGMENTS:
         return _open_range_ahead(fetch, header, keys, start, stop, prefetch)
     return _open_range(fetch, header, keys, start, stop)
 

@@ -334,7 +334,7 @@ def test_prefetched_range_read_detects_tampered_segment_and_releases_the_good_on
                 dek=DEK,
                 context=CONTEXT,
                 start=SEG - 5,
-                stop=SEG + 5,
+                stop=2 * SEG + 5,  # three segments: more than one request covers
                 prefetch=prefetch,
             )
         )
