@@ -5,9 +5,9 @@ and a buffered read pays for filling the page cache (and its readahead) before
 copying out. An authenticated range must fetch whole 1 MiB segments, so a
 1 MiB range at an unaligned offset reads two of them: read buffered, that
 costs ~2.0-2.2x a plain buffered 1 MiB read on this machine; read with
-O_DIRECT into a reused aligned buffer, ~1.6x (docs/benchmarks.md, P6). Object
-stores built for large immutable objects read them the same way (MinIO reads
-object parts with O_DIRECT).
+O_DIRECT into a reused buffer in huge pages, ~1.0-1.5x (docs/benchmarks.md,
+P6). Object stores built for large immutable objects read them the same way
+(MinIO reads object parts with O_DIRECT).
 
 ``read_range`` switches the descriptor to ``O_DIRECT``, reads the covering
 4 KiB-aligned span into one of a few pooled buffers and copies the requested
