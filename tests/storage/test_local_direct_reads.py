@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,17 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalStore:
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+Preadv = Callable[[int, list[memoryview], int], int]
+
+
+def intercept_preadv(
+    monkeypatch: pytest.MonkeyPatch, hook: Callable[[Preadv, int, list[memoryview], int], int]
+) -> None:
+    """Route every ``os.preadv`` through ``hook(real_preadv, fd, buffers, offset)``."""
+    real = os.preadv
+    monkeypatch.setattr(direct.os, "preadv", lambda fd, bufs, offset: hook(real, fd, bufs, offset))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -98,16 +110,15 @@ def test_direct_reads_fall_back_where_the_file_system_refuses_them(
 ) -> None:
     data = pattern(SIZES[-1])
     store.put("jp/0d/refused", [data])
-    real = os.preadv
     refused: list[int] = []
 
-    def refusing(fd: int, buffers: list[memoryview], offset: int) -> int:
+    def refusing(real: Preadv, fd: int, buffers: list[memoryview], offset: int) -> int:
         if _is_direct(fd):
             refused.append(offset)
             raise OSError(errno.EINVAL, "O_DIRECT not supported")
         return real(fd, buffers, offset)
 
-    monkeypatch.setattr(direct.os, "preadv", refusing)
+    intercept_preadv(monkeypatch, refusing)
     monkeypatch.setattr(direct, "_refused", set())
     with store.open("jp/0d/refused") as stream:
         assert stream.read() == data
@@ -128,14 +139,13 @@ def test_a_failing_read_surfaces_to_the_reader(
     store: LocalStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store.put("jp/0d/eio", [pattern(SIZES[-1])])
-    real = os.preadv
 
-    def failing(fd: int, buffers: list[memoryview], offset: int) -> int:
+    def failing(real: Preadv, fd: int, buffers: list[memoryview], offset: int) -> int:
         if offset >= 3 * direct.CHUNK_BYTES:
             raise OSError(errno.EIO, "I/O error")
         return real(fd, buffers, offset)
 
-    monkeypatch.setattr(direct.os, "preadv", failing)
+    intercept_preadv(monkeypatch, failing)
     before = open_fds()
     with pytest.raises(OSError, match="I/O error"), store.open("jp/0d/eio") as stream:
         stream.read()
@@ -289,14 +299,13 @@ def test_after_a_failed_chunk_every_read_fails(
 ) -> None:
     data = pattern(SIZES[-1])
     store.put("jp/0d/poison", [data])
-    real = os.preadv
 
-    def failing(fd: int, buffers: list[memoryview], offset: int) -> int:
+    def failing(real: Preadv, fd: int, buffers: list[memoryview], offset: int) -> int:
         if offset == direct.CHUNK_BYTES:
             raise OSError(errno.EIO, "I/O error")
         return real(fd, buffers, offset)
 
-    monkeypatch.setattr(direct.os, "preadv", failing)
+    intercept_preadv(monkeypatch, failing)
     with store.open("jp/0d/poison") as stream:
         assert stream.read(direct.CHUNK_BYTES) == data[: direct.CHUNK_BYTES]
         for _ in range(2):  # never the bytes after the failed chunk
@@ -309,17 +318,16 @@ def test_a_short_direct_read_finishes_buffered_without_blaming_the_file_system(
 ) -> None:
     data = pattern(SIZES[-1])
     store.put("jp/0d/short", [data])
-    real = os.preadv
     shortened: list[int] = []
 
-    def short_once(fd: int, buffers: list[memoryview], offset: int) -> int:
+    def short_once(real: Preadv, fd: int, buffers: list[memoryview], offset: int) -> int:
         if _is_direct(fd) and offset == 2 * direct.CHUNK_BYTES and not shortened:
             shortened.append(offset)
             real(fd, buffers, offset)
             return 3 * 4096 + 100  # as if the read had stopped at an unaligned length
         return real(fd, buffers, offset)
 
-    monkeypatch.setattr(direct.os, "preadv", short_once)
+    intercept_preadv(monkeypatch, short_once)
     monkeypatch.setattr(direct, "_refused", set())
     with store.open("jp/0d/short") as stream:
         assert stream.read() == data
