@@ -342,8 +342,12 @@ def open_range(
     keys = verify_header(header, dek, context)
     start = min(start, header.plaintext_length)
     stop = min(stop, header.plaintext_length)
-    covering = ((max(stop, 1) - 1) >> header.segment_exp) - (start >> header.segment_exp) + 1
-    if prefetch is not None and covering > COALESCE_SEGMENTS:
+    exp = header.segment_exp
+    if (
+        prefetch is not None
+        and stop > start
+        and ((stop - 1) >> exp) - (start >> exp) >= COALESCE_SEGMENTS
+    ):
         return _open_range_ahead(fetch, header, keys, start, stop, prefetch)
     return _open_range(fetch, header, keys, start, stop)
 
@@ -360,20 +364,13 @@ def _open_range_ahead(
         return
     aead = AesGcm(keys.segment_key)
     base = int.from_bytes(keys.nonce_base, "big")
-    exp, stride = header.segment_exp, header.segment_size + GCM_TAG_BYTES
+    exp = header.segment_exp
     first, last = start >> exp, (stop - 1) >> exp
 
     def segment(index: int) -> bytes:
         """Fetch, verify and cut one segment (run ahead by ``prefetch`` for the next one)."""
-        offset = header.length + index * stride
-        want = _sealed_segment_len(header, index)
-        sealed = fetch(offset, offset + want)
-        if len(sealed) != want:
-            raise IntegrityError(f"object truncated inside segment {index}")
-        plaintext = _open_segment(aead, base, header, index, sealed)
-        seg_start = index << exp
-        lo, hi = max(start - seg_start, 0), min(stop - seg_start, len(plaintext))
-        return plaintext if (lo, hi) == (0, len(plaintext)) else plaintext[lo:hi]
+        sealed = _fetch_segment(fetch, header, index)
+        return _cut(_open_segment(aead, base, header, index, sealed), index << exp, start, stop)
 
     ahead: Future[bytes] | None = None
     try:
@@ -413,11 +410,21 @@ def _open_range(
             at = (index - first) * sealed_stride
             sealed: bytes | memoryview = view[at : at + want]
         else:
-            offset = header.length + index * sealed_stride
-            sealed = fetch(offset, offset + want)
-            if len(sealed) != want:
-                raise IntegrityError(f"object truncated inside segment {index}")
-        plaintext = _open_segment(aead, base, header, index, sealed)
-        seg_start = index << exp
-        lo, hi = max(start - seg_start, 0), min(stop - seg_start, len(plaintext))
-        yield plaintext if (lo, hi) == (0, len(plaintext)) else plaintext[lo:hi]
+            sealed = _fetch_segment(fetch, header, index)
+        yield _cut(_open_segment(aead, base, header, index, sealed), index << exp, start, stop)
+
+
+def _fetch_segment(fetch: Callable[[int, int], bytes], header: Header, index: int) -> bytes:
+    """The sealed bytes of segment ``index``, not yet verified."""
+    offset = header.length + index * (header.segment_size + GCM_TAG_BYTES)
+    want = _sealed_segment_len(header, index)
+    sealed = fetch(offset, offset + want)
+    if len(sealed) != want:
+        raise IntegrityError(f"object truncated inside segment {index}")
+    return sealed
+
+
+def _cut(plaintext: bytes, seg_start: int, start: int, stop: int) -> bytes:
+    """The part of a segment's plaintext (starting at ``seg_start``) inside ``[start, stop)``."""
+    lo, hi = max(start - seg_start, 0), min(stop - seg_start, len(plaintext))
+    return plaintext if (lo, hi) == (0, len(plaintext)) else plaintext[lo:hi]
