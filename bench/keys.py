@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deks", type=int, default=20_000, help="DEKs per batched run")
     parser.add_argument("--single", type=int, default=1_000, help="calls per single-item run")
     parser.add_argument("--batch-size", type=int, default=250)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args(argv)
 
     server = start_bao_server()
