@@ -25,7 +25,7 @@ import hvac
 
 from keys.bootstrap import bootstrap_transit
 from keys.transit import TransitKeyProvider
-from tests.fixtures.bao import start_bao_server
+from tests.fixtures.bao import running_bao_server
 
 MOUNT = "transit-bench"
 TARGET = 0.9
@@ -183,8 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args(argv)
 
-    server = start_bao_server()
-    try:
+    with running_bao_server() as server:
         bootstrap_transit(server.addr, server.root_token, [MOUNT])
         provider = TransitKeyProvider(
             server.addr, MOUNT, token=server.root_token, batch_size=args.batch_size
@@ -205,8 +204,6 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             repeats=args.repeats,
         )
-    finally:
-        server.stop()
     print(
         f"OpenBao dev server, loopback, {os.cpu_count()} CPUs, batch size {args.batch_size}, "
         f"medians of {args.repeats} interleaved pairs"

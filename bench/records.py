@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from keys.bootstrap import bootstrap_transit
-from tests.fixtures.bao import start_bao_server
+from tests.fixtures.bao import running_bao_server
 from vault import RecordInput, RecordVault, Settings
 from vault.envelope import KeyBlock, ObjectContext, seal
 from vault.migrate import upgrade
@@ -538,9 +538,8 @@ def main() -> int:
     if "--gib" in sys.argv:
         total = int(float(sys.argv[sys.argv.index("--gib") + 1]) * GIB)
     block = os.urandom(MIB)
-    server = start_bao_server()
     rows: list[tuple] = []
-    try:
+    with running_bao_server() as server:
         bootstrap_transit(server.addr, server.root_token, ["transit-jp"])
         env_name = "RECVAULT_BENCH_VAULT_TOKEN"
         os.environ[env_name] = server.root_token
@@ -566,8 +565,6 @@ def main() -> int:
             rows += p6(root, vault, big_record, total, block)
             rows += p3(settings, subject.id, big_record, total, dict(os.environ))
             vault.close()
-    finally:
-        server.stop()
     print(f"{'case':52} {'value':>12} {'ratio':>7} {'target':>9}  result")
     failures = 0
     for case, value, ratio, target in rows:

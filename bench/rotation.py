@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import statistics
 import tempfile
 import time
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         vault.close()
     finally:
         server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     rotate_rate = statistics.median(p for p, _ in pairs)
     raw_rate = statistics.median(r for _, r in pairs)
     ratio = statistics.median(p / r for p, r in pairs)
