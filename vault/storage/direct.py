@@ -24,8 +24,11 @@ every large range is read directly, and a range read twice comes from the
 disk twice.
 
 ``DirectReader`` reads a whole object the same way, as a stream: up to
-``READ_AHEAD`` aligned 1 MiB chunks are read at once by a shared pool of
-threads while the caller decrypts the chunk before them. On this VM a buffered
+``READ_AHEAD`` aligned 2 MiB chunks are read at once by a shared pool of
+threads while the caller decrypts the chunk before them. 2 MiB chunks (one
+huge page each, 8 MiB in flight) read cold objects 6-19 % faster than 1 MiB
+chunks in five A/B runs here (docs/benchmarks.md, P2); twice as many 1 MiB
+chunks in flight gained less, and 4 MiB chunks nothing. On this VM a buffered
 cold read of 1 GiB ran anywhere between 450 and 1,900 MiB/s from one round to
 the next, its kernel time swinging from 0.15 to 2.3 CPU s (filling the page
 cache, not the disk, made the difference); the direct reads into
@@ -45,7 +48,7 @@ bounded: at most ``POOL_BUFFERS`` range buffers of ``BUFFER_BYTES`` are
 pooled; an open ``DirectReader`` holds ``READ_AHEAD`` chunks plus the one it is
 copying from, and at most ``MAX_DIRECT_READERS`` are open at once: further
 whole-object reads are buffered until one closes, so a hundred concurrent
-downloads do not hold 500 MiB of read-ahead.
+downloads do not hold 1 GiB of read-ahead (eight readers: at most 80 MiB).
 """
 
 from __future__ import annotations
@@ -78,14 +81,14 @@ POOL_BUFFERS = 4
 DIRECT_MIN_BYTES = 256 * 1024
 
 #: Whole-object reads: chunk size, chunks in flight per reader, threads for all readers.
-CHUNK_BYTES = 1024 * 1024
+CHUNK_BYTES = 2 * 1024 * 1024
 READ_AHEAD = 4
 READ_THREADS = 2
 MAX_DIRECT_READERS = 8
 #: Chunks are carved from 2 MiB-aligned slabs of this many (see _aligned_region).
 SLAB_CHUNKS = 4
-#: Smaller objects are read buffered (one or two reads; no read-ahead to gain).
-DIRECT_STREAM_MIN_BYTES = 4 * CHUNK_BYTES
+#: Smaller objects are read buffered (a few reads; no read-ahead to gain).
+DIRECT_STREAM_MIN_BYTES = 4 * 1024 * 1024
 
 _O_DIRECT = getattr(os, "O_DIRECT", None)
 _HUGE_PAGE = 2 * 1024 * 1024
@@ -351,7 +354,7 @@ class DirectReader(io.RawIOBase):
 
 
 def _get_chunk() -> memoryview:
-    """A 1 MiB chunk; a new slab of ``SLAB_CHUNKS`` when none is free.
+    """A ``CHUNK_BYTES`` chunk; a new slab of ``SLAB_CHUNKS`` when none is free.
 
     Chunks in use are bounded (``MAX_DIRECT_READERS`` readers, each holding
     ``READ_AHEAD`` in flight and one being consumed), so are the slabs.
