@@ -97,6 +97,25 @@ def test_tampered_object_with_transit(transit_vault):
     assert not any(e.outcome == "ok" and e.action == "record.read" for e in vault.audit_events())
 
 
+def test_edited_audit_row_is_caught_with_transit(transit_vault):
+    from sqlalchemy import text
+
+    vault = transit_vault
+    subject = vault.create_subject("audited", "JP")
+    info = vault.put_record(subject.id, "xray", b"X" * 3000)
+    with vault.open_record(info.id) as reader:
+        reader.read()
+    assert vault.verify_audit().ok
+    [read] = [e for e in vault.audit_events() if e.action == "record.read"]
+    with vault._ctx.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE audit_events SET actor = 'someone-else' WHERE seq = :seq"),
+            {"seq": read.seq},
+        )
+    verdict = vault.verify_audit()
+    assert not verdict.ok and verdict.first_broken_seq == read.seq
+
+
 def test_key_service_down_is_unavailable(make_vault, sqlite_url, bao_factory):
     server = bao_factory()
     bootstrap_transit(server.addr, server.root_token, ["transit-jp", "transit-ph"])
