@@ -22,6 +22,7 @@ uses SQLite and LocalStores in a temporary directory.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import resource
@@ -304,9 +305,8 @@ def settle_file_creation(
     under ``limit_us`` each. Both the wait and the last probe are printed.
     """
     started = time.perf_counter()
-    probes = iter(range(1_000_000))
-    while True:
-        directory = root / f"p5-probe-{next(probes)}"
+    for probe in itertools.count():
+        directory = root / f"p5-probe-{probe}"
         directory.mkdir()
         subdirs = [directory / f"{i:02x}" for i in range(256)]
         for subdir in subdirs:
