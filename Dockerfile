@@ -15,11 +15,8 @@ COPY vault ./vault
 COPY keys ./keys
 COPY api ./api
 COPY migrations ./migrations
-RUN pip install . \
- # vault.migrate finds Alembic's scripts next to the installed `vault` package;
- # the wheel does not carry them, so they are copied beside it.
- && cp -r migrations "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/migrations" \
- && rm -rf /src
+# The wheel carries Alembic's scripts as vault/migrations.
+RUN pip install . && rm -rf /src
 
 WORKDIR /home/recvault
 USER recvault:recvault

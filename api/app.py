@@ -19,6 +19,7 @@ from api.routes import v1
 from api.routes.health import router as health_router
 from vault.service import RecordVault
 from vault.settings import Settings
+from vault.storage import tune_process
 
 DESCRIPTION = (
     "Encrypted, region-pinned records vault for clinical treatment records. "
@@ -43,7 +44,9 @@ def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI
 def build() -> FastAPI:
     """Factory for uvicorn: the vault from the environment's settings, closed at shutdown."""
     metrics = ApiMetrics()
-    vault = RecordVault.from_settings(Settings.load(), key_observer=metrics.observe_key_call)
+    settings = Settings.load()
+    tune_process(settings.limits.tune_allocator)
+    vault = RecordVault.from_settings(settings, key_observer=metrics.observe_key_call)
     app = create_app(vault, metrics)
 
     @asynccontextmanager

@@ -24,7 +24,7 @@ import anyio.to_thread
 from starlette.requests import ClientDisconnect, Request
 
 from vault.errors import InvalidInput, VaultError
-from vault.reader import RecordReader
+from vault.format.reader import RecordReader
 
 log = logging.getLogger("recvault.api")
 

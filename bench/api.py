@@ -339,7 +339,7 @@ def timed(size: int, fn, *args):  # type: ignore[no-untyped-def]
 def run(size_mib: int, rss_mib: int, runs: int, scratch: Path) -> list[Row]:
     from vault import RecordVault, Settings
     from vault.domain import Actor, Role
-    from vault.migrate import upgrade
+    from vault.metadata.migrate import upgrade
 
     env = environment(scratch)
     os.environ.update(env)

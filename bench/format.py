@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from vault import envelope
-from vault.format_header import build_header
+from vault.format import envelope
+from vault.format.header import build_header
 
 TARGET_RATIO = 0.85
 REPEATS = 7

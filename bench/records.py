@@ -38,8 +38,8 @@ from pathlib import Path
 from keys.bootstrap import bootstrap_transit
 from tests.fixtures.bao import running_bao_server
 from vault import RecordInput, RecordVault, Settings
-from vault.envelope import KeyBlock, ObjectContext, seal
-from vault.migrate import upgrade
+from vault.format.envelope import KeyBlock, ObjectContext, seal
+from vault.metadata.migrate import upgrade
 from vault.storage.local import LocalStore
 
 MIB = 1 << 20
@@ -234,7 +234,7 @@ def p2(root: Path, vault: RecordVault, subject_id: str, total: int, block: bytes
             drop_cache(path)
 
     def env_get() -> None:
-        from vault.envelope import open_stream
+        from vault.format.envelope import open_stream
 
         with store.open(env_key) as stream:
             for _ in open_stream(
@@ -374,9 +374,9 @@ def p6(root: Path, vault: RecordVault, record_id: str, total: int, block: bytes)
 
     from sqlmodel import Session, select
 
-    from vault.db import RecordVersionRow
-    from vault.envelope import open_range, parse_header
-    from vault.records import _prefetch
+    from vault.format.envelope import open_range, parse_header
+    from vault.metadata.tables import RecordVersionRow
+    from vault.records.reads import _prefetch
 
     with Session(vault._ctx.engine) as session:
         row = session.exec(

@@ -108,7 +108,7 @@ def seed(vault, root: Path, objects: int, subjects: int) -> None:  # type: ignor
 
     from bench.seed import record_rows
     from keys.naming import subject_key_name
-    from vault.db import RecordRow, RecordVersionRow, SubjectRow
+    from vault.metadata.tables import RecordRow, RecordVersionRow, SubjectRow
 
     ctx = vault._ctx
     now = datetime.now(UTC)
@@ -165,7 +165,7 @@ def seed(vault, root: Path, objects: int, subjects: int) -> None:  # type: ignor
 def seed_into(root: Path, objects: int, subjects: int) -> float:
     """Create and fill the deployment under ``root``; return the seconds it took."""
     from vault import RecordVault
-    from vault.migrate import upgrade
+    from vault.metadata.migrate import upgrade
 
     settings = _settings(root)
     upgrade(settings.database.url)

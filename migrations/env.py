@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import vault.db  # noqa: F401  (registers every table on the metadata)
+import vault.metadata.tables  # noqa: F401  (registers every table on the metadata)
 from sqlmodel import SQLModel
 
 config = context.config

@@ -62,7 +62,7 @@ def _modules() -> list[Path]:
 def test_packages_are_present() -> None:
     relpaths = {p.relative_to(ROOT).as_posix() for p in _modules()}
     assert "vault/crypto/primitives.py" in relpaths
-    assert "vault/envelope.py" in relpaths
+    assert "vault/format/envelope.py" in relpaths
 
 
 def test_import_boundaries_hold() -> None:
@@ -77,14 +77,17 @@ def test_import_boundaries_hold() -> None:
 @pytest.mark.parametrize(
     ("relpath", "source"),
     [
-        ("vault/envelope.py", "from cryptography.hazmat.primitives.ciphers.aead import AESGCM"),
+        (
+            "vault/format/envelope.py",
+            "from cryptography.hazmat.primitives.ciphers.aead import AESGCM",
+        ),
         ("keys/local.py", "import cryptography.hazmat.primitives.hashes as h"),
         ("vault/service.py", "from cryptography import hazmat"),
         ("api/app.py", "import importlib\nimportlib.import_module('cryptography.hazmat')"),
         ("vault/service.py", "def f():\n    import hvac\n"),
         ("keys/local.py", "from hvac.exceptions import Forbidden"),
         ("vault/storage/local.py", "import boto3"),
-        ("vault/residency.py", "from botocore.exceptions import ClientError"),
+        ("vault/residency/report.py", "from botocore.exceptions import ClientError"),
         ("keys/vault_transit.py", "__import__('boto3')"),
         ("keys/transit/provider.py", "from hvac.exceptions import Forbidden"),
         ("vault/storage/s3_multipart.py", "import botocore.exceptions"),
@@ -100,7 +103,7 @@ def test_checker_catches_offenders(relpath: str, source: str) -> None:
         ("vault/crypto/primitives.py", "from cryptography.hazmat.primitives import hashes"),
         ("keys/vault_transit.py", "import hvac"),
         ("vault/storage/s3.py", "import boto3\nfrom botocore.config import Config"),
-        ("vault/envelope.py", "from vault.crypto import AesGcm\nimport cryptography.x509"),
+        ("vault/format/envelope.py", "from vault.crypto import AesGcm\nimport cryptography.x509"),
         ("vault/hvac_errors.py", "import hvacish\nfrom .boto3 import x"),
     ],
 )

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from vault.domain import Actor, Category, RecordInfo, Role, Subject
     from vault.errors import VaultError
+    from vault.records.writes import RecordInput
     from vault.service import RecordVault
     from vault.settings import Settings
-    from vault.writes import RecordInput
 
 _EXPORTS = {
     "Actor": "vault.domain",
@@ -24,7 +24,7 @@ _EXPORTS = {
     "Role": "vault.domain",
     "Subject": "vault.domain",
     "VaultError": "vault.errors",
-    "RecordInput": "vault.writes",
+    "RecordInput": "vault.records.writes",
     "RecordVault": "vault.service",
     "Settings": "vault.settings",
 }

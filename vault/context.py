@@ -13,9 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from keys.base import KeyNotFound
-from vault.audit import AuditLog
+from vault.audit.chain import AuditLog
 from vault.crypto import SigningKey
-from vault.db import RecordRow, SubjectRow
 from vault.domain import Actor, Category, Role, SubjectState
 from vault.errors import (
     Erased,
@@ -25,6 +24,7 @@ from vault.errors import (
     ProcessingRestricted,
     VaultError,
 )
+from vault.metadata.tables import RecordRow, SubjectRow
 from vault.regions import Region
 from vault.settings import Settings
 

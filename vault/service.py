@@ -14,12 +14,9 @@ from typing import IO, Any
 
 from sqlalchemy import text
 
-from vault.audit import AuditLog
-from vault.content import Content
+from vault.audit.chain import AuditLog
 from vault.context import VaultContext
 from vault.crypto import SigningKey
-from vault.db import make_engine
-from vault.disposal import Disposal
 from vault.domain import (
     SYSTEM,
     Actor,
@@ -38,23 +35,25 @@ from vault.domain import (
 )
 from vault.domain import RecordInfo as RecordInfo
 from vault.durations import Duration, require_aware
+from vault.erasure.requests import Rights
 from vault.errors import ConfigError, VaultError
-from vault.gc import GarbageCollector
-from vault.holds import Holds
-from vault.key_inventory import KeyStatus, key_status, rotate_due_keys
+from vault.format.content import Content
+from vault.format.reader import RecordReader
+from vault.metadata.tables import make_engine
 from vault.principals import Principals
-from vault.reader import RecordReader
-from vault.records import Records
+from vault.records.gc import GarbageCollector
+from vault.records.reads import Records
+from vault.records.subjects import Subjects
+from vault.records.writes import RecordInput, RecordWriter
 from vault.regions import KeyCallObserver, Region, build_region
-from vault.residency import ResidencyCheck, ResidencyReport
-from vault.rights import Rights
-from vault.rotation import KeyRotation
-from vault.rotation_report import RotationReport
-from vault.runtime import tune_allocator
+from vault.residency.report import ResidencyCheck, ResidencyReport
+from vault.residency.transfer import Transfers
+from vault.retention.disposal import Disposal
+from vault.retention.holds import Holds
+from vault.rotation.inventory import KeyStatus, key_status, rotate_due_keys
+from vault.rotation.report import RotationReport
+from vault.rotation.rotate import KeyRotation
 from vault.settings import Settings
-from vault.subjects import Subjects
-from vault.transfer import Transfers
-from vault.writes import RecordInput, RecordWriter
 
 
 def _utcnow() -> datetime:
@@ -93,8 +92,6 @@ class RecordVault:
     ) -> RecordVault:
         if not settings.regions and not regions:
             raise ConfigError("regions: configure at least one region (e.g. [regions.JP])")
-        if settings.limits.tune_allocator:
-            tune_allocator()
         clock = clock or _utcnow
         engine = make_engine(settings.database.url)
         signing_seed = settings.secret_bytes("signing_key")

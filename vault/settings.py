@@ -53,7 +53,7 @@ class _Strict(BaseModel):
 class StoreConfig(_Strict):
     kind: Literal["local", "s3"] = "local"
     path: str | None = None
-    #: local stores: read ranges of 256 KiB and more with O_DIRECT (vault/storage/direct.py)
+    #: local stores: read ranges of 256 KiB and more with O_DIRECT (vault/storage/tuning/direct.py)
     direct_ranges: bool = True
     #: local stores: read whole objects of 4 MiB and more with O_DIRECT and read-ahead
     direct_reads: bool = True
@@ -121,7 +121,7 @@ class LimitsConfig(_Strict):
     dek_cache_entries: int = Field(default=10_000, ge=0)
     dek_cache_ttl_seconds: float = Field(default=300.0, ge=0)
     gc_grace: IsoDuration = Duration.parse("PT1H")
-    #: keep 1 MiB segment buffers in the heap (see vault/runtime.py)
+    #: keep 1 MiB segment buffers in the heap (vault.storage.tune_process at start-up)
     tune_allocator: bool = True
 
 

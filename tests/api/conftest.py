@@ -25,7 +25,7 @@ from tests.fixtures.bao import free_port
 from tests.fixtures.clock import FakeClock
 from vault import RecordVault, Settings
 from vault.domain import Actor, Role
-from vault.migrate import upgrade
+from vault.metadata.migrate import upgrade
 
 OPERATOR = Actor("operator", frozenset(Role))
 ALL_ROLES = [r.value for r in Role]

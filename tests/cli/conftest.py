@@ -25,7 +25,7 @@ import pytest
 from tests.fixtures.bao import free_port
 from vault import RecordVault, Settings
 from vault.domain import Actor, Role
-from vault.migrate import upgrade
+from vault.metadata.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = {

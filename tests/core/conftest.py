@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from vault import RecordVault, Settings
-from vault.migrate import upgrade
+from vault.metadata.migrate import upgrade
 
 
 def vault_settings(

@@ -17,9 +17,9 @@ from sqlmodel import Session, select
 from tests.core.conftest import vault_settings
 from tests.core.crash_writer import BATCH_MAX
 from vault import RecordVault
-from vault.db import RecordRow, RecordVersionRow
 from vault.durations import Duration
-from vault.migrate import upgrade
+from vault.metadata.migrate import upgrade
+from vault.metadata.tables import RecordRow, RecordVersionRow
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-import vault.db  # noqa: F401
-from vault.migrate import downgrade, upgrade
+import vault.metadata.tables  # noqa: F401
+from vault.metadata.migrate import downgrade, upgrade
 
 
 def _diff(url: str) -> list:

@@ -6,8 +6,8 @@ import io
 import random
 from collections.abc import Callable, Iterable, Iterator
 
-from vault import envelope
 from vault.errors import IntegrityError
+from vault.format import envelope
 
 SEG = envelope.SEGMENT_SIZE
 TAG = 16

@@ -23,8 +23,8 @@ from tests.format.support import (
     plaintext,
     seal_bytes,
 )
-from vault import envelope
 from vault.errors import InvalidInput
+from vault.format import envelope
 
 SIZES = [0, 1, 100, SEG - 1, SEG, SEG + 1, 3 * SEG + 17]
 CHUNK_SIZES = [1, 7, 4096, 65_536, SEG - 1, SEG, SEG + 1, 2 * SEG]

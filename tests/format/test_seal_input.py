@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.format.support import CONTEXT, DEK, KEY_BLOCK, SEG, open_bytes, plaintext
-from vault import envelope
 from vault.errors import InvalidInput
+from vault.format import envelope
 
 
 class _Store:

@@ -27,9 +27,9 @@ from tests.format.support import (
     seal_bytes,
     segments_of,
 )
-from vault import envelope
 from vault.errors import IntegrityError
-from vault.format_header import build_header
+from vault.format import envelope
+from vault.format.header import build_header
 
 SMALL = plaintext(100)
 BIG_LEN = 2 * SEG + SEG // 2  # three segments: 1 MiB, 1 MiB, 0.5 MiB

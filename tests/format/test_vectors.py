@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.vectors.make_format_vectors import plaintext_of
-from vault import envelope
-from vault.format_header import build_header
+from vault.format import envelope
+from vault.format.header import build_header
 
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "format_v1.json").read_text())
 DEK = bytes.fromhex(VECTORS["dek"])

@@ -15,10 +15,10 @@ import pytest
 
 from tests.core.conftest import vault_settings
 from vault import Actor, RecordVault, Role
-from vault.certificates import verify_document
-from vault.envelope import parse_header
+from vault.erasure.certificates import verify_document
 from vault.errors import Erased, NotFound, VaultError
-from vault.migrate import upgrade
+from vault.format.envelope import parse_header
+from vault.metadata.migrate import upgrade
 
 ADMIN_A = Actor("admin-a", frozenset({Role.ADMIN}))
 ADMIN_B = Actor("admin-b", frozenset({Role.ADMIN}))

@@ -11,8 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from vault import Actor, Role
-from vault.certificates import verify_document
-from vault.db import RecordVersionRow
+from vault.erasure.certificates import verify_document
 from vault.errors import (
     Conflict,
     Erased,
@@ -21,6 +20,7 @@ from vault.errors import (
     PermissionDenied,
     ProcessingRestricted,
 )
+from vault.metadata.tables import RecordVersionRow
 
 SHORT = {"retention": {"default": "PT3S"}, "destruction": {"waiting_period": "PT2S"}}
 ADMIN_A = Actor("admin-a", frozenset({Role.ADMIN}))

@@ -16,7 +16,7 @@ import pytest
 
 from keys.bootstrap import bootstrap_transit, create_token
 from vault import RecordVault, Settings
-from vault.migrate import upgrade
+from vault.metadata.migrate import upgrade
 
 LOCATIONS = {"JP": "ap-northeast-1", "PH": "ap-southeast-1"}
 TOKEN_ENV = "RECVAULT_TEST_RESIDENCY_TOKEN"

@@ -8,11 +8,11 @@ import pytest
 from sqlmodel import select
 
 from tests.residency.conftest import TwoRegions
-from vault.certificates import verify_document
-from vault.db import SubjectRow, session_scope
 from vault.domain import SYSTEM
-from vault.residency import ResidencyCheck, ViolationKind
-from vault.residency_streams import Expected, ListingOutOfOrder, Presence, merge_sorted
+from vault.erasure.certificates import verify_document
+from vault.metadata.tables import SubjectRow, session_scope
+from vault.residency.report import ResidencyCheck, ViolationKind
+from vault.residency.streams import Expected, ListingOutOfOrder, Presence, merge_sorted
 
 
 def _seed(env: TwoRegions) -> tuple[str, list[str]]:

@@ -8,9 +8,9 @@ import pytest
 from sqlmodel import select
 
 from tests.residency.conftest import TwoRegions
-from vault.db import SubjectRow, TransferItemRow, TransferRow, session_scope
 from vault.domain import LegalBasis, TransferState
 from vault.errors import Conflict, HeldByLegalHold, InvalidInput
+from vault.metadata.tables import SubjectRow, TransferItemRow, TransferRow, session_scope
 
 BIG = bytes(range(256)) * 5000  # ~1.2 MiB: two segments
 

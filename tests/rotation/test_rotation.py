@@ -12,10 +12,10 @@ from keys.base import KeyVersionRetired
 from keys.transit import TransitKeyProvider
 from tests.rotation.conftest import SECURITY, object_hashes, read, seed, wrapped_rows
 from vault import RecordVault
-from vault.db import KeyRotationRow, SubjectRow
-from vault.envelope import parse_header
 from vault.errors import InvalidInput, NotFound
-from vault.rotation_report import RegionRotation
+from vault.format.envelope import parse_header
+from vault.metadata.tables import KeyRotationRow, SubjectRow
+from vault.rotation.report import RegionRotation
 
 
 def admin_keys(transit, region: str) -> TransitKeyProvider:

@@ -36,7 +36,7 @@ def store(tmp_path: Path) -> LocalStore:
 @pytest.fixture
 def cold_store(store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> LocalStore:
     """The store, with nothing in the page cache as far as it can tell (reads go direct)."""
-    from vault.storage import direct
+    from vault.storage.tuning import direct
 
     monkeypatch.setattr(direct, "cached_bytes", lambda fd, offset, length: 0)
     return store
@@ -200,7 +200,7 @@ def test_list_is_lazy(store: LocalStore) -> None:
     assert [i.key for i in listing] == ["jp/aa/1", "jp/aa/2", "jp/aa/4"]
 
 
-# -- ranges read with O_DIRECT (vault/storage/direct.py) ----------------------------
+# -- ranges read with O_DIRECT (vault/storage/tuning/direct.py) ----------------------------
 
 
 class TestLocalStoreColdConformance(ObjectStoreConformance):
@@ -208,7 +208,7 @@ class TestLocalStoreColdConformance(ObjectStoreConformance):
 
     @pytest.fixture
     def store(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalStore:
-        from vault.storage import direct
+        from vault.storage.tuning import direct
 
         monkeypatch.setattr(direct, "cached_bytes", lambda fd, offset, length: 0)
         return LocalStore(tmp_path / "objects", "jp-local-disk")
@@ -267,7 +267,7 @@ def test_direct_range_reads_fall_back_where_o_direct_is_refused(
     import errno
     import fcntl
 
-    from vault.storage import direct
+    from vault.storage.tuning import direct
 
     real = fcntl.fcntl
     refusals: list[int] = []
@@ -292,7 +292,7 @@ def test_direct_range_reads_fall_back_where_o_direct_is_refused(
 def test_direct_range_reads_keep_a_bounded_pool(cold_store: LocalStore) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from vault.storage import direct
+    from vault.storage.tuning import direct
 
     data = pattern(DIRECT_SIZE)
     cold_store.put("jp/0e/pool", [data])

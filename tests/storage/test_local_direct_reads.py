@@ -1,4 +1,4 @@
-"""Whole-object reads with O_DIRECT and read-ahead (vault/storage/direct.py, DirectReader)."""
+"""Whole-object reads with O_DIRECT and read-ahead (storage/tuning/direct.py, DirectReader)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.storage.conformance import pattern
-from vault import runtime
-from vault.envelope import KeyBlock, ObjectContext, open_stream, seal
 from vault.errors import IntegrityError
-from vault.storage import LocalStore, direct
+from vault.format.envelope import KeyBlock, ObjectContext, open_stream, seal
+from vault.storage import LocalStore
+from vault.storage.tuning import direct
+from vault.storage.tuning.cachestat import cached_bytes
 
 MiB = 1024 * 1024
 SIZES = [
@@ -212,10 +213,10 @@ def test_cached_bytes_reports_the_page_cache(tmp_path: Path) -> None:
     try:
         os.fsync(fd)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        assert runtime.cached_bytes(fd, 0, 8 * MiB) == 0
+        assert cached_bytes(fd, 0, 8 * MiB) == 0
         os.pread(fd, 8 * MiB, 0)
-        assert runtime.cached_bytes(fd, 0, 8 * MiB) == 8 * MiB
-        assert runtime.cached_bytes(fd, 2 * MiB, MiB) == MiB
+        assert cached_bytes(fd, 0, 8 * MiB) == 8 * MiB
+        assert cached_bytes(fd, 2 * MiB, MiB) == MiB
     finally:
         os.close(fd)
 

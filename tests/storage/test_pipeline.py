@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from vault.storage.pipeline import write_behind
+from vault.storage.tuning.pipeline import write_behind
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 3, 50])

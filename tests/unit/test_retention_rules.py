@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from vault.durations import Duration, require_aware
 from vault.errors import InvalidInput
-from vault.retention import BlockKind, HoldFacts, RecordFacts, decide_record, decide_subject
+from vault.retention.rules import BlockKind, HoldFacts, RecordFacts, decide_record, decide_subject
 
 JST = timezone(timedelta(hours=9))
 PHT = timezone(timedelta(hours=8))

@@ -3,7 +3,7 @@
 Run from the repository root: ``python -m tests.vectors.make_format_vectors``
 (``--check`` compares with the stored file instead of writing it).
 
-Every object is built twice: by ``vault.envelope.seal`` and by the longhand
+Every object is built twice: by ``vault.format.envelope.seal`` and by the longhand
 functions below, which follow docs/format.md using ``struct`` and the
 ``cryptography`` primitives directly (not ``vault.crypto``), so a mistake in the
 format code cannot silently agree with itself. The script refuses to write
@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from vault import envelope
+from vault.format import envelope
 
 OUT = Path(__file__).with_name("format_v1.json")
 SEGMENT = 1 << 20
@@ -124,7 +124,7 @@ def build() -> dict[str, object]:
         plaintext = plaintext_of(length)
         obj, segment_key, nonce_base, commitment = longhand_object(plaintext)
         if envelope_object(plaintext) != obj:
-            raise SystemExit(f"vault.envelope disagrees with the longhand build for {name}")
+            raise SystemExit(f"vault.format.envelope disagrees with the longhand build for {name}")
         header_len = struct.unpack(">I", obj[5:9])[0]
         case: dict[str, object] = {
             "name": name,

@@ -7,7 +7,8 @@ one line on stderr, never a traceback.
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from importlib import metadata
+from typing import Annotated, NoReturn
 
 import click
 import typer
@@ -25,7 +26,37 @@ app = typer.Typer(
 )
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_FAILURE, EXIT_USAGE = 1, 2
+
+
+def installed_version() -> str:
+    """recvault's version from the installed package's metadata."""
+    try:
+        return metadata.version("recvault")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"recvault {installed_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the installed version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """recvault: encrypted, region-pinned records vault for clinical treatment records."""
+
 
 # Typer 0.29 raises the exceptions of the click it vendors, not of the click package.
 USAGE_ERRORS = (click.UsageError, _typer_click.UsageError)

@@ -179,7 +179,7 @@ def dev(
     import uvicorn
 
     from keys.bootstrap import bootstrap_transit, create_token
-    from vault.migrate import upgrade
+    from vault.metadata.migrate import upgrade
 
     if not _port_free(port):
         raise typer.BadParameter(f"127.0.0.1:{port} is in use; choose another with --port")

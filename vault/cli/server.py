@@ -36,7 +36,7 @@ def _vault(config: str | None):  # type: ignore[no-untyped-def]
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOpt = None) -> None:
     """Create or migrate the metadata DB to the latest schema."""
-    from vault.migrate import upgrade
+    from vault.metadata.migrate import upgrade
 
     settings = Settings.load(config)
     upgrade(settings.database.url)

@@ -37,9 +37,12 @@ def worker(
     """Run retention sweeps every --interval until stopped (SIGTERM or Ctrl-C)."""
     from vault.service import RecordVault
     from vault.settings import Settings
+    from vault.storage import tune_process
 
     seconds = _seconds(interval)
-    vault = RecordVault.from_settings(Settings.load(config))
+    settings = Settings.load(config)
+    tune_process(settings.limits.tune_allocator)
+    vault = RecordVault.from_settings(settings)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

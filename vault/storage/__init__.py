@@ -38,7 +38,22 @@ __all__ = [
     "S3Store",
     "StoreAccessDenied",
     "StoreUnavailable",
+    "tune_process",
 ]
+
+
+def tune_process(enabled: bool = True) -> bool:
+    """Process-wide I/O tuning, called once by the long-running commands at start-up.
+
+    Raises glibc's allocator thresholds so 1 MiB segment buffers are reused
+    (``tuning.allocator``); True when applied. A library caller that builds a
+    ``RecordVault`` decides for its own process.
+    """
+    if not enabled:
+        return False
+    from vault.storage.tuning.allocator import tune_allocator
+
+    return tune_allocator()
 
 
 def __getattr__(name: str) -> Any:

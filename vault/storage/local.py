@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from vault.errors import InvalidInput
-from vault.runtime import libc
 from vault.storage.base import (
     InvalidObjectKey,
     ObjectInfo,
@@ -35,9 +34,10 @@ from vault.storage.base import (
     StoreAccessDenied,
     StoreUnavailable,
 )
-from vault.storage.direct import open_direct, read_range
 from vault.storage.naming import TEMP_PREFIX, check_key, check_prefix
-from vault.storage.pipeline import write_behind
+from vault.storage.tuning.direct import open_direct, read_range
+from vault.storage.tuning.libc import libc
+from vault.storage.tuning.pipeline import write_behind
 
 # A concurrent delete may prune the directory a put has just created.
 _PUT_DIR_ATTEMPTS = 5
@@ -157,7 +157,7 @@ class LocalStore(ObjectStore):
                     raise _os_error(exc, "opening an object") from exc
                 raise
             if reader is not None:
-                # Read ahead with O_DIRECT (vault/storage/direct.py; docs/benchmarks.md, P2).
+                # Read ahead with O_DIRECT (vault/storage/tuning/direct.py; docs/benchmarks.md, P2).
                 return cast(BinaryIO, reader)
         stream = os.fdopen(fd, "rb")
         if _FADVISE is not None:

@@ -1,0 +1,195 @@
+"""The tamper-evident audit log: an append-only, keyed hash chain.
+
+Each event's hash is HMAC-SHA-256(audit key, previous hash ‖ canonical event),
+so editing, deleting or reordering any row breaks every later link, and a
+copy of the DB alone is not enough to forge a consistent chain. Appenders
+lock the single ``audit_head`` row, which serializes them on PostgreSQL
+(``FOR UPDATE``) as SQLite's ``BEGIN IMMEDIATE`` does. Nothing in recvault
+updates or deletes audit rows. Targets are pseudonymous ids only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from vault.domain import Actor, AuditEvent, AuditVerification
+from vault.metadata.tables import AuditEventRow, AuditHeadRow, session_scope
+
+GENESIS = "0" * 64
+HEAD = AuditHeadRow.__table__  # type: ignore[attr-defined]
+EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]
+_HEAD_ID = 1
+
+
+_FIELDS = ("ts", "actor", "role", "action", "target", "subject_id", "region", "purpose", "outcome")
+
+
+def _canonical(seq: int, event: dict[str, Any]) -> bytes:
+    body = {name: event[name] for name in _FIELDS}
+    body["seq"] = seq
+    body["ts"] = event["ts"].isoformat(timespec="microseconds")
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event to append with ``append_many`` (the actor is shared)."""
+
+    action: str
+    target: str = ""
+    subject_id: str = ""
+    region: str = ""
+    purpose: str = ""
+    outcome: str = "ok"
+
+
+class AuditLog:
+    """Append and verify the audit chain."""
+
+    def __init__(self, engine: Engine, chain_key: bytes, clock: Callable[[], datetime]) -> None:
+        self._engine = engine
+        self._key = hmac.new(chain_key, b"recvault/audit-chain", hashlib.sha256).digest()
+        self._clock = clock
+
+    def _link(self, prev_hash: str, seq: int, event: dict[str, Any]) -> str:
+        return hmac.new(
+            self._key, prev_hash.encode() + _canonical(seq, event), hashlib.sha256
+        ).hexdigest()
+
+    def append(
+        self,
+        session: Session,
+        *,
+        actor: Actor,
+        action: str,
+        target: str = "",
+        subject_id: str = "",
+        region: str = "",
+        purpose: str = "",
+        outcome: str = "ok",
+    ) -> int:
+        """Append one event inside the caller's transaction; return its sequence number."""
+        entry = AuditEntry(action, target, subject_id, region, purpose, outcome)
+        return self.append_many(session, actor, [entry])
+
+    def append_many(self, session: Session, actor: Actor, entries: Sequence[AuditEntry]) -> int:
+        """Append events in order inside the caller's transaction; return the last seq."""
+        head = session.execute(
+            select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == _HEAD_ID).with_for_update()
+        ).first()
+        if head is None:
+            session.execute(insert(HEAD).values(id=_HEAD_ID, seq=0, hash=GENESIS))
+            seq, prev = 0, GENESIS
+        else:
+            seq, prev = head.seq, head.hash
+        ts = self._clock()
+        rows = []
+        for entry in entries:
+            seq += 1
+            event = {
+                "ts": ts,
+                "actor": actor.name[:200],
+                "role": actor.role_label[:100],
+                "action": entry.action,
+                "target": entry.target,
+                "subject_id": entry.subject_id,
+                "region": entry.region,
+                "purpose": entry.purpose[:200],
+                "outcome": entry.outcome[:64],
+            }
+            digest = self._link(prev, seq, event)
+            rows.append({**event, "seq": seq, "prev_hash": prev, "hash": digest})
+            prev = digest
+        if rows:
+            session.execute(insert(EVENTS), rows)
+            session.execute(update(HEAD).where(HEAD.c.id == _HEAD_ID).values(seq=seq, hash=prev))
+        return seq
+
+    def record(self, **event: object) -> int:
+        """Append one event in a transaction of its own (refusals, reads)."""
+        with session_scope(self._engine) as session:
+            return self.append(session, **event)  # type: ignore[arg-type]
+
+    def verify(self, page: int = 5000) -> AuditVerification:
+        """Recompute the chain from the first event; report the first broken link."""
+        prev, expected_seq, count = GENESIS, 1, 0
+        with Session(self._engine) as session:
+            last_seq = 0
+            while True:
+                rows = session.exec(
+                    select(AuditEventRow)
+                    .where(col(AuditEventRow.seq) > last_seq)
+                    .order_by(col(AuditEventRow.seq))
+                    .limit(page)
+                ).all()
+                if not rows:
+                    break
+                for row in rows:
+                    if row.seq != expected_seq:
+                        return AuditVerification(False, count, expected_seq, "event missing")
+                    event = {name: getattr(row, name) for name in _FIELDS}
+                    if row.prev_hash != prev or self._link(prev, row.seq, event) != row.hash:
+                        return AuditVerification(False, count, row.seq, "hash mismatch")
+                    prev, expected_seq, count = row.hash, expected_seq + 1, count + 1
+                    last_seq = row.seq
+                session.expunge_all()
+            head = session.get(AuditHeadRow, _HEAD_ID)
+        if head is not None and (head.seq != count or head.hash != prev):
+            return AuditVerification(False, count, count + 1, "chain truncated after last event")
+        return AuditVerification(True, count)
+
+    def events(
+        self,
+        *,
+        actor: str | None = None,
+        subject_id: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_seq: int = 0,
+        page: int = 1000,
+    ) -> Iterator[AuditEvent]:
+        """Events matching every given filter after ``after_seq``, in chain order, page by page."""
+        last_seq = after_seq
+        while True:
+            query = select(AuditEventRow).where(col(AuditEventRow.seq) > last_seq)
+            if actor is not None:
+                query = query.where(AuditEventRow.actor == actor)
+            if subject_id is not None:
+                query = query.where(AuditEventRow.subject_id == subject_id)
+            if action is not None:
+                query = query.where(AuditEventRow.action == action)
+            if since is not None:
+                query = query.where(col(AuditEventRow.ts) >= since)
+            if until is not None:
+                query = query.where(col(AuditEventRow.ts) < until)
+            with Session(self._engine) as session:
+                rows = session.exec(query.order_by(col(AuditEventRow.seq)).limit(page)).all()
+            if not rows:
+                return
+            for row in rows:
+                yield AuditEvent(
+                    seq=row.seq,
+                    ts=row.ts,
+                    actor=row.actor,
+                    role=row.role,
+                    action=row.action,
+                    target=row.target,
+                    subject_id=row.subject_id,
+                    region=row.region,
+                    purpose=row.purpose,
+                    outcome=row.outcome,
+                    prev_hash=row.prev_hash,
+                    hash=row.hash,
+                )
+            last_seq = rows[-1].seq

@@ -1,0 +1,305 @@
+"""Key destruction: schedule, cancel, and execute a subject's crypto-shred.
+
+A destruction waits ``destruction.waiting_period`` (cancellable); when due,
+a worker claims it (``FOR UPDATE SKIP LOCKED``; a vanished worker's claim is
+taken over after a lease), re-checks the rules, destroys the subject key,
+wipes every wrapped DEK and header copy, deletes every object version and
+stores a signed certificate. Every step is idempotent, so a rerun finishes a
+destruction that stopped half way.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, col, select
+
+from vault.context import VaultContext
+from vault.domain import (
+    SYSTEM,
+    Actor,
+    Destruction,
+    Reason,
+    RecordState,
+    SubjectState,
+    VersionState,
+)
+from vault.erasure.certificates import destruction_certificate
+from vault.errors import Conflict, NotFound
+from vault.metadata.tables import (
+    ErasureRequestRow,
+    KeyDestructionRow,
+    RecordRow,
+    RecordVersionRow,
+    SubjectRow,
+    session_scope,
+)
+from vault.retention.holds import active_holds
+from vault.retention.rules import Block, Decision, RecordFacts, decide_subject
+
+_WORKER = uuid.uuid4().hex[:16]
+#: an executing destruction whose worker vanished is taken over after this long
+_LEASE = timedelta(minutes=15)
+
+
+def reasons(blocks: Iterable[Block]) -> tuple[Reason, ...]:
+    return tuple(
+        Reason(
+            kind=b.kind.value,
+            detail=b.describe(),
+            until=b.until,
+            case_ref=b.case_ref,
+            hold_id=b.hold_id,
+            record_id=b.record_id,
+        )
+        for b in blocks
+    )
+
+
+def to_destruction(row: KeyDestructionRow) -> Destruction:
+    return Destruction(
+        id=row.id,
+        subject_id=row.subject_id,
+        key_name=row.key_name,
+        region=row.region,
+        state=row.state,
+        reason=row.reason,
+        scheduled_at=row.scheduled_at,
+        not_before=row.not_before,
+        cancelled_by=row.cancelled_by,
+        executed_at=row.executed_at,
+    )
+
+
+def subject_decision(session: Session, subject: SubjectRow, now: datetime) -> Decision:
+    records = session.exec(
+        select(RecordRow)
+        .where(RecordRow.subject_id == subject.id)
+        .where(RecordRow.state == RecordState.ACTIVE)
+    ).all()
+    facts = [RecordFacts(r.id, r.retain_until) for r in records]
+    return decide_subject(
+        subject.id, facts, active_holds(session, subject.id), subject.restricted, now
+    )
+
+
+def open_destruction(session: Session, subject_id: str) -> KeyDestructionRow | None:
+    return session.exec(
+        select(KeyDestructionRow)
+        .where(KeyDestructionRow.subject_id == subject_id)
+        .where(col(KeyDestructionRow.state).in_(["scheduled", "executing"]))
+    ).first()
+
+
+class Destructions:
+    def __init__(self, ctx: VaultContext) -> None:
+        self.ctx = ctx
+
+    @staticmethod
+    def _open_request(session: Session, subject_id: str) -> ErasureRequestRow | None:
+        return session.exec(
+            select(ErasureRequestRow)
+            .where(ErasureRequestRow.subject_id == subject_id)
+            .where(col(ErasureRequestRow.status).in_(["deferred", "scheduled"]))
+        ).first()
+
+    def schedule(self, subject_id: str, reason: str, actor: Actor) -> KeyDestructionRow | None:
+        """Schedule the subject key's destruction (idempotent: returns None if already open)."""
+        with session_scope(self.ctx.engine) as session:
+            subject = self.ctx.subject(session, subject_id, for_update=True)
+            if subject.state != SubjectState.ACTIVE or open_destruction(session, subject_id):
+                return None
+            now = self.ctx.clock()
+            row = KeyDestructionRow(
+                id=uuid.uuid4().hex,
+                subject_id=subject_id,
+                key_name=subject.key_name,
+                region=subject.region,
+                state="scheduled",
+                reason=reason,
+                scheduled_at=now,
+                not_before=self.ctx.settings.destruction.waiting_period.after(now),
+            )
+            session.add(row)
+            request = self._open_request(session, subject_id)
+            if request is not None:
+                request.status, request.earliest_at = "scheduled", row.not_before
+                session.add(request)
+            self.ctx.audit.append(
+                session,
+                actor=actor,
+                action="destruction.schedule",
+                target=row.id,
+                subject_id=subject_id,
+                region=subject.region,
+                purpose=reason,
+            )
+        return row
+
+    def cancel(self, destruction_id: str, actor: Actor) -> Destruction:
+        with session_scope(self.ctx.engine) as session:
+            row = session.get(KeyDestructionRow, destruction_id)
+            if row is None:
+                raise NotFound(f"destruction {destruction_id} not found")
+            if row.state != "scheduled":
+                raise Conflict(
+                    f"destruction {destruction_id} is {row.state}; only scheduled ones cancel"
+                )
+            row.state, row.cancelled_by, row.cancelled_at = (
+                "cancelled",
+                actor.name,
+                self.ctx.clock(),
+            )
+            session.add(row)
+            self.ctx.audit.append(
+                session,
+                actor=actor,
+                action="destruction.cancel",
+                target=row.id,
+                subject_id=row.subject_id,
+                region=row.region,
+            )
+        return to_destruction(row)
+
+    def destructions(self, state: str | None = None) -> list[Destruction]:
+        with session_scope(self.ctx.engine) as session:
+            query = select(KeyDestructionRow).order_by(col(KeyDestructionRow.scheduled_at))
+            if state is not None:
+                query = query.where(KeyDestructionRow.state == state)
+            return [to_destruction(r) for r in session.exec(query).all()]
+
+    def certificate(self, destruction_id: str) -> dict[str, Any]:
+        with session_scope(self.ctx.engine) as session:
+            row = session.get(KeyDestructionRow, destruction_id)
+            if row is None:
+                raise NotFound(f"destruction {destruction_id} not found")
+            if row.certificate is None:
+                raise Conflict(f"destruction {destruction_id} is {row.state}; no certificate yet")
+            document: dict[str, Any] = json.loads(row.certificate)
+            return document
+
+    # -- executing ---------------------------------------------------------------
+
+    def _claim(self) -> KeyDestructionRow | None:
+        now = self.ctx.clock()
+        with session_scope(self.ctx.engine) as session:
+            row = session.exec(
+                select(KeyDestructionRow)
+                .where(
+                    or_(
+                        and_(
+                            col(KeyDestructionRow.state) == "scheduled",
+                            col(KeyDestructionRow.not_before) <= now,
+                        ),
+                        and_(
+                            col(KeyDestructionRow.state) == "executing",
+                            col(KeyDestructionRow.claimed_at) < now - _LEASE,
+                        ),
+                    )
+                )
+                .order_by(col(KeyDestructionRow.not_before))
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if row is None:
+                return None
+            row.state, row.claimed_by, row.claimed_at = "executing", _WORKER, now
+            session.add(row)
+        return row
+
+    def execute_due(self, actor: Actor = SYSTEM) -> tuple[int, int]:
+        executed = blocked = 0
+        while (row := self._claim()) is not None:
+            if self._execute(row, actor):
+                executed += 1
+            else:
+                blocked += 1
+        return executed, blocked
+
+    def _execute(self, row: KeyDestructionRow, actor: Actor) -> bool:
+        now = self.ctx.clock()
+        with session_scope(self.ctx.engine) as session:
+            subject = self.ctx.subject(session, row.subject_id, for_update=True)
+            decision = subject_decision(session, subject, now)
+            destruction = session.get(KeyDestructionRow, row.id)
+            assert destruction is not None
+            if not decision.disposable:
+                destruction.state = "blocked"
+                session.add(destruction)
+                self.ctx.audit.append(
+                    session,
+                    actor=actor,
+                    action="destruction.blocked",
+                    target=row.id,
+                    subject_id=subject.id,
+                    region=subject.region,
+                    purpose="; ".join(r.detail for r in reasons(decision.blocks))[:200],
+                )
+                return False
+            subject.state = SubjectState.DESTROYING
+            session.add(subject)
+        region = self.ctx.region(row.region)
+        region.keys.destroy(row.key_name)
+        objects, counts = self._wipe(row.subject_id)
+        for key in objects:
+            region.store.delete(key)
+        with session_scope(self.ctx.engine) as session:
+            subject = self.ctx.subject(session, row.subject_id, for_update=True)
+            destruction = session.get(KeyDestructionRow, row.id)
+            assert destruction is not None
+            finished = self.ctx.clock()
+            subject.state, subject.destroyed_at = SubjectState.DESTROYED, finished
+            destruction.state, destruction.executed_at = "done", finished
+            destruction.certificate = destruction_certificate(
+                self.ctx, destruction, counts, region.keys.label, region.location
+            )
+            for request in session.exec(
+                select(ErasureRequestRow)
+                .where(ErasureRequestRow.subject_id == subject.id)
+                .where(col(ErasureRequestRow.status).in_(["deferred", "scheduled"]))
+            ).all():
+                request.status, request.executed_at = "executed", finished
+                session.add(request)
+            session.add_all([subject, destruction])
+            self.ctx.audit.append(
+                session,
+                actor=actor,
+                action="subject.destroy",
+                target=row.id,
+                subject_id=subject.id,
+                region=subject.region,
+                purpose=row.reason,
+            )
+        return True
+
+    def _wipe(self, subject_id: str) -> tuple[list[str], dict[str, int]]:
+        """Wipe every wrapped DEK and header copy of the subject; return object keys and counts."""
+        now = self.ctx.clock()
+        with session_scope(self.ctx.engine) as session:
+            records = session.exec(
+                select(RecordRow).where(RecordRow.subject_id == subject_id)
+            ).all()
+            objects: list[str] = []
+            counts = {"records": 0, "versions": 0, "bytes": 0}
+            for record in records:
+                if record.state != RecordState.PENDING:
+                    counts["records"] += 1
+                if record.state != RecordState.ERASED:
+                    record.state, record.erased_at = RecordState.ERASED, now
+                    session.add(record)
+                for version in session.exec(
+                    select(RecordVersionRow).where(RecordVersionRow.record_id == record.id)
+                ).all():
+                    objects.append(version.object_key)
+                    if version.state != VersionState.PENDING:
+                        counts["versions"] += 1
+                        counts["bytes"] += version.size
+                    version.state = VersionState.ERASED
+                    version.wrapped_dek, version.header = None, None
+                    session.add(version)
+        return objects, counts

@@ -1,0 +1,332 @@
+"""The metadata DB: SQLModel tables (DESIGN section 6) and engine set-up.
+
+The DB is the source of truth for wrapped DEKs and for what exists. It holds
+no direct identifier of a person: external references are stored as HMACs.
+SQLite is the embedded default (WAL, one writer at a time via BEGIN
+IMMEDIATE); PostgreSQL is the production engine. Schema changes go through
+Alembic (``migrations/``); a test fails when models and migrations drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    Text,
+    event,
+    text,
+)
+from sqlalchemy import (
+    exc as sa_exc,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, Session, SQLModel, create_engine
+
+from vault.errors import Unavailable
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every engine (SQLite stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused by the metadata DB")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class SubjectRow(SQLModel, table=True):
+    __tablename__ = "subjects"
+    __table_args__ = (
+        Index(
+            "uq_subjects_live_ref",
+            "ref_hmac",
+            unique=True,
+            postgresql_where=text("state IN ('active', 'destroying')"),
+            sqlite_where=text("state IN ('active', 'destroying')"),
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    ref_hmac: str = Field(max_length=64, index=True)
+    region: str = Field(max_length=8, index=True)
+    key_name: str = Field(max_length=80, index=True)
+    state: str = Field(max_length=16, index=True)
+    restricted: bool = False
+    #: wrapped DEKs below this subject-key version are refused at commit (rewrapped)
+    min_key_version: int = 0
+    created_at: datetime = _ts()
+    destroyed_at: datetime | None = _ts(nullable=True)
+
+
+class RecordRow(SQLModel, table=True):
+    __tablename__ = "records"
+
+    id: str = Field(primary_key=True, max_length=32)
+    subject_id: str = Field(foreign_key="subjects.id", max_length=32, index=True)
+    category: str = Field(max_length=32)
+    state: str = Field(max_length=16, index=True)
+    current_version: int = 0
+    created_at: datetime = _ts()
+    last_processed_at: datetime = _ts()
+    retain_until: datetime = _ts(index=True)
+    erased_at: datetime | None = _ts(nullable=True)
+
+
+class RecordVersionRow(SQLModel, table=True):
+    __tablename__ = "record_versions"
+    __table_args__ = (
+        # Rotation pages through a key's DEKs below its target version (vault.rotation.rotate).
+        Index("ix_record_versions_key_name_key_version", "key_name", "key_version"),
+    )
+
+    record_id: str = Field(foreign_key="records.id", primary_key=True, max_length=32)
+    version: int = Field(primary_key=True)
+    state: str = Field(max_length=16, index=True)
+    object_key: str = Field(max_length=128, unique=True)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    header: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    wrapped_dek: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    key_name: str = Field(max_length=80, index=True)
+    key_version: int = Field(index=True)
+    content_type: str = Field(max_length=255)
+    etag: str = Field(max_length=64)
+    created_at: datetime = _ts(index=True)
+    committed_at: datetime | None = _ts(nullable=True)
+    lock_until: datetime | None = _ts(nullable=True)
+
+
+class LegalHoldRow(SQLModel, table=True):
+    __tablename__ = "legal_holds"
+
+    id: str = Field(primary_key=True, max_length=32)
+    scope: str = Field(max_length=16)
+    target_id: str = Field(max_length=32, index=True)
+    subject_id: str = Field(max_length=32, index=True)
+    case_ref: str = Field(max_length=200)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    placed_by: str = Field(max_length=200)
+    placed_at: datetime = _ts()
+    released_by: str | None = Field(default=None, max_length=200)
+    released_at: datetime | None = _ts(nullable=True)
+    release_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ErasureRequestRow(SQLModel, table=True):
+    __tablename__ = "erasure_requests"
+
+    id: str = Field(primary_key=True, max_length=32)
+    subject_id: str = Field(max_length=32, index=True)
+    requested_by: str = Field(max_length=200)
+    requested_at: datetime = _ts()
+    status: str = Field(max_length=16, index=True)
+    earliest_at: datetime | None = _ts(nullable=True)
+    reasons: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    executed_at: datetime | None = _ts(nullable=True)
+
+
+class KeyDestructionRow(SQLModel, table=True):
+    __tablename__ = "key_destructions"
+
+    id: str = Field(primary_key=True, max_length=32)
+    subject_id: str = Field(max_length=32, index=True)
+    key_name: str = Field(max_length=80)
+    region: str = Field(max_length=8)
+    state: str = Field(max_length=16, index=True)
+    reason: str = Field(max_length=64)
+    scheduled_at: datetime = _ts()
+    not_before: datetime = _ts(index=True)
+    cancelled_by: str | None = Field(default=None, max_length=200)
+    cancelled_at: datetime | None = _ts(nullable=True)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = _ts(nullable=True)
+    executed_at: datetime | None = _ts(nullable=True)
+    certificate: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class DisposalApprovalRow(SQLModel, table=True):
+    """Review mode: compliance approved disposing of one record or subject."""
+
+    __tablename__ = "disposal_approvals"
+
+    id: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(max_length=16)
+    target_id: str = Field(max_length=32, index=True)
+    approved_by: str = Field(max_length=200)
+    approved_at: datetime = _ts()
+    used_at: datetime | None = _ts(nullable=True)
+
+
+class KeyRotationRow(SQLModel, table=True):
+    """Progress of one subject key's rotation: resumable after a crash or an outage."""
+
+    __tablename__ = "key_rotations"
+
+    id: str = Field(primary_key=True, max_length=32)
+    subject_id: str = Field(max_length=32, index=True)
+    key_name: str = Field(max_length=80, index=True)
+    region: str = Field(max_length=8)
+    reason: str = Field(max_length=64)
+    state: str = Field(max_length=16, index=True)
+    target_version: int = 0
+    rewrapped: int = 0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = _ts(nullable=True)
+    started_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
+
+
+class TransferRow(SQLModel, table=True):
+    """A subject's audited move between regions, with its legal basis."""
+
+    __tablename__ = "subject_transfers"
+
+    id: str = Field(primary_key=True, max_length=32)
+    subject_id: str = Field(max_length=32, index=True)
+    from_region: str = Field(max_length=8)
+    to_region: str = Field(max_length=8)
+    legal_basis: str = Field(max_length=64)
+    evidence_ref: str = Field(max_length=200)
+    new_key_name: str = Field(max_length=80)
+    #: the subject key before the move: destroyed in ``cleaning``, absent everywhere after
+    old_key_name: str = Field(default="", max_length=80, index=True)
+    #: an admin moved the subject while a legal hold covered it
+    override_hold: bool = False
+    state: str = Field(max_length=16, index=True)
+    requested_by: str = Field(max_length=200)
+    started_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
+
+
+class TransferItemRow(SQLModel, table=True):
+    """One record version of a transfer: its copy in the target region, made once.
+
+    ``state`` is ``copying`` (the target object may be partial or absent),
+    ``copied`` (written, read back and its plaintext digest compared) or
+    ``dropped`` (the version was erased while the transfer ran; its copy is
+    deleted in ``cleaning``). The sealed header and wrapped DEK of the copy
+    wait here until the switch puts them on the version row.
+    """
+
+    __tablename__ = "subject_transfer_items"
+
+    transfer_id: str = Field(foreign_key="subject_transfers.id", primary_key=True, max_length=32)
+    record_id: str = Field(primary_key=True, max_length=32)
+    version: int = Field(primary_key=True)
+    state: str = Field(max_length=16)
+    old_object_key: str = Field(max_length=128, index=True)
+    new_object_key: str = Field(max_length=128, unique=True)
+    size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    header: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    wrapped_dek: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    key_version: int = 0
+    etag: str = Field(default="", max_length=64)
+    #: SHA-256 of the plaintext, read from the source and again from the copy
+    digest: str = Field(default="", max_length=64)
+    copied_at: datetime | None = _ts(nullable=True)
+
+
+class AuditEventRow(SQLModel, table=True):
+    __tablename__ = "audit_events"
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    ts: datetime = _ts(index=True)
+    actor: str = Field(max_length=200, index=True)
+    role: str = Field(max_length=100)
+    action: str = Field(max_length=64, index=True)
+    target: str = Field(max_length=200, index=True)
+    subject_id: str = Field(default="", max_length=32, index=True)
+    region: str = Field(max_length=8)
+    purpose: str = Field(max_length=200)
+    outcome: str = Field(max_length=64)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHeadRow(SQLModel, table=True):
+    """One row: the chain's last sequence number and hash, locked by each appender."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hash: str = Field(max_length=64)
+
+
+class PrincipalRow(SQLModel, table=True):
+    __tablename__ = "principals"
+
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200, unique=True)
+    roles: str = Field(max_length=200)
+    regions: str = Field(max_length=200)
+    token_hash: str = Field(max_length=64, unique=True)
+    disabled: bool = False
+    created_at: datetime = _ts()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the pragmas and pool settings recvault relies on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 60}, pool_pre_ping=True
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # let BEGIN below be ours
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any exception."""
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+    except sa_exc.OperationalError as exc:
+        raise Unavailable("metadata database unavailable") from exc
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,239 @@
+"""Reading records: streams, byte ranges, listings and metadata.
+
+The DB is the source of truth for the wrapped DEK; a read unwraps it, checks
+the object's key commitment and first segment before returning, then
+releases plaintext segment by segment. A content read by a service is a
+processing event; metadata reads are not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from itertools import chain
+
+from sqlmodel import Session, col, select
+
+from keys.base import KeyNotFound
+from vault.context import RegionNotGranted, VaultContext
+from vault.domain import (
+    Actor,
+    Category,
+    RecordInfo,
+    RecordState,
+    Role,
+    VersionInfo,
+    VersionState,
+)
+from vault.errors import (
+    Erased,
+    InvalidInput,
+    NotFound,
+    ProcessingRestricted,
+    RangeNotSatisfiable,
+)
+from vault.format.envelope import ObjectContext, open_range, open_stream, parse_header
+from vault.format.reader import ReadMeta, RecordReader
+from vault.metadata.tables import RecordRow, RecordVersionRow, SubjectRow, session_scope
+from vault.pools import shared_pool
+from vault.records.writes import RecordInput as RecordInput
+from vault.retention.processing import processing_event
+
+#: Threads that fetch range segments one step ahead (vault.format.envelope.open_range).
+PREFETCH_THREADS = 4
+
+
+def _prefetch() -> ThreadPoolExecutor:
+    return shared_pool("prefetch", PREFETCH_THREADS)
+
+
+class Records:
+    def __init__(self, ctx: VaultContext) -> None:
+        self.ctx = ctx
+
+    # -- writing ---------------------------------------------------------------
+    def open(
+        self,
+        record_id: str,
+        version: int | None,
+        byte_range: tuple[int, int] | None,
+        actor: Actor,
+        purpose: str,
+    ) -> RecordReader:
+        with self.ctx.audit_refusal(actor, "record.read", record_id) as note:
+            with session_scope(self.ctx.engine) as session:
+                record = self.ctx.record(session, record_id)
+                subject = self.ctx.subject(session, record.subject_id)
+                note.about(subject)
+                self.ctx.check_access(subject, actor, data=True)
+                if record.state == RecordState.ERASED:
+                    raise Erased(f"record {record_id} was erased")
+                row = self._version(session, record, version)
+            start, stop = self._range(byte_range, row.size)
+            reader = self._reader(record, row, subject, start, stop)
+        with session_scope(self.ctx.engine) as session:
+            record = self.ctx.record(session, record_id)
+            if actor.has(Role.SERVICE) and purpose != "export":
+                processing_event(self.ctx, session, record, self.ctx.clock())
+                session.add(record)
+            self.ctx.audit.append(
+                session,
+                actor=actor,
+                action="record.read",
+                target=record_id,
+                subject_id=subject.id,
+                region=subject.region,
+                purpose=purpose,
+            )
+        return reader
+
+    @staticmethod
+    def _version(session: Session, record: RecordRow, version: int | None) -> RecordVersionRow:
+        wanted = record.current_version if version is None else version
+        row = session.get(RecordVersionRow, (record.id, wanted))
+        if row is None or row.state == VersionState.PENDING:
+            raise NotFound(f"record {record.id} has no version {wanted}")
+        if row.state == VersionState.ERASED or row.wrapped_dek is None:
+            raise Erased(f"record {record.id} version {wanted} was erased")
+        return row
+
+    @staticmethod
+    def _range(byte_range: tuple[int, int] | None, size: int) -> tuple[int, int]:
+        if byte_range is None:
+            return 0, size
+        start, stop = byte_range
+        if start < 0 or stop < start:
+            raise InvalidInput("a byte range is (start, stop) with 0 <= start <= stop")
+        if start > size or (start == size and stop > start):
+            raise RangeNotSatisfiable(f"range starts at {start}, past the end ({size})", size=size)
+        return start, min(stop, size)
+
+    def _reader(
+        self, record: RecordRow, row: RecordVersionRow, subject: SubjectRow, start: int, stop: int
+    ) -> RecordReader:
+        region = self.ctx.region(subject.region)
+        assert row.wrapped_dek is not None and row.header is not None
+        context = ObjectContext(record.id, row.version, subject.id, subject.region)
+        closers = ExitStack()
+        whole = start == 0 and stop == row.size
+        # A whole read opens the object first: a local store starts reading ahead
+        # while the DEK is unwrapped.
+        stream = closers.enter_context(region.store.open(row.object_key)) if whole else None
+        try:
+            dek = region.keys.unwrap(row.key_name, [row.wrapped_dek])[0]
+        except BaseException as exc:
+            closers.close()
+            if isinstance(exc, KeyNotFound):
+                raise self.ctx.key_missing(subject, exc) from None
+            raise
+        if stream is not None:
+            chunks = open_stream(stream, dek=dek, context=context)
+        else:
+            header = parse_header(row.header)
+            chunks = open_range(
+                lambda a, b: region.store.get_range(row.object_key, a, b),
+                header,
+                dek=dek,
+                context=context,
+                start=start,
+                stop=stop,
+                prefetch=_prefetch(),
+            )
+        try:
+            first = next(chunks, None)
+        except BaseException:
+            closers.close()
+            raise
+        meta = ReadMeta(record.id, row.version, row.size, row.content_type, row.etag, start, stop)
+        return RecordReader(chain([first] if first else [], chunks), meta, closers.close)
+
+    # -- metadata (not processing) ---------------------------------------------
+
+    def info(self, record_id: str, actor: Actor) -> RecordInfo:
+        with (
+            self.ctx.audit_refusal(actor, "record.info", record_id) as note,
+            session_scope(self.ctx.engine) as session,
+        ):
+            record = self.ctx.record(session, record_id)
+            subject = self.ctx.subject(session, record.subject_id)
+            note.about(subject)
+            self._check_region(subject, actor)
+            versions = session.exec(
+                select(RecordVersionRow)
+                .where(RecordVersionRow.record_id == record_id)
+                .where(RecordVersionRow.state != VersionState.PENDING)
+                .order_by(col(RecordVersionRow.version))
+            ).all()
+            current = next((v for v in versions if v.version == record.current_version), None)
+            self.ctx.audit.append(
+                session,
+                actor=actor,
+                action="record.info",
+                target=record_id,
+                subject_id=subject.id,
+                region=subject.region,
+            )
+            return self._info(record, current, subject.region, versions)
+
+    def list(self, subject_id: str, actor: Actor) -> list[RecordInfo]:
+        with (
+            self.ctx.audit_refusal(actor, "record.list", subject_id) as note,
+            session_scope(self.ctx.engine) as session,
+        ):
+            subject = self.ctx.subject(session, subject_id)
+            note.about(subject)
+            self._check_region(subject, actor)
+            records = session.exec(
+                select(RecordRow)
+                .where(RecordRow.subject_id == subject_id)
+                .where(RecordRow.state != RecordState.PENDING)
+                .order_by(col(RecordRow.created_at), col(RecordRow.id))
+            ).all()
+            out = []
+            for record in records:
+                current = session.get(RecordVersionRow, (record.id, record.current_version))
+                out.append(self._info(record, current, subject.region))
+            self.ctx.audit.append(
+                session,
+                actor=actor,
+                action="record.list",
+                target=subject_id,
+                subject_id=subject.id,
+                region=subject.region,
+            )
+            return out
+
+    @staticmethod
+    def _check_region(subject: SubjectRow, actor: Actor) -> None:
+        """Metadata access: the region must be granted; while the subject is restricted,
+        services (who process) are refused, oversight roles and the DPO are not."""
+        if not actor.may_access_region(subject.region):
+            raise RegionNotGranted(f"region {subject.region} not granted to {actor.name}")
+        if subject.restricted and actor.roles <= {Role.SERVICE}:
+            raise ProcessingRestricted(f"processing of subject {subject.id} is restricted")
+
+    @staticmethod
+    def _info(
+        record: RecordRow,
+        current: RecordVersionRow | None,
+        region: str,
+        versions: Sequence[RecordVersionRow] = (),
+    ) -> RecordInfo:
+        return RecordInfo(
+            id=record.id,
+            subject_id=record.subject_id,
+            category=Category(record.category),
+            state=RecordState(record.state),
+            version=record.current_version,
+            size=current.size if current else 0,
+            content_type=current.content_type if current else "",
+            created_at=record.created_at,
+            last_processed_at=record.last_processed_at,
+            retain_until=record.retain_until,
+            region=region,
+            versions=tuple(
+                VersionInfo(v.version, v.size, v.content_type, v.created_at, v.key_version, v.etag)
+                for v in versions
+            ),
+        )

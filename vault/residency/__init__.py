@@ -1,0 +1,9 @@
+"""Residency: proof that a subject's objects and key live in its region only.
+
+Owns the signed residency report (``report``) built from sorted streams of
+what the DB expects and what stores and key providers hold (``streams``),
+and audited, resumable transfers of a subject between regions
+(``transfer``, copying each version with ``copy``). Imports
+``vault.format``, ``vault.metadata``, ``vault.retention`` (holds, Object
+Lock) and the regions in the context.
+"""

@@ -1,0 +1,255 @@
+"""Disposal: plan what may go, erase records alone, and crypto-shred whole subjects.
+
+``plan`` looks at candidates only: records whose retention has passed,
+subjects with an open erasure request, and scheduled destructions. Each gets
+a decision with every reason it must be kept. ``sweep`` executes the plan:
+a record past retention whose subject keeps other live records is erased
+alone (objects deleted, DEKs wiped, subject key resealed); a subject whose
+records may all go gets its key destruction scheduled after a cancellable
+waiting period; due destructions destroy the key, wipe the DEKs, delete the
+objects and store a signed certificate. Workers claim rows with
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent sweeps act once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from vault.domain import (
+    SYSTEM,
+    Actor,
+    DisposalItem,
+    DisposalPlan,
+    RecordState,
+    SubjectState,
+    SweepResult,
+    VersionState,
+)
+from vault.erasure.destruction import (
+    Destructions,
+    open_destruction,
+    reasons,
+    subject_decision,
+)
+from vault.erasure.reseal import reseal_subject
+from vault.metadata.tables import (
+    DisposalApprovalRow,
+    ErasureRequestRow,
+    RecordRow,
+    RecordVersionRow,
+    SubjectRow,
+    session_scope,
+)
+from vault.retention.holds import active_holds
+from vault.retention.object_lock import extend_locks
+from vault.retention.rules import RecordFacts, decide_record
+
+
+class Disposal(Destructions):
+    """Planning and sweeping; scheduling and executing destructions come from the base."""
+
+    # -- planning ----------------------------------------------------------------
+
+    def plan(self, as_of: datetime | None = None) -> DisposalPlan:
+        now = as_of or self.ctx.clock()
+        items: list[DisposalItem] = []
+        with session_scope(self.ctx.engine) as session:
+            approved = self._approvals(session)
+            due = session.exec(
+                select(RecordRow)
+                .where(RecordRow.state == RecordState.ACTIVE)
+                .where(col(RecordRow.retain_until) <= now)
+            ).all()
+            requested = session.exec(
+                select(ErasureRequestRow.subject_id).where(
+                    col(ErasureRequestRow.status).in_(["deferred", "scheduled"])
+                )
+            ).all()
+            candidates = sorted({r.subject_id for r in due} | set(requested))
+            for subject_id in candidates:
+                subject = session.get(SubjectRow, subject_id)
+                if subject is None or subject.state != SubjectState.ACTIVE:
+                    continue
+                items.extend(self._plan_subject(session, subject, due, now, approved))
+        return DisposalPlan(now, self.ctx.settings.destruction.review, tuple(items))
+
+    def _plan_subject(
+        self,
+        session: Session,
+        subject: SubjectRow,
+        due: Iterable[RecordRow],
+        now: datetime,
+        approved: set[str],
+    ) -> list[DisposalItem]:
+        decision = subject_decision(session, subject, now)
+        scheduled = open_destruction(session, subject.id)
+        requested = self._open_request(session, subject.id) is not None
+        automatic = self.ctx.settings.destruction.automatic
+        if decision.disposable and (automatic or requested):
+            action = (
+                "destroy"
+                if scheduled and scheduled.not_before <= now
+                else ("await-waiting-period" if scheduled else "schedule-destruction")
+            )
+            return [
+                DisposalItem(
+                    "subject", subject.id, subject.id, True, action, (), subject.id in approved
+                )
+            ]
+        items = []
+        if requested or scheduled:
+            items.append(
+                DisposalItem(
+                    "subject",
+                    subject.id,
+                    subject.id,
+                    False,
+                    "keep",
+                    reasons(decision.blocks),
+                    subject.id in approved,
+                )
+            )
+        holds = active_holds(session, subject.id)
+        for record in (r for r in due if r.subject_id == subject.id):
+            verdict = decide_record(
+                RecordFacts(record.id, record.retain_until),
+                holds,
+                subject.id,
+                subject.restricted,
+                now,
+            )
+            action = "erase-record" if verdict.disposable and automatic else "keep"
+            items.append(
+                DisposalItem(
+                    "record",
+                    record.id,
+                    subject.id,
+                    verdict.disposable and automatic,
+                    action,
+                    reasons(verdict.blocks),
+                    record.id in approved,
+                )
+            )
+        return items
+
+    @staticmethod
+    def _approvals(session: Session) -> set[str]:
+        rows = session.exec(
+            select(DisposalApprovalRow.target_id).where(col(DisposalApprovalRow.used_at).is_(None))
+        ).all()
+        return set(rows)
+
+    def approve(self, plan: DisposalPlan, actor: Actor, ids: Iterable[str] | None = None) -> int:
+        """Review mode: compliance approves disposable items of a plan (all, or ``ids``)."""
+        wanted = set(ids) if ids is not None else None
+        count = 0
+        with session_scope(self.ctx.engine) as session:
+            for item in plan.disposable:
+                if wanted is not None and item.id not in wanted:
+                    continue
+                session.add(
+                    DisposalApprovalRow(
+                        id=uuid.uuid4().hex,
+                        kind=item.kind,
+                        target_id=item.id,
+                        approved_by=actor.name,
+                        approved_at=self.ctx.clock(),
+                    )
+                )
+                self.ctx.audit.append(
+                    session,
+                    actor=actor,
+                    action="disposal.approve",
+                    target=item.id,
+                    subject_id=item.subject_id,
+                )
+                count += 1
+        return count
+
+    # -- sweeping ----------------------------------------------------------------
+
+    def sweep(self, actor: Actor = SYSTEM) -> SweepResult:
+        executed, blocked = self.execute_due(actor)
+        plan = self.plan()
+        review = self.ctx.settings.destruction.review
+        erased: dict[str, list[str]] = {}
+        scheduled = awaiting = 0
+        for item in plan.disposable:
+            if review and not item.approved:
+                awaiting += 1
+                continue
+            if item.action == "erase-record" and self.erase_record(item.id, actor):
+                erased.setdefault(item.subject_id, []).append(item.id)
+            elif (
+                item.action == "schedule-destruction"
+                and self.schedule(item.subject_id, "retention-passed", actor) is not None
+            ):
+                scheduled += 1
+            if review:
+                self._use_approval(item.id)
+        for subject_id in erased:
+            reseal_subject(self.ctx, subject_id)
+        more_executed, more_blocked = self.execute_due(actor)
+        extended = extend_locks(self.ctx)
+        return SweepResult(
+            retention_locks_extended=extended,
+            records_erased=sum(len(v) for v in erased.values()),
+            destructions_scheduled=scheduled,
+            destructions_executed=executed + more_executed,
+            destructions_blocked=blocked + more_blocked,
+            awaiting_approval=awaiting,
+        )
+
+    def _use_approval(self, target_id: str) -> None:
+        with session_scope(self.ctx.engine) as session:
+            for row in session.exec(
+                select(DisposalApprovalRow)
+                .where(DisposalApprovalRow.target_id == target_id)
+                .where(col(DisposalApprovalRow.used_at).is_(None))
+            ).all():
+                row.used_at = self.ctx.clock()
+                session.add(row)
+
+    def erase_record(self, record_id: str, actor: Actor) -> bool:
+        """Erase one record: delete its objects, wipe its DEKs (the caller reseals the key)."""
+        with session_scope(self.ctx.engine) as session:
+            record = session.get(RecordRow, record_id, with_for_update=True)
+            if record is None or record.state != RecordState.ACTIVE:
+                return False
+            subject = self.ctx.subject(session, record.subject_id)
+            verdict = decide_record(
+                RecordFacts(record.id, record.retain_until),
+                active_holds(session, subject.id),
+                subject.id,
+                subject.restricted,
+                self.ctx.clock(),
+            )
+            if not verdict.disposable:
+                return False
+            objects = []
+            for version in session.exec(
+                select(RecordVersionRow).where(RecordVersionRow.record_id == record_id)
+            ).all():
+                objects.append(version.object_key)
+                version.state = VersionState.ERASED
+                version.wrapped_dek, version.header = None, None
+                session.add(version)
+            record.state, record.erased_at = RecordState.ERASED, self.ctx.clock()
+            session.add(record)
+            self.ctx.audit.append(
+                session,
+                actor=actor,
+                action="record.erase",
+                target=record_id,
+                subject_id=subject.id,
+                region=subject.region,
+                purpose="retention-passed",
+            )
+            region = self.ctx.region(subject.region)
+        for key in objects:
+            region.store.delete(key)
+        return True

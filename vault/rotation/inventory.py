@@ -1,0 +1,314 @@
+"""The key inventory (which subject keys exist, how old, what they protect) and scheduled rotation.
+
+Everything here comes from the metadata DB in a few aggregate queries, never
+from one key-service call per key, so it stays cheap for a million subjects.
+
+A key version's age is counted from the DB's record of it: version 1 from the
+subject's ``created_at`` (the key is made with the subject), a later version
+from the ``finished_at`` of the rotation job that put it in service. Transit's
+own creation times are wall-clock time of the key server; the DB's are the
+vault's clock, which tests inject. A key is *due* when ``rotation.max_age``
+has passed since its current version came into service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import type_coerce
+from sqlmodel import Session, col, func, select
+
+from vault.context import VaultContext
+from vault.domain import Actor, SubjectState
+from vault.durations import Duration
+from vault.metadata.tables import (
+    KeyDestructionRow,
+    KeyRotationRow,
+    RecordVersionRow,
+    SubjectRow,
+    UTCDateTime,
+    session_scope,
+)
+from vault.rotation.report import RotationReport
+from vault.rotation.rotate import DONE, FAILED, OPEN_STATES, SCHEDULED, KeyRotation
+
+#: at most this many due keys are listed per region (all are counted)
+DUE_LISTED = 1000
+
+
+@dataclass(frozen=True)
+class DueKey:
+    subject_id: str
+    key_name: str
+    region: str
+    #: when the key's current version came into service
+    since: datetime
+
+
+@dataclass(frozen=True)
+class PendingDestruction:
+    destruction_id: str
+    subject_id: str
+    state: str
+    scheduled_at: datetime
+    not_before: datetime
+
+
+@dataclass(frozen=True)
+class RotationJob:
+    job_id: str
+    subject_id: str
+    state: str
+    reason: str
+    target_version: int
+    rewrapped: int
+    claimed: bool
+    started_at: datetime
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RegionKeyStatus:
+    region: str
+    subject_keys: int = 0
+    keys_destroyed: int = 0
+    #: DEKs per key version, over every live key of the region
+    versions_in_use: dict[int, int] = field(default_factory=dict)
+    deks: int = 0
+    #: DEKs still below their subject's current minimum version (a rotation under way)
+    deks_awaiting_rewrap: int = 0
+    oldest_version_in_use_since: datetime | None = None
+    oldest_version_in_use_age_days: float | None = None
+    keys_past_max_age: int = 0
+    due: tuple[DueKey, ...] = ()
+    pending_destruction: tuple[PendingDestruction, ...] = ()
+    open_rotations: tuple[RotationJob, ...] = ()
+    failed_rotations: tuple[RotationJob, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyStatus:
+    as_of: datetime
+    max_age: str
+    keep_versions: int
+    regions: dict[str, RegionKeyStatus]
+
+    @property
+    def keys_half_rotated(self) -> int:
+        return sum(len(r.open_rotations) for r in self.regions.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            if isinstance(value, datetime):
+                return value.isoformat()
+            if isinstance(value, dict):
+                return {str(k): plain(v) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                return [plain(v) for v in value]
+            return value
+
+        return {
+            "as_of": self.as_of.isoformat(),
+            "max_age": self.max_age,
+            "keep_versions": self.keep_versions,
+            "keys_half_rotated": self.keys_half_rotated,
+            "regions": {name: plain(asdict(r)) for name, r in sorted(self.regions.items())},
+        }
+
+
+# -- key ages ---------------------------------------------------------------------
+
+
+def _since_query(subject_id: str | None = None) -> Any:
+    last = (
+        select(
+            col(KeyRotationRow.key_name).label("key_name"),
+            func.max(KeyRotationRow.finished_at).label("finished"),
+        )
+        .where(KeyRotationRow.state == DONE)
+        .group_by(col(KeyRotationRow.key_name))
+        .subquery()
+    )
+    since = type_coerce(func.coalesce(last.c.finished, col(SubjectRow.created_at)), UTCDateTime())
+    query = (
+        select(SubjectRow.id, SubjectRow.key_name, SubjectRow.region, since.label("since"))
+        .outerjoin(last, last.c.key_name == col(SubjectRow.key_name))
+        .where(SubjectRow.state == SubjectState.ACTIVE)
+    )
+    if subject_id is not None:
+        query = query.where(SubjectRow.id == subject_id)
+    return query, since
+
+
+def _shortest(duration: Duration) -> timedelta:
+    """A lower bound of the duration on any calendar date (365-day years, 28-day months)."""
+    return timedelta(
+        days=duration.years * 365 + duration.months * 28 + duration.days, seconds=duration.seconds
+    )
+
+
+def due_keys(session: Session, now: datetime, max_age: Duration) -> list[DueKey]:
+    """Live subject keys whose current version has been in service for ``max_age`` or more."""
+    query, since = _since_query()
+    # A loose bound in SQL, the exact calendar rule in Python.
+    rows = session.exec(query.where(since <= now - _shortest(max_age))).all()
+    return [
+        DueKey(subject_id, key_name, region, at)
+        for subject_id, key_name, region, at in rows
+        if max_age.after(at) <= now
+    ]
+
+
+def is_due(session: Session, subject: SubjectRow, now: datetime, max_age: Duration) -> bool:
+    query, _ = _since_query(subject.id)
+    row = session.exec(query).first()
+    return row is not None and max_age.after(row[3]) <= now
+
+
+def rotate_due_keys(ctx: VaultContext, rotation: KeyRotation, actor: Actor) -> RotationReport:
+    """Scheduled rotation: enqueue every due key (re-checked under its lock), run open jobs.
+
+    Open jobs left by earlier runs (a reseal or rotation stopped by an outage) are
+    resumed here too, so each sweep finishes what the last one could not.
+    """
+    now, max_age = ctx.clock(), ctx.settings.rotation.max_age
+    with session_scope(ctx.engine) as session:
+        due = [d.subject_id for d in due_keys(session, now, max_age)]
+    rotation.enqueue(due, SCHEDULED, lambda s, subject: is_due(s, subject, now, max_age))
+    return rotation.drain(actor)
+
+
+# -- the inventory ------------------------------------------------------------------
+
+
+def key_status(ctx: VaultContext) -> KeyStatus:
+    now = ctx.clock()
+    rotation = ctx.settings.rotation
+    names = sorted(ctx.regions)
+    parts: dict[str, dict[str, Any]] = {name: {"region": name} for name in names}
+
+    def part(region: str) -> dict[str, Any]:
+        return parts.setdefault(region, {"region": region})
+
+    with session_scope(ctx.engine) as session:
+        for region, state, count in session.exec(
+            select(SubjectRow.region, SubjectRow.state, func.count()).group_by(
+                col(SubjectRow.region), col(SubjectRow.state)
+            )
+        ).all():
+            if state in (SubjectState.ACTIVE, SubjectState.DESTROYING):
+                part(region)["subject_keys"] = part(region).get("subject_keys", 0) + count
+            elif state == SubjectState.DESTROYED:
+                part(region)["keys_destroyed"] = count
+
+        live = col(RecordVersionRow.wrapped_dek).is_not(None)
+        on_key = col(SubjectRow.key_name) == col(RecordVersionRow.key_name)
+        for region, version, count in session.exec(
+            select(SubjectRow.region, RecordVersionRow.key_version, func.count())
+            .select_from(RecordVersionRow)
+            .join(SubjectRow, on_key)
+            .where(live)
+            .group_by(col(SubjectRow.region), col(RecordVersionRow.key_version))
+        ).all():
+            versions = part(region).setdefault("versions_in_use", {})
+            versions[int(version)] = count
+            part(region)["deks"] = part(region).get("deks", 0) + count
+
+        for region, count in session.exec(
+            select(SubjectRow.region, func.count())
+            .select_from(RecordVersionRow)
+            .join(SubjectRow, on_key)
+            .where(live)
+            .where(col(RecordVersionRow.key_version) < col(SubjectRow.min_key_version))
+            .group_by(col(SubjectRow.region))
+        ).all():
+            part(region)["deks_awaiting_rewrap"] = count
+
+        for region, since in _oldest_in_use(session):
+            if since is not None:
+                part(region)["oldest_version_in_use_since"] = since
+                age = (now - since).total_seconds() / 86400
+                part(region)["oldest_version_in_use_age_days"] = round(age, 3)
+
+        for due in due_keys(session, now, rotation.max_age):
+            entry = part(due.region)
+            entry["keys_past_max_age"] = entry.get("keys_past_max_age", 0) + 1
+            if len(entry.setdefault("due", [])) < DUE_LISTED:
+                entry["due"].append(due)
+
+        for destruction in session.exec(
+            select(KeyDestructionRow)
+            .where(col(KeyDestructionRow.state).in_(["scheduled", "executing"]))
+            .order_by(col(KeyDestructionRow.not_before))
+        ).all():
+            part(destruction.region).setdefault("pending_destruction", []).append(
+                PendingDestruction(
+                    destruction.id,
+                    destruction.subject_id,
+                    destruction.state,
+                    destruction.scheduled_at,
+                    destruction.not_before,
+                )
+            )
+
+        for row in session.exec(
+            select(KeyRotationRow)
+            .where(col(KeyRotationRow.state).in_([*OPEN_STATES, FAILED]))
+            .order_by(col(KeyRotationRow.started_at))
+        ).all():
+            bucket = "failed_rotations" if row.state == FAILED else "open_rotations"
+            part(row.region).setdefault(bucket, []).append(
+                RotationJob(
+                    row.id,
+                    row.subject_id,
+                    row.state,
+                    row.reason,
+                    row.target_version,
+                    row.rewrapped,
+                    row.claimed_by is not None,
+                    row.started_at,
+                    row.finished_at,
+                )
+            )
+
+    regions = {
+        name: RegionKeyStatus(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}  # type: ignore[arg-type]
+        )
+        for name, values in sorted(parts.items())
+    }
+    return KeyStatus(now, str(rotation.max_age), rotation.keep_versions, regions)
+
+
+def _oldest_in_use(session: Session) -> list[tuple[str, datetime | None]]:
+    """Per region, since when the oldest key version still protecting a DEK is in service."""
+    lowest = (
+        select(
+            col(RecordVersionRow.key_name).label("key_name"),
+            func.min(RecordVersionRow.key_version).label("version"),
+        )
+        .where(col(RecordVersionRow.wrapped_dek).is_not(None))
+        .group_by(col(RecordVersionRow.key_name))
+        .subquery()
+    )
+    # A version without a finished rotation of its own (version 1, or one a job has not
+    # finished) is counted from the subject's creation: the conservative answer.
+    since = type_coerce(
+        func.min(func.coalesce(KeyRotationRow.finished_at, col(SubjectRow.created_at))),
+        UTCDateTime(),
+    )
+    rows = session.exec(
+        select(SubjectRow.region, since)
+        .join(lowest, lowest.c.key_name == col(SubjectRow.key_name))
+        .outerjoin(
+            KeyRotationRow,
+            (col(KeyRotationRow.key_name) == lowest.c.key_name)
+            & (col(KeyRotationRow.target_version) == lowest.c.version)
+            & (col(KeyRotationRow.state) == DONE),
+        )
+        .where(col(SubjectRow.state).in_([SubjectState.ACTIVE, SubjectState.DESTROYING]))
+        .group_by(col(SubjectRow.region))
+    ).all()
+    return [(region, at) for region, at in rows]
