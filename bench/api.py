@@ -55,6 +55,7 @@ import psutil
 import urllib3
 
 from vault.cli.devbao import free_port
+from vault.storage import tune_process
 
 MiB = 1024 * 1024
 P9_TARGET = 0.7
@@ -514,6 +515,7 @@ def render(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_process()  # as `recvault serve` and `recvault worker` do at start-up
     parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__)
     parser.add_argument("--p9-mib", type=int, default=256, help="P9 record size (MiB)")
     parser.add_argument("--rss-mib", type=int, default=1024, help="RSS check size (MiB)")

@@ -40,6 +40,7 @@ from tests.fixtures.bao import running_bao_server
 from vault import RecordInput, RecordVault, Settings
 from vault.format.envelope import KeyBlock, ObjectContext, seal
 from vault.metadata.migrate import upgrade
+from vault.storage import tune_process
 from vault.storage.local import LocalStore
 
 MIB = 1 << 20
@@ -572,6 +573,7 @@ def passed(value: float, ratio: float | None, target: str) -> str:
 
 
 def main() -> int:
+    tune_process()  # as `recvault serve` and `recvault worker` do at start-up
     total = GIB
     if "--gib" in sys.argv:
         total = int(float(sys.argv[sys.argv.index("--gib") + 1]) * GIB)

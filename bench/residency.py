@@ -218,6 +218,9 @@ def one(objects: int, subjects: int) -> Run:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vault.storage import tune_process
+
+    tune_process()  # as `recvault serve` and `recvault worker` do at start-up
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="object counts, comma-separated")
     parser.add_argument("--subjects", type=int, default=300)

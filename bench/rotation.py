@@ -36,6 +36,7 @@ from tests.fixtures.bao import start_bao_server
 from vault import RecordVault, Settings
 from vault.metadata.migrate import upgrade
 from vault.metadata.tables import RecordRow, RecordVersionRow, SubjectRow
+from vault.storage import tune_process
 
 TARGET = 0.5
 MOUNT = "transit-jp"
@@ -121,6 +122,7 @@ def raw_rewrap(client: hvac.Client, by_key: dict[str, list[str]], batch: int) ->
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_process()  # as `recvault serve` and `recvault worker` do at start-up
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deks", type=int, default=100_000)
     parser.add_argument("--keys", type=int, default=4)
