@@ -1,54 +1,14 @@
-"""Range reads for LocalStore with O_DIRECT into pooled, page-aligned buffers.
+"""Reads for LocalStore with O_DIRECT into pooled, huge-page buffers (docs/adr/0003).
 
-A range read of an archived record is usually cold: the pages are not cached,
-and a buffered read pays for filling the page cache (and its readahead) before
-copying out. An authenticated range must fetch whole 1 MiB segments, so a
-1 MiB range at an unaligned offset reads two of them: read buffered, that
-costs ~2.0-2.2x a plain buffered 1 MiB read on this machine; read with
-O_DIRECT into a reused buffer in huge pages, ~1.0-1.5x (docs/benchmarks.md,
-P6). Object stores built for large immutable objects read them the same way
-(MinIO reads object parts with O_DIRECT).
-
-``read_range`` switches the descriptor to ``O_DIRECT``, reads the covering
-4 KiB-aligned span into one of a few pooled buffers and copies the requested
-bytes out. It reads buffered instead for short ranges (under 256 KiB, where the
-page cache costs little), spans larger than the pooled buffers, spans at least
-half in the page cache, and where O_DIRECT is refused (not Linux; file systems
-that answer EINVAL); ``direct_ranges = false`` on a local store turns it off.
-
-Whether a span is cached is asked with ``cachestat(2)`` (Linux 6.5+), which
-reads nothing. A buffered probe (``RWF_NOWAIT``) was tried first and dropped:
-on a miss it starts readahead of the same pages, and the direct read then
-waits behind it (3.4x instead of 1.6x). Where ``cachestat`` is unavailable,
-every large range is read directly, and a range read twice comes from the
-disk twice.
-
-``DirectReader`` reads a whole object the same way, as a stream: up to
-``READ_AHEAD`` aligned 2 MiB chunks are read at once by a shared pool of
-threads while the caller decrypts the chunk before them. 2 MiB chunks (one
-huge page each, 8 MiB in flight) read cold objects 6-19 % faster than 1 MiB
-chunks in five A/B runs here (docs/benchmarks.md, P2); twice as many 1 MiB
-chunks in flight gained less, and 4 MiB chunks nothing. On this VM a buffered
-cold read of 1 GiB ran anywhere between 450 and 1,900 MiB/s from one round to
-the next, its kernel time swinging from 0.15 to 2.3 CPU s (filling the page
-cache, not the disk, made the difference); the direct reads into
-reused buffers ran at 1,400-2,400 MiB/s with 0.3 CPU s, decryption included
-(docs/benchmarks.md, P2). An archive's whole-object reads are cold, and a
-1 GiB impression read once should not evict the metadata DB's pages either.
-An object at least half in the page cache (just written, or read buffered a
-moment ago) is read buffered: ``cachestat(2)`` (Linux 6.5+) tells in one call,
-without reading; where it is unavailable every large object is read directly.
-
-Objects are immutable once renamed into place, so bypassing the page cache
-cannot return stale bytes; the kernel writes back any dirty pages of the span
-before a direct read anyway. The buffers direct reads land in are 2 MiB-aligned
-and asked for in transparent huge pages (``_aligned_region``): on this VM that
-alone took direct reads from ~1,500 to 2,300-2,900 MiB/s. Memory stays
-bounded: at most ``POOL_BUFFERS`` range buffers of ``BUFFER_BYTES`` are
-pooled; an open ``DirectReader`` holds ``READ_AHEAD`` chunks plus the one it is
-copying from, and at most ``MAX_DIRECT_READERS`` are open at once: further
-whole-object reads are buffered until one closes, so a hundred concurrent
-downloads do not hold 1 GiB of read-ahead (eight readers: at most 80 MiB).
+Archived records are read cold; reading them around the page cache is faster
+here and does not evict the metadata DB. ``read_range`` reads a range's
+covering 4 KiB-aligned span into one of a few pooled buffers; ``DirectReader``
+streams a whole object with ``READ_AHEAD`` 2 MiB chunks in flight on a shared
+pool. Short ranges, spans at least half cached (``cachestat(2)``) and file
+systems that refuse O_DIRECT read buffered. Objects are immutable once
+renamed into place, so bypassing the cache never returns stale bytes. Memory
+is bounded: ``POOL_BUFFERS`` range buffers, and at most ``MAX_DIRECT_READERS``
+streams each holding ``READ_AHEAD`` + 1 chunks.
 """
 
 from __future__ import annotations
