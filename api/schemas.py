@@ -171,7 +171,6 @@ class SweepOut(_Out):
     destructions_scheduled: int
     destructions_executed: int
     destructions_blocked: int
-    erasure_requests_scheduled: int
     retention_locks_extended: int
     keys_rotated: int
     awaiting_approval: int
@@ -215,9 +214,4 @@ class Readiness(BaseModel):
     checks: dict[str, str] = Field(description="component -> ok or an error code")
 
 
-class Problem(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str
+

@@ -376,7 +376,7 @@ def p6(root: Path, vault: RecordVault, record_id: str, total: int, block: bytes)
     from sqlmodel import Session, select
 
     from vault.format.envelope import open_range, parse_header
-    from vault.metadata.tables import RecordVersionRow
+    from vault.metadata import RecordVersionRow
     from vault.records.reads import _prefetch
 
     with Session(vault._ctx.engine) as session:

@@ -108,7 +108,7 @@ def seed(vault, root: Path, objects: int, subjects: int) -> None:  # type: ignor
 
     from bench.seed import record_rows
     from keys.naming import subject_key_name
-    from vault.metadata.tables import RecordRow, RecordVersionRow, SubjectRow
+    from vault.metadata import RecordRow, RecordVersionRow, SubjectRow
 
     ctx = vault._ctx
     now = datetime.now(UTC)

@@ -34,8 +34,8 @@ from bench.seed import record_rows
 from keys.bootstrap import bootstrap_transit
 from tests.fixtures.bao import start_bao_server
 from vault import RecordVault, Settings
+from vault.metadata import RecordRow, RecordVersionRow, SubjectRow
 from vault.metadata.migrate import upgrade
-from vault.metadata.tables import RecordRow, RecordVersionRow, SubjectRow
 from vault.storage import tune_process
 
 TARGET = 0.5

@@ -19,7 +19,6 @@ import requests
 
 from keys.base import (
     KeyAccessDenied,
-    KeyDestroyed,
     KeyError_,
     KeyNotFound,
     KeyUnavailable,
@@ -28,20 +27,17 @@ from keys.base import (
 from vault.errors import IntegrityError, VaultError
 
 CallObserver = Callable[[str, float], None]
-DestroyedNames = Callable[[str], bool]
 
 _NOT_FOUND_MARKERS = ("encryption key not found", "no existing key named", "not found")
 _RETIRED_MARKERS = ("disallowed by policy (too old)",)
 _INTEGRITY_MARKERS = ("invalid ciphertext", "message authentication failed")
 
 
-def map_transit_error(
-    error: BaseException | str, key_name: str = "", destroyed_names: DestroyedNames | None = None
-) -> VaultError:
+def map_transit_error(error: BaseException | str, key_name: str = "") -> VaultError:
     """Turn an hvac/requests exception, or a per-item batch error message, into a recvault error.
 
-    Transit answers a destroyed key exactly like one that never existed; only the
-    caller's records can tell them apart, hence ``destroyed_names``.
+    Transit answers a destroyed key exactly like one that never existed; the
+    metadata DB records destructions, and the records layer answers "erased".
     """
     if isinstance(error, requests.exceptions.RequestException):
         return KeyUnavailable(f"key service unreachable: {type(error).__name__}")
@@ -77,8 +73,6 @@ def map_transit_error(
     if any(marker in lowered for marker in _INTEGRITY_MARKERS):
         return IntegrityError(f"wrapped DEK does not authenticate under {key_name}")
     if any(marker in lowered for marker in _NOT_FOUND_MARKERS):
-        if key_name and destroyed_names is not None and destroyed_names(key_name):
-            return KeyDestroyed(f"subject key {key_name} was destroyed")
         return KeyNotFound(f"no subject key {key_name}")
     return KeyError_(f"key service refused the request: {message[:200]}")
 
@@ -162,7 +156,6 @@ class Transport:
         *,
         key_name: str = "",
         batch: bool = False,
-        destroyed_names: DestroyedNames | None = None,
     ) -> dict[str, Any]:
         """One HTTP call; with ``batch``, a 400 carrying ``batch_results`` is returned."""
         with self._lock:
@@ -183,9 +176,9 @@ class Transport:
             body = exc.json if isinstance(exc.json, dict) else None
             if batch and body is not None and "batch_results" in (body.get("data") or {}):
                 return body
-            raise map_transit_error(exc, key_name, destroyed_names) from None
+            raise map_transit_error(exc, key_name) from None
         except (hvac.exceptions.VaultError, requests.exceptions.RequestException) as exc:
-            raise map_transit_error(exc, key_name, destroyed_names) from None
+            raise map_transit_error(exc, key_name) from None
         finally:
             if self.on_call is not None:
                 self.on_call(op, time.perf_counter() - started)

@@ -126,8 +126,8 @@ def test_import_boundaries_hold() -> None:
         ("vault/records/reads.py", "from vault.storage.tuning import direct"),
         ("vault/storage/local.py", "from keys.base import KeyProvider"),
         ("vault/storage/base.py", "from vault.crypto import random_bytes"),
-        ("vault/format/envelope.py", "from vault.metadata.tables import RecordRow"),
-        ("vault/retention/rules.py", "from vault.metadata.tables import RecordRow"),
+        ("vault/format/envelope.py", "from vault.metadata import RecordRow"),
+        ("vault/retention/rules.py", "from vault.metadata import RecordRow"),
         ("vault/records/writes.py", "from api.problems import install"),
     ],
 )

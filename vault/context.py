@@ -24,7 +24,7 @@ from vault.errors import (
     ProcessingRestricted,
     VaultError,
 )
-from vault.metadata.tables import RecordRow, SubjectRow
+from vault.metadata import RecordRow, SubjectRow
 from vault.regions import Region
 from vault.settings import Settings
 

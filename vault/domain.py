@@ -229,7 +229,6 @@ class SweepResult:
     destructions_scheduled: int = 0
     destructions_executed: int = 0
     destructions_blocked: int = 0
-    erasure_requests_scheduled: int = 0
     retention_locks_extended: int = 0
     keys_rotated: int = 0
     awaiting_approval: int = 0

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from vault.context import VaultContext
 from vault.domain import Actor, Role
 from vault.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from vault.metadata.tables import PrincipalRow, session_scope
+from vault.metadata import PrincipalRow, session_scope
 
 TOKEN_PREFIX = "rvt_"  # noqa: S105  (a prefix, not a secret)
 

@@ -39,7 +39,7 @@ from vault.erasure.requests import Rights
 from vault.errors import ConfigError, VaultError
 from vault.format.content import Content
 from vault.format.reader import RecordReader
-from vault.metadata.tables import make_engine
+from vault.metadata import make_engine
 from vault.principals import Principals
 from vault.records.gc import GarbageCollector
 from vault.records.reads import Records
@@ -172,8 +172,9 @@ class RecordVault:
         actor: Actor | str = SYSTEM,
         purpose: str = "rectification",
     ) -> RecordInfo:
-        item = RecordInput("", "photo", content, content_type, size)
-        return self._writer.update(record_id, item, _actor(actor), purpose)
+        return self._writer.update(
+            record_id, content, content_type, size, actor=_actor(actor), purpose=purpose
+        )
 
     def open_record(
         self,

@@ -43,7 +43,6 @@ def _duration(value: Any) -> Duration:
 IsoDuration = Annotated[Duration, BeforeValidator(_duration), PlainSerializer(str, return_type=str)]
 
 _SECRET_NAMES = ("name_secret", "signing_key", "master_key")
-CLINICAL = (Category.PHOTO, Category.IMPRESSION, Category.XRAY, Category.CLINICAL_FINDING)
 
 
 class _Strict(BaseModel):

@@ -11,11 +11,10 @@
 
 from keys.transit.admin import TransitAdmin
 from keys.transit.provider import TransitKeyProvider
-from keys.vault_transit import CallObserver, DestroyedNames, map_transit_error
+from keys.vault_transit import CallObserver, map_transit_error
 
 __all__ = [
     "CallObserver",
-    "DestroyedNames",
     "TransitAdmin",
     "TransitKeyProvider",
     "map_transit_error",

@@ -24,7 +24,7 @@ from keys.base import (
 )
 from keys.batch import batch_failure
 from keys.naming import PREFIX
-from keys.vault_transit import CallObserver, DestroyedNames, Transport, map_transit_error
+from keys.vault_transit import CallObserver, Transport, map_transit_error
 from vault.errors import VaultError
 
 _Out = TypeVar("_Out")
@@ -84,7 +84,6 @@ class TransitKeyProvider:
         client_cert: tuple[str, str] | None = None,
         timeout: float = 5.0,
         batch_size: int = 250,
-        destroyed_names: DestroyedNames | None = None,
         on_call: CallObserver | None = None,
     ) -> None:
         if batch_size < 1:
@@ -94,7 +93,6 @@ class TransitKeyProvider:
         self._mount = mount.strip("/")
         self._label = f"vault:{addr.rstrip('/')}/{self._mount}"
         self._batch_size = batch_size
-        self._destroyed_names = destroyed_names
         self._transport = Transport(
             addr,
             token=token,
@@ -132,14 +130,11 @@ class TransitKeyProvider:
             payload,
             key_name=name,
             batch=batch,
-            destroyed_names=self._destroyed_names,
         )
 
     # -- lifecycle -----------------------------------------------------------------
 
     def ensure_key(self, name: str) -> KeyDescription:
-        if self._destroyed_names is not None and self._destroyed_names(name):
-            raise KeyDestroyed(f"subject key {name} was destroyed; it is not re-created")
         spec = {"type": "aes256-gcm96", "exportable": False, "allow_plaintext_backup": False}
         try:
             # Transit answers an existing key's create with that key, so this is idempotent
@@ -244,9 +239,7 @@ class TransitKeyProvider:
             # With disable_upsert and no "create" grant, encrypt to a missing key is refused
             # as a create; say what actually happened.
             if not self.describe(name).exists:
-                raise map_transit_error(
-                    "encryption key not found", name, self._destroyed_names
-                ) from None
+                raise map_transit_error("encryption key not found", name) from None
             raise
 
     def unwrap(self, name: str, wrapped: Sequence[str]) -> list[bytes]:
@@ -292,9 +285,7 @@ class TransitKeyProvider:
             if any(result.get("error") for result in results):
                 for offset, result in enumerate(results):
                     if result.get("error"):
-                        failures[start + offset] = map_transit_error(
-                            str(result["error"]), name, self._destroyed_names
-                        )
+                        failures[start + offset] = map_transit_error(str(result["error"]), name)
             elif not failures:
                 out.extend(convert(results))
         if failures:

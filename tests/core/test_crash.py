@@ -18,8 +18,8 @@ from tests.core.conftest import vault_settings
 from tests.core.crash_writer import BATCH_MAX
 from vault import RecordVault
 from vault.durations import Duration
+from vault.metadata import RecordRow, RecordVersionRow
 from vault.metadata.migrate import upgrade
-from vault.metadata.tables import RecordRow, RecordVersionRow
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,6 @@ import pytest
 from keys.base import (
     KeyAccessDenied,
     KeyBatchError,
-    KeyDestroyed,
     KeyError_,
     KeyNotFound,
     KeyProvider,
@@ -125,25 +124,17 @@ def test_calls_are_counted_and_timed(transit: TransitSetup) -> None:
 # -- error mapping ----------------------------------------------------------------------
 
 
-def test_destroyed_names_hook_turns_not_found_into_destroyed(transit: TransitSetup) -> None:
-    destroyed: set[str] = set()
-    provider = TransitKeyProvider(
-        transit.addr,
-        "transit-jp",
-        token=transit.admin_token,
-        destroyed_names=destroyed.__contains__,
-    )
+def test_a_destroyed_key_is_gone_and_wrap_does_not_recreate_it(transit: TransitSetup) -> None:
+    """Transit answers a destroyed key like an unknown one; the DB says "erased" (records layer)."""
+    provider = TransitKeyProvider(transit.addr, "transit-jp", token=transit.admin_token)
     name = fresh_name()
     provider.ensure_key(name)
     [wrapped] = provider.wrap(name, [dek()])
     provider.destroy(name)
-    destroyed.add(name)
-    with pytest.raises(KeyDestroyed):
+    with pytest.raises(KeyNotFound):
         provider.unwrap(name, [wrapped.ciphertext])
-    with pytest.raises(KeyDestroyed):
-        provider.wrap(name, [dek()])
-    with pytest.raises(KeyDestroyed):
-        provider.ensure_key(name)
+    with pytest.raises(KeyNotFound):
+        provider.wrap(name, [dek()])  # disable_upsert: encrypt never re-creates the key
     assert provider.describe(name).exists is False
 
 

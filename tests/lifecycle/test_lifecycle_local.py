@@ -20,7 +20,7 @@ from vault.errors import (
     PermissionDenied,
     ProcessingRestricted,
 )
-from vault.metadata.tables import RecordVersionRow
+from vault.metadata import RecordVersionRow
 
 SHORT = {"retention": {"default": "PT3S"}, "destruction": {"waiting_period": "PT2S"}}
 ADMIN_A = Actor("admin-a", frozenset({Role.ADMIN}))

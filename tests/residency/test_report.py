@@ -10,7 +10,7 @@ from sqlmodel import select
 from tests.residency.conftest import TwoRegions
 from vault.domain import SYSTEM
 from vault.erasure.certificates import verify_document
-from vault.metadata.tables import SubjectRow, session_scope
+from vault.metadata import SubjectRow, session_scope
 from vault.residency.report import ResidencyCheck, ViolationKind
 from vault.residency.streams import Expected, ListingOutOfOrder, Presence, merge_sorted
 

@@ -10,7 +10,7 @@ from sqlmodel import select
 from tests.residency.conftest import TwoRegions
 from vault.domain import LegalBasis, TransferState
 from vault.errors import Conflict, HeldByLegalHold, InvalidInput
-from vault.metadata.tables import SubjectRow, TransferItemRow, TransferRow, session_scope
+from vault.metadata import SubjectRow, TransferItemRow, TransferRow, session_scope
 
 BIG = bytes(range(256)) * 5000  # ~1.2 MiB: two segments
 

@@ -18,7 +18,7 @@ from keys.base import KeyProvider, KeyUnavailable, WrappedDek
 from tests.core.conftest import make_vault  # noqa: F401  (shared fixture)
 from tests.fixtures.bao import BaoServer
 from vault import Actor, RecordVault, Role
-from vault.metadata.tables import RecordVersionRow
+from vault.metadata import RecordVersionRow
 
 SECURITY = Actor("sec-officer", frozenset({Role.SECURITY}))
 

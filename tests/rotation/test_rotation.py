@@ -14,7 +14,7 @@ from tests.rotation.conftest import SECURITY, object_hashes, read, seed, wrapped
 from vault import RecordVault
 from vault.errors import InvalidInput, NotFound
 from vault.format.envelope import parse_header
-from vault.metadata.tables import KeyRotationRow, SubjectRow
+from vault.metadata import KeyRotationRow, SubjectRow
 from vault.rotation.report import RegionRotation
 
 

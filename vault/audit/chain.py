@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from vault.domain import Actor, AuditEvent, AuditVerification
-from vault.metadata.tables import AuditEventRow, AuditHeadRow, session_scope
+from vault.metadata import AuditEventRow, AuditHeadRow, session_scope
 
 GENESIS = "0" * 64
 HEAD = AuditHeadRow.__table__  # type: ignore[attr-defined]

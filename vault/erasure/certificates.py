@@ -14,7 +14,7 @@ from typing import Any
 
 from vault.context import VaultContext
 from vault.crypto import verify_signature
-from vault.metadata.tables import KeyDestructionRow
+from vault.metadata import KeyDestructionRow
 
 
 def canonical(document: dict[str, Any]) -> bytes:

@@ -31,7 +31,7 @@ from vault.domain import (
 )
 from vault.erasure.certificates import destruction_certificate
 from vault.errors import Conflict, NotFound
-from vault.metadata.tables import (
+from vault.metadata import (
     ErasureRequestRow,
     KeyDestructionRow,
     RecordRow,

@@ -28,7 +28,7 @@ from vault.domain import (
 )
 from vault.erasure.destruction import open_destruction, reasons, subject_decision
 from vault.errors import NotFound
-from vault.metadata.tables import ErasureRequestRow, RecordRow, RecordVersionRow, session_scope
+from vault.metadata import ErasureRequestRow, RecordRow, RecordVersionRow, session_scope
 from vault.records.reads import Records
 from vault.retention.disposal import Disposal
 

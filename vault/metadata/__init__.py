@@ -5,3 +5,40 @@ made (``sessions``) and ``recvault db upgrade`` (``migrate``, over the
 ``migrations/`` scripts shipped inside the wheel as ``vault/migrations``).
 Imports only ``vault.errors``.
 """
+
+from vault.metadata.sessions import make_engine, session_scope
+from vault.metadata.tables import (
+    AuditEventRow,
+    AuditHeadRow,
+    DisposalApprovalRow,
+    ErasureRequestRow,
+    KeyDestructionRow,
+    KeyRotationRow,
+    LegalHoldRow,
+    PrincipalRow,
+    RecordRow,
+    RecordVersionRow,
+    SubjectRow,
+    TransferItemRow,
+    TransferRow,
+    UTCDateTime,
+)
+
+__all__ = [
+    "AuditEventRow",
+    "AuditHeadRow",
+    "DisposalApprovalRow",
+    "ErasureRequestRow",
+    "KeyDestructionRow",
+    "KeyRotationRow",
+    "LegalHoldRow",
+    "PrincipalRow",
+    "RecordRow",
+    "RecordVersionRow",
+    "SubjectRow",
+    "TransferItemRow",
+    "TransferRow",
+    "UTCDateTime",
+    "make_engine",
+    "session_scope",
+]

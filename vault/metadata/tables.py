@@ -1,4 +1,4 @@
-"""The metadata DB: SQLModel tables (DESIGN section 6) and engine set-up.
+"""The metadata DB's SQLModel tables (DESIGN section 6).
 
 The DB is the source of truth for wrapped DEKs and for what exists. It holds
 no direct identifier of a person: external references are stored as HMACs.
@@ -9,8 +9,6 @@ Alembic (``migrations/``); a test fails when models and migrations drift.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,17 +19,10 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     Text,
-    event,
     text,
 )
-from sqlalchemy import (
-    exc as sa_exc,
-)
-from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, Session, SQLModel, create_engine
-
-from vault.errors import Unavailable
+from sqlmodel import Field, SQLModel
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -286,47 +277,3 @@ class PrincipalRow(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     disabled: bool = False
     created_at: datetime = _ts()
-
-
-def make_engine(url: str) -> Engine:
-    """An engine with the pragmas and pool settings recvault relies on."""
-    if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 60}, pool_pre_ping=True
-        )
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # let BEGIN below be ours
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=60000")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any exception."""
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-    except sa_exc.OperationalError as exc:
-        raise Unavailable("metadata database unavailable") from exc
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from vault.context import VaultContext
 from vault.domain import GcResult, RecordState, VersionState
 from vault.durations import Duration
-from vault.metadata.tables import RecordRow, RecordVersionRow, session_scope
+from vault.metadata import RecordRow, RecordVersionRow, session_scope
 from vault.storage.base import ObjectInfo
 
 

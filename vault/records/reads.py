@@ -35,9 +35,8 @@ from vault.errors import (
 )
 from vault.format.envelope import ObjectContext, open_range, open_stream, parse_header
 from vault.format.reader import ReadMeta, RecordReader
-from vault.metadata.tables import RecordRow, RecordVersionRow, SubjectRow, session_scope
+from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, session_scope
 from vault.pools import shared_pool
-from vault.records.writes import RecordInput as RecordInput
 from vault.retention.processing import processing_event
 
 #: Threads that fetch range segments one step ahead (vault.format.envelope.open_range).

@@ -11,7 +11,7 @@ from keys.naming import subject_key_name
 from vault.context import RegionNotGranted, VaultContext
 from vault.domain import Actor, Subject, SubjectState
 from vault.errors import Conflict, InvalidInput, VaultError
-from vault.metadata.tables import SubjectRow, session_scope
+from vault.metadata import SubjectRow, session_scope
 
 
 def to_subject(row: SubjectRow) -> Subject:

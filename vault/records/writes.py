@@ -40,7 +40,7 @@ from vault.errors import (
 )
 from vault.format.content import Content, content_stream
 from vault.format.envelope import KeyBlock, ObjectContext, seal
-from vault.metadata.tables import RecordRow, RecordVersionRow, SubjectRow, session_scope
+from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, session_scope
 from vault.pools import shared_pool
 from vault.residency.transfer import transfer_in_progress
 from vault.retention.object_lock import lock_new_versions
@@ -107,7 +107,16 @@ class RecordWriter:
         plan = self._plan_new(items, actor)
         return self._write(plan, actor, purpose, action="record.create")
 
-    def update(self, record_id: str, item: RecordInput, actor: Actor, purpose: str) -> RecordInfo:
+    def update(
+        self,
+        record_id: str,
+        content: Content,
+        content_type: str,
+        size: int | None,
+        *,
+        actor: Actor,
+        purpose: str,
+    ) -> RecordInfo:
         with (
             self.ctx.audit_refusal(actor, "record.update", record_id) as note,
             session_scope(self.ctx.engine) as session,
@@ -123,9 +132,7 @@ class RecordWriter:
                     RecordVersionRow.record_id == record_id
                 )
             ).one()
-            item = RecordInput(
-                subject.id, record.category, item.content, item.content_type, item.size
-            )
+            item = RecordInput(subject.id, record.category, content, content_type, size)
             pending = self._pending(item, record_id, (latest or 0) + 1, subject)
         return self._write([pending], actor, purpose, action="record.update")[0]
 

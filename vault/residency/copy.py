@@ -16,7 +16,7 @@ from itertools import chain
 from vault.crypto import random_bytes
 from vault.errors import IntegrityError
 from vault.format.envelope import KeyBlock, ObjectContext, open_stream, seal
-from vault.metadata.tables import RecordVersionRow
+from vault.metadata import RecordVersionRow
 from vault.regions import Region
 
 

@@ -11,7 +11,7 @@ counted in full. See ``docs/residency.md``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -311,6 +311,3 @@ def _incomplete(region: str, what: str, exc: VaultError) -> Violation:
         f"the {what} could not be compared to the end ({exc.code}: {exc.message})",
     )
 
-
-def iter_violations(report: ResidencyReport, kind: ViolationKind) -> Iterator[Violation]:
-    return (v for v in report.violations if v.kind is kind)

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from vault.errors import Unavailable, VaultError
-from vault.metadata.tables import (
+from vault.metadata import (
     RecordRow,
     RecordVersionRow,
     SubjectRow,

@@ -35,7 +35,7 @@ from vault.domain import (
     VersionState,
 )
 from vault.errors import Conflict, HeldByLegalHold, InvalidInput
-from vault.metadata.tables import (
+from vault.metadata import (
     KeyDestructionRow,
     RecordRow,
     RecordVersionRow,

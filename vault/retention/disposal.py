@@ -36,7 +36,7 @@ from vault.erasure.destruction import (
     subject_decision,
 )
 from vault.erasure.reseal import reseal_subject
-from vault.metadata.tables import (
+from vault.metadata import (
     DisposalApprovalRow,
     ErasureRequestRow,
     RecordRow,

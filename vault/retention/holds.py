@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from vault.context import VaultContext
 from vault.domain import Actor, Hold, HoldScope, VersionState
 from vault.errors import Conflict, InvalidInput, NotFound, PermissionDenied, VaultError
-from vault.metadata.tables import LegalHoldRow, RecordRow, RecordVersionRow, session_scope
+from vault.metadata import LegalHoldRow, RecordRow, RecordVersionRow, session_scope
 from vault.retention.rules import HoldFacts
 
 

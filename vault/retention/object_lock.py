@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from vault.context import VaultContext
 from vault.domain import VersionState
-from vault.metadata.tables import RecordRow, RecordVersionRow, SubjectRow, session_scope
+from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, session_scope
 from vault.retention.holds import active_holds
 
 

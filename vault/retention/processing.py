@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from vault.context import VaultContext
-from vault.metadata.tables import KeyDestructionRow, RecordRow
+from vault.metadata import KeyDestructionRow, RecordRow
 
 
 def move_clock(ctx: VaultContext, record: RecordRow, now: datetime) -> None:

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, func, select
 from vault.context import VaultContext
 from vault.domain import Actor, SubjectState
 from vault.durations import Duration
-from vault.metadata.tables import (
+from vault.metadata import (
     KeyDestructionRow,
     KeyRotationRow,
     RecordVersionRow,

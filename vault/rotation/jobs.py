@@ -19,7 +19,7 @@ from keys.base import KeyNotFound, KeyProvider, WrappedDek
 from vault.context import VaultContext
 from vault.domain import Actor, SubjectState
 from vault.errors import Erased, Unavailable, VaultError
-from vault.metadata.tables import KeyRotationRow, RecordVersionRow, SubjectRow, session_scope
+from vault.metadata import KeyRotationRow, RecordVersionRow, SubjectRow, session_scope
 from vault.rotation.report import RotationFailure, Tally
 
 PENDING, ROTATING, REWRAPPING = "pending", "rotating", "rewrapping"

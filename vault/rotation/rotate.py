@@ -35,7 +35,7 @@ from sqlmodel import Session, col, select
 from vault.context import VaultContext
 from vault.domain import SYSTEM, Actor, SubjectState
 from vault.errors import Erased, Unavailable
-from vault.metadata.tables import KeyRotationRow, SubjectRow, session_scope
+from vault.metadata import KeyRotationRow, SubjectRow, session_scope
 from vault.rotation.jobs import (
     _ENQUEUE_CHUNK,
     CANCELLED,
