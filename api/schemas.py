@@ -1,19 +1,19 @@
 """Request and response models of the HTTP API (they make the OpenAPI document precise).
 
-Responses are built from the domain's value objects (``from_attributes``).
+Responses are the domain's value objects themselves (``vault.domain``): FastAPI
+builds their schema from the dataclasses, so there is no mirror to keep in step.
 Identifiers in paths are 32 hex digits; free text refuses NUL and control
 characters at the edge, so nothing odd reaches the database.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from vault.domain import Category, HoldScope, RecordState, SubjectState
+from vault.domain import AuditEvent, HoldScope
 
 ID_PATTERN = r"^[0-9a-f]{32}$"
 IdPath = Annotated[str, Path(pattern=ID_PATTERN, description="an internal id (32 hex digits)")]
@@ -26,10 +26,6 @@ Paragraph = Annotated[
     str,
     StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]+$"),
 ]
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 class _In(BaseModel):
@@ -68,150 +64,20 @@ class TransferRequest(_In):
     evidence_ref: Line
 
 
-# -- responses ------------------------------------------------------------------
-
-
-class SubjectOut(_Out):
-    id: str
-    region: str
-    key_name: str
-    state: SubjectState
-    restricted: bool
-    created_at: datetime
-
-
-class VersionOut(_Out):
-    version: int
-    size: int
-    content_type: str
-    created_at: datetime
-    key_version: int
-    etag: str
-
-
-class RecordOut(_Out):
-    id: str
-    subject_id: str
-    category: Category
-    state: RecordState
-    version: int
-    size: int
-    content_type: str
-    created_at: datetime
-    last_processed_at: datetime
-    retain_until: datetime
-    region: str
-    versions: list[VersionOut] = Field(default_factory=list)
-
-
-class HoldOut(_Out):
-    id: str
-    scope: HoldScope
-    target_id: str
-    subject_id: str
-    case_ref: str
-    reason: str
-    placed_by: str
-    placed_at: datetime
-    released_by: str | None = None
-    released_at: datetime | None = None
-    release_reason: str | None = None
-    active: bool
-
-
-class ReasonOut(_Out):
-    kind: str
-    detail: str
-    until: datetime | None = None
-    case_ref: str | None = None
-    hold_id: str | None = None
-    record_id: str | None = None
-
-
-class ErasureOut(_Out):
-    request_id: str
-    subject_id: str
-    status: str
-    earliest: datetime | None
-    reasons: list[ReasonOut] = Field(default_factory=list)
-    destruction_id: str | None = None
-
-
-class DestructionOut(_Out):
-    id: str
-    subject_id: str
-    key_name: str
-    region: str
-    state: str
-    reason: str
-    scheduled_at: datetime
-    not_before: datetime
-    cancelled_by: str | None = None
-    executed_at: datetime | None = None
-
-
-class DisposalItemOut(_Out):
-    kind: str
-    id: str
-    subject_id: str
-    disposable: bool
-    action: str
-    reasons: list[ReasonOut] = Field(default_factory=list)
-    approved: bool = False
-
-
-class DisposalPlanOut(_Out):
-    as_of: datetime
-    review: bool
-    items: list[DisposalItemOut]
-
-
-class SweepOut(_Out):
-    records_erased: int
-    destructions_scheduled: int
-    destructions_executed: int
-    destructions_blocked: int
-    retention_locks_extended: int
-    keys_rotated: int
-    awaiting_approval: int
-
-
-class AuditEventOut(_Out):
-    seq: int
-    ts: datetime
-    actor: str
-    role: str
-    action: str
-    target: str
-    subject_id: str
-    region: str
-    purpose: str
-    outcome: str
-    prev_hash: str
-    hash: str
+# -- responses: the domain's value objects (vault.domain), plus these wrappers --
 
 
 class AuditPage(BaseModel):
-    events: list[AuditEventOut]
+    events: list[AuditEvent]
     next_after_seq: int | None = Field(
         description="pass as after_seq for the next page; null when this page is the last"
     )
 
 
-class AuditVerificationOut(_Out):
-    ok: bool
-    events: int
-    first_broken_seq: int | None = None
-    reason: str | None = None
-
-
-#: rotation, key status, residency and transfer results: each result's ``to_dict()``
+#: rotation, key status, residency and transfer results, as ``vault.domain.to_json`` makes them
 Report = dict[str, Any]
 
 
 class Readiness(BaseModel):
     status: str = Field(description="ok, or unavailable when any check fails")
     checks: dict[str, str] = Field(description="component -> ok or an error code")
-
-
-

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from keys.base import KeyNotFound
 from vault.audit.chain import AuditLog
 from vault.crypto import SigningKey
-from vault.domain import Actor, Category, Role, SubjectState
+from vault.domain import Actor, Category, RecordState, Role, SubjectState
 from vault.errors import (
     Erased,
     InvalidInput,
@@ -115,7 +115,7 @@ class VaultContext:
 
     def record(self, session: Session, record_id: str) -> RecordRow:
         row = session.get(RecordRow, record_id)
-        if row is None or row.state == "pending":
+        if row is None or row.state == RecordState.PENDING:
             raise NotFound(f"record {record_id} not found")
         return row
 

@@ -1,7 +1,13 @@
-"""Value objects and enums of the recvault domain (what callers get back)."""
+"""Value objects and enums of the recvault domain (what callers get back).
+
+They are also the HTTP API's response types (FastAPI builds the OpenAPI
+schema from these dataclasses) and the CLI's ``--json`` output: ``to_json``
+is the one way a result becomes JSON.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +49,69 @@ class VersionState(enum.StrEnum):
     PENDING = "pending"
     COMMITTED = "committed"
     ERASED = "erased"
+
+
+class ErasureStatus(enum.StrEnum):
+    """An erasure request: deferred (something keeps the data), scheduled, executed."""
+
+    DEFERRED = "deferred"
+    SCHEDULED = "scheduled"
+    EXECUTED = "executed"
+    CANCELLED = "cancelled"
+
+
+#: erasure requests still waiting to be carried out
+OPEN_ERASURE = (ErasureStatus.DEFERRED, ErasureStatus.SCHEDULED)
+
+
+class DestructionState(enum.StrEnum):
+    """A subject key's destruction: waits (cancellable), executes once, ends done or blocked."""
+
+    SCHEDULED = "scheduled"
+    EXECUTING = "executing"
+    DONE = "done"
+    BLOCKED = "blocked"
+    CANCELLED = "cancelled"
+
+
+#: destructions not yet finished (a subject in one of them is on its way out)
+OPEN_DESTRUCTION = (DestructionState.SCHEDULED, DestructionState.EXECUTING)
+
+
+class RotationState(enum.StrEnum):
+    """A persisted rotation job: pending -> rotating -> rewrapping -> done (or failed)."""
+
+    PENDING = "pending"
+    ROTATING = "rotating"
+    REWRAPPING = "rewrapping"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+OPEN_ROTATION = (RotationState.PENDING, RotationState.ROTATING, RotationState.REWRAPPING)
+
+
+class RotationReason(enum.StrEnum):
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+    #: the per-record crypto-shred: rotate, rewrap, trim every older version
+    RESEAL = "reseal"
+
+
+class DisposalKind(enum.StrEnum):
+    SUBJECT = "subject"
+    RECORD = "record"
+
+
+class DisposalAction(enum.StrEnum):
+    """What a sweep will do with a plan item."""
+
+    KEEP = "keep"
+    ERASE_RECORD = "erase-record"
+    SCHEDULE_DESTRUCTION = "schedule-destruction"
+    AWAIT_WAITING_PERIOD = "await-waiting-period"
+    DESTROY = "destroy"
 
 
 @dataclass(frozen=True)
@@ -155,10 +224,8 @@ class Hold:
     released_by: str | None = None
     released_at: datetime | None = None
     release_reason: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.released_at is None
+    #: not yet released
+    active: bool = True
 
 
 @dataclass(frozen=True)
@@ -177,7 +244,7 @@ class Reason:
 class ErasureDecision:
     request_id: str
     subject_id: str
-    status: str  # scheduled | deferred | executed | cancelled
+    status: ErasureStatus
     earliest: datetime | None
     reasons: tuple[Reason, ...] = ()
     destruction_id: str | None = None
@@ -185,11 +252,11 @@ class ErasureDecision:
 
 @dataclass(frozen=True)
 class DisposalItem:
-    kind: str  # record | subject
+    kind: DisposalKind
     id: str
     subject_id: str
     disposable: bool
-    action: str  # erase-record | schedule-destruction | destroy | keep
+    action: DisposalAction
     reasons: tuple[Reason, ...] = ()
     approved: bool = False
 
@@ -215,7 +282,7 @@ class Destruction:
     subject_id: str
     key_name: str
     region: str
-    state: str  # scheduled | cancelled | executing | done | blocked
+    state: DestructionState
     reason: str
     scheduled_at: datetime
     not_before: datetime
@@ -252,6 +319,14 @@ class TransferState(enum.StrEnum):
     DONE = "done"
 
 
+class TransferItemState(enum.StrEnum):
+    """One version of a transfer: copying (target partial or absent), copied, dropped."""
+
+    COPYING = "copying"
+    COPIED = "copied"
+    DROPPED = "dropped"
+
+
 @dataclass(frozen=True)
 class TransferResult:
     id: str
@@ -269,19 +344,30 @@ class TransferResult:
     started_at: datetime
     finished_at: datetime | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "subject_id": self.subject_id,
-            "from_region": self.from_region,
-            "to_region": self.to_region,
-            "legal_basis": self.legal_basis.value,
-            "evidence_ref": self.evidence_ref,
-            "state": self.state.value,
-            "versions": self.versions,
-            "copied_now": self.copied_now,
-            "resumed": self.resumed,
-            "hold_override": self.hold_override,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+
+def to_json(value: Any) -> Any:
+    """A result as JSON-ready data: dataclasses as objects, enums as values, times in ISO 8601.
+
+    Fields whose name starts with ``_`` are internal and left out; a class may
+    name read-only properties to include in ``json_properties``. Dict keys are
+    sorted, so signed documents built from results are canonical.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {
+            f.name: to_json(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.name.startswith("_")
         }
+        for name in getattr(value, "json_properties", ()):
+            out[name] = to_json(getattr(value, name))
+        return out
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list | tuple | frozenset | set):
+        items = [to_json(v) for v in value]
+        return sorted(items) if isinstance(value, frozenset | set) else items
+    return value

@@ -24,6 +24,7 @@ from vault.domain import (
     AuditVerification,
     Category,
     Destruction,
+    DestructionState,
     DisposalPlan,
     ErasureDecision,
     GcResult,
@@ -244,7 +245,7 @@ class RecordVault:
         rotated = rotate_due_keys(self._ctx, self._rotation, _actor(actor))
         return replace(result, keys_rotated=rotated.keys_rotated)
 
-    def list_destructions(self, state: str | None = None) -> list[Destruction]:
+    def list_destructions(self, state: DestructionState | None = None) -> list[Destruction]:
         return self._disposal.destructions(state)
 
     def cancel_destruction(

@@ -2,45 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
 
 from api.deps import AuthorizedActor, MetricsDep, VaultDep
-from api.schemas import DestructionOut, IdPath, Report, RotateRequest
+from api.schemas import IdPath, Report, RotateRequest
+from vault.domain import Destruction, DestructionState, to_json
 
 router = APIRouter(prefix="/keys", tags=["keys"])
-
-DestructionState = Literal["scheduled", "cancelled", "executing", "done", "blocked"]
 
 
 @router.post("/rotate", name="keys.rotate")
 def rotate(
     body: RotateRequest, actor: AuthorizedActor, vault: VaultDep, metrics: MetricsDep
 ) -> Report:
-    report: dict[str, Any] = vault.rotate_keys(body.region, body.subject_id, actor=actor).to_dict()
+    report: dict[str, Any] = to_json(vault.rotate_keys(body.region, body.subject_id, actor=actor))
     metrics.count_rotation(report)
     return report
 
 
 @router.get("/status", name="keys.status")
 def key_status(actor: AuthorizedActor, vault: VaultDep) -> Report:
-    status: dict[str, Any] = vault.key_status().to_dict()
+    status: dict[str, Any] = to_json(vault.key_status())
     return status
 
 
 @router.get("/destructions", name="destructions.list")
 def list_destructions(
     actor: AuthorizedActor, vault: VaultDep, state: DestructionState | None = None
-) -> list[DestructionOut]:
-    return [DestructionOut.model_validate(d) for d in vault.list_destructions(state)]
+) -> list[Destruction]:
+    return [d for d in vault.list_destructions(state)]
 
 
 @router.post("/destructions/{destruction_id}/cancel", name="destructions.cancel")
 def cancel_destruction(
     destruction_id: IdPath, actor: AuthorizedActor, vault: VaultDep
-) -> DestructionOut:
-    return DestructionOut.model_validate(vault.cancel_destruction(destruction_id, actor=actor))
+) -> Destruction:
+    return vault.cancel_destruction(destruction_id, actor=actor)
 
 
 @router.get("/destructions/{destruction_id}/certificate", name="destructions.certificate")

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from api.deps import AuthorizedActor, VaultDep
 from api.http import RAW_BODY, content_type, declared_length, header_safe
 from api.ranges import Span, parse_range, resolve_suffix
-from api.schemas import IdPath, RecordOut
+from api.schemas import IdPath
 from api.streaming import BodyReader, run_with_body, stream_chunks
 from vault.domain import Category, RecordInfo
 from vault.errors import RangeNotSatisfiable
@@ -37,7 +37,7 @@ async def create_record(
         str | None,
         Query(max_length=255, description="accepted for clients' convenience, never stored"),
     ] = None,
-) -> RecordOut:
+) -> RecordInfo:
     del filename  # ADR 0002: a file name may name the patient; it is neither stored nor logged
     length = declared_length(request, vault.settings.limits.max_record_bytes)
     kind = content_type(request)
@@ -47,13 +47,13 @@ async def create_record(
             subject_id, category, cast(BinaryIO, body), content_type=kind, size=length, actor=actor
         )
 
-    return RecordOut.model_validate(await run_with_body(request, length, put))
+    return await run_with_body(request, length, put)
 
 
 @router.put("/records/{record_id}/content", name="records.update", openapi_extra=RAW_BODY)
 async def update_record(
     request: Request, record_id: IdPath, actor: AuthorizedActor, vault: VaultDep
-) -> RecordOut:
+) -> RecordInfo:
     length = declared_length(request, vault.settings.limits.max_record_bytes)
     kind = content_type(request)
 
@@ -62,17 +62,17 @@ async def update_record(
             record_id, cast(BinaryIO, body), content_type=kind, size=length, actor=actor
         )
 
-    return RecordOut.model_validate(await run_with_body(request, length, update))
+    return await run_with_body(request, length, update)
 
 
 @router.get("/subjects/{subject_id}/records", name="records.list")
-def list_records(subject_id: IdPath, actor: AuthorizedActor, vault: VaultDep) -> list[RecordOut]:
-    return [RecordOut.model_validate(r) for r in vault.list_records(subject_id, actor=actor)]
+def list_records(subject_id: IdPath, actor: AuthorizedActor, vault: VaultDep) -> list[RecordInfo]:
+    return [r for r in vault.list_records(subject_id, actor=actor)]
 
 
 @router.get("/records/{record_id}", name="records.get")
-def get_record(record_id: IdPath, actor: AuthorizedActor, vault: VaultDep) -> RecordOut:
-    return RecordOut.model_validate(vault.record_info(record_id, actor=actor))
+def get_record(record_id: IdPath, actor: AuthorizedActor, vault: VaultDep) -> RecordInfo:
+    return vault.record_info(record_id, actor=actor)
 
 
 @router.get(

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import AuthorizedActor, VaultDep
 from api.schemas import IdPath, Report, TransferRequest
+from vault.domain import TransferResult
 
 router = APIRouter(tags=["residency"])
 
@@ -22,8 +23,7 @@ def residency_report(actor: AuthorizedActor, vault: VaultDep) -> Report:
 @router.post("/subjects/{subject_id}/transfer", name="subjects.transfer")
 def transfer(
     subject_id: IdPath, body: TransferRequest, actor: AuthorizedActor, vault: VaultDep
-) -> Report:
-    result: dict[str, Any] = vault.transfer_subject(
+) -> TransferResult:
+    return vault.transfer_subject(
         subject_id, body.to_region, body.legal_basis, body.evidence_ref, actor=actor
-    ).to_dict()
-    return result
+    )

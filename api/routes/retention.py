@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.deps import AuthorizedActor, MetricsDep, VaultDep
 from api.http import aware_time
-from api.schemas import DisposalPlanOut, SweepOut
+from vault.domain import DisposalPlan, SweepResult, to_json
 
 router = APIRouter(prefix="/retention", tags=["retention"])
 
@@ -25,12 +24,12 @@ def plan(
             description="ISO 8601 date and time with a zone; a time without one is refused",
         ),
     ] = None,
-) -> DisposalPlanOut:
-    return DisposalPlanOut.model_validate(vault.plan_disposal(aware_time(as_of, "as_of")))
+) -> DisposalPlan:
+    return vault.plan_disposal(aware_time(as_of, "as_of"))
 
 
 @router.post("/sweep", name="retention.sweep")
-def sweep(actor: AuthorizedActor, vault: VaultDep, metrics: MetricsDep) -> SweepOut:
+def sweep(actor: AuthorizedActor, vault: VaultDep, metrics: MetricsDep) -> SweepResult:
     result = vault.sweep(actor=actor)
-    metrics.count_sweep(dataclasses.asdict(result))
-    return SweepOut.model_validate(result)
+    metrics.count_sweep(to_json(result))
+    return result

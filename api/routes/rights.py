@@ -9,8 +9,9 @@ from fastapi import APIRouter, Response, status
 from fastapi.responses import StreamingResponse
 
 from api.deps import AuthorizedActor, VaultDep
-from api.schemas import ErasureOut, IdPath
+from api.schemas import IdPath
 from api.streaming import PipeWriter, run_export
+from vault.domain import ErasureDecision
 
 router = APIRouter(tags=["subject rights"])
 
@@ -20,14 +21,14 @@ router = APIRouter(tags=["subject rights"])
     name="erasure.request",
     status_code=status.HTTP_202_ACCEPTED,
 )
-def request_erasure(subject_id: IdPath, actor: AuthorizedActor, vault: VaultDep) -> ErasureOut:
+def request_erasure(subject_id: IdPath, actor: AuthorizedActor, vault: VaultDep) -> ErasureDecision:
     """Accepted: erasure is scheduled after the waiting period, or deferred with reasons."""
-    return ErasureOut.model_validate(vault.request_erasure(subject_id, actor=actor))
+    return vault.request_erasure(subject_id, actor=actor)
 
 
 @router.get("/subjects/{subject_id}/erasure", name="erasure.status")
-def erasure_status(subject_id: IdPath, actor: AuthorizedActor, vault: VaultDep) -> ErasureOut:
-    return ErasureOut.model_validate(vault.erasure_status(subject_id, actor=actor))
+def erasure_status(subject_id: IdPath, actor: AuthorizedActor, vault: VaultDep) -> ErasureDecision:
+    return vault.erasure_status(subject_id, actor=actor)
 
 
 @router.post(

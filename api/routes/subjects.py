@@ -6,7 +6,8 @@ from fastapi import APIRouter, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import AuthorizedActor, VaultDep
-from api.schemas import IdPath, SubjectCreate, SubjectOut
+from api.schemas import IdPath, SubjectCreate
+from vault.domain import Subject
 
 router = APIRouter(tags=["subjects"])
 
@@ -15,19 +16,19 @@ router = APIRouter(tags=["subjects"])
     "/subjects",
     name="subjects.create",
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": SubjectOut, "description": "the subject already existed"}},
+    responses={200: {"model": Subject, "description": "the subject already existed"}},
 )
 async def create_subject(
     body: SubjectCreate, response: Response, actor: AuthorizedActor, vault: VaultDep
-) -> SubjectOut:
+) -> Subject:
     subject, created = await run_in_threadpool(
         vault.create_subject_ex, body.external_ref, body.region, actor=actor
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return SubjectOut.model_validate(subject)
+    return subject
 
 
 @router.get("/subjects/{subject_id}", name="subjects.get")
-def get_subject(subject_id: IdPath, actor: AuthorizedActor, vault: VaultDep) -> SubjectOut:
-    return SubjectOut.model_validate(vault.get_subject(subject_id, actor=actor))
+def get_subject(subject_id: IdPath, actor: AuthorizedActor, vault: VaultDep) -> Subject:
+    return vault.get_subject(subject_id, actor=actor)

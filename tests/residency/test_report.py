@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from tests.residency.conftest import TwoRegions
-from vault.domain import SYSTEM
+from vault.domain import SYSTEM, to_json
 from vault.erasure.certificates import verify_document
 from vault.metadata import SubjectRow, session_scope
 from vault.residency.report import ResidencyCheck, ViolationKind
@@ -46,7 +46,7 @@ def test_clean_setup_gives_a_clean_signed_report(make_regions, sqlite_url) -> No
     assert (by_name["JP"].objects_listed, by_name["JP"].objects_accounted) == (3, 3)
     assert (by_name["PH"].objects_listed, by_name["PH"].objects_accounted) == (1, 1)
     assert (by_name["JP"].keys_listed, by_name["PH"].keys_listed) == (1, 1)
-    document = report.to_dict()
+    document = to_json(report)
     assert json.loads(json.dumps(document)) == document
     assert document["ok"] is True and document["violations"] == []
     assert "OK" in report.summary().splitlines()[0]
@@ -79,7 +79,7 @@ def test_stray_copy_and_missing_object_are_flagged(make_regions, sqlite_url) -> 
     (missing,) = [v for v in report.violations if v.kind is ViolationKind.MISSING_OBJECT]
     assert (missing.region, missing.target) == ("JP", deleted)
     assert "stray_object: 2" in report.summary()
-    assert report.to_dict()["ok"] is False
+    assert to_json(report)["ok"] is False
 
 
 def test_bucket_in_the_wrong_location_is_flagged(make_regions, sqlite_url) -> None:
@@ -122,7 +122,7 @@ def test_missing_key_and_detail_cap(make_regions, sqlite_url) -> None:
     report = ResidencyCheck(env.vault._ctx, detail_limit=2).run(SYSTEM)
     assert report.counts["stray_object"] == 5 and report.counts["missing_key"] == 1
     assert sum(v.kind is ViolationKind.STRAY_OBJECT for v in report.violations) == 2
-    assert report.to_dict()["truncated"] is True
+    assert to_json(report)["truncated"] is True
 
 
 def _subjects(env: TwoRegions) -> list[SubjectRow]:

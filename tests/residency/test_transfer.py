@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from tests.residency.conftest import TwoRegions
-from vault.domain import LegalBasis, TransferState
+from vault.domain import LegalBasis, TransferState, to_json
 from vault.errors import Conflict, HeldByLegalHold, InvalidInput
 from vault.metadata import SubjectRow, TransferItemRow, TransferRow, session_scope
 
@@ -57,7 +57,7 @@ def test_transfer_moves_objects_and_key_and_leaves_a_clean_report(make_regions, 
     assert (result.state, result.from_region, result.to_region) == (TransferState.DONE, "JP", "PH")
     assert (result.versions, result.copied_now, result.resumed) == (3, 3, False)
     assert result.legal_basis is LegalBasis.CONSENT
-    assert result.to_dict()["legal_basis"] == "consent"
+    assert to_json(result)["legal_basis"] == "consent"
 
     for (record_id, version), data in contents.items():
         assert _read(env, record_id, version) == data

@@ -12,6 +12,7 @@ from keys.base import KeyVersionRetired
 from keys.transit import TransitKeyProvider
 from tests.rotation.conftest import SECURITY, object_hashes, read, seed, wrapped_rows
 from vault import RecordVault
+from vault.domain import to_json
 from vault.errors import InvalidInput, NotFound
 from vault.format.envelope import parse_header
 from vault.metadata import KeyRotationRow, SubjectRow
@@ -39,7 +40,7 @@ def test_rotating_a_region_keeps_every_record_and_object(make_vault, db_url, tra
     assert report.keys_rotated == 3 and report.deks_rewrapped == 10
     assert report.regions == {"JP": RegionRotation(keys_rotated=3, deks_rewrapped=10)}
     assert report.failures == () and report.jobs_resumed == 0
-    assert json.loads(json.dumps(report.to_dict()))["regions"]["JP"]["deks_rewrapped"] == 10
+    assert json.loads(json.dumps(to_json(report)))["regions"]["JP"]["deks_rewrapped"] == 10
     # Every record reads back byte-identical; not one object byte changed.
     for record_id, content in {**contents, **ph}.items():
         expected = new_content if record_id == updated else content
@@ -80,7 +81,7 @@ def test_rotating_a_region_keeps_every_record_and_object(make_vault, db_url, tra
     assert status.regions["JP"].deks_awaiting_rewrap == 0
     assert status.regions["PH"].versions_in_use == {1: 1}
     assert status.regions["JP"].subject_keys == 3
-    assert json.loads(json.dumps(status.to_dict()))["regions"]["JP"]["versions_in_use"] == {"2": 10}
+    assert json.loads(json.dumps(to_json(status)))["regions"]["JP"]["versions_in_use"] == {"2": 10}
     # New writes wrap under the new version.
     subject_id = vault.record_info(updated).subject_id
     assert vault.put_record(subject_id, "xray", b"new").id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from keys.transit import TransitKeyProvider
 from tests.rotation.conftest import read
+from vault.domain import to_json
 
 
 def test_sweep_rotates_keys_past_max_age(make_vault, sqlite_url, transit, clock):
@@ -57,4 +58,4 @@ def test_inventory_shows_pending_and_destroyed_keys(make_vault, sqlite_url, cloc
     status = vault.key_status().regions["PH"]
     assert status.pending_destruction == () and status.keys_destroyed == 1
     assert status.subject_keys == 1 and status.versions_in_use == {}
-    assert vault.key_status().to_dict()["regions"]["JP"]["subject_keys"] == 0
+    assert to_json(vault.key_status())["regions"]["JP"]["subject_keys"] == 0

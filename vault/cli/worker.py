@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from dataclasses import asdict
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Annotated
@@ -19,7 +18,7 @@ import typer
 
 from vault.cli.app import app
 from vault.cli.server import ConfigOpt
-from vault.domain import Actor, Role
+from vault.domain import Actor, Role, to_json
 from vault.durations import Duration
 from vault.errors import InvalidInput, Unavailable
 
@@ -53,7 +52,7 @@ def worker(
         while not stop.is_set():
             try:
                 result = vault.sweep(actor=WORKER)
-                line = {"ts": datetime.now(UTC).isoformat(), "sweep": asdict(result)}
+                line = {"ts": datetime.now(UTC).isoformat(), "sweep": to_json(result)}
             except Unavailable as exc:  # a dependency is down: try again next round
                 line = {"ts": datetime.now(UTC).isoformat(), "error": exc.message}
             print(json.dumps(line), flush=True)

@@ -21,9 +21,13 @@ from sqlmodel import Session, col, select
 
 from vault.context import VaultContext
 from vault.domain import (
+    OPEN_DESTRUCTION,
+    OPEN_ERASURE,
     SYSTEM,
     Actor,
     Destruction,
+    DestructionState,
+    ErasureStatus,
     Reason,
     RecordState,
     SubjectState,
@@ -67,7 +71,7 @@ def to_destruction(row: KeyDestructionRow) -> Destruction:
         subject_id=row.subject_id,
         key_name=row.key_name,
         region=row.region,
-        state=row.state,
+        state=DestructionState(row.state),
         reason=row.reason,
         scheduled_at=row.scheduled_at,
         not_before=row.not_before,
@@ -92,7 +96,7 @@ def open_destruction(session: Session, subject_id: str) -> KeyDestructionRow | N
     return session.exec(
         select(KeyDestructionRow)
         .where(KeyDestructionRow.subject_id == subject_id)
-        .where(col(KeyDestructionRow.state).in_(["scheduled", "executing"]))
+        .where(col(KeyDestructionRow.state).in_(OPEN_DESTRUCTION))
     ).first()
 
 
@@ -105,7 +109,7 @@ class Destructions:
         return session.exec(
             select(ErasureRequestRow)
             .where(ErasureRequestRow.subject_id == subject_id)
-            .where(col(ErasureRequestRow.status).in_(["deferred", "scheduled"]))
+            .where(col(ErasureRequestRow.status).in_(OPEN_ERASURE))
         ).first()
 
     def schedule(self, subject_id: str, reason: str, actor: Actor) -> KeyDestructionRow | None:
@@ -120,7 +124,7 @@ class Destructions:
                 subject_id=subject_id,
                 key_name=subject.key_name,
                 region=subject.region,
-                state="scheduled",
+                state=DestructionState.SCHEDULED,
                 reason=reason,
                 scheduled_at=now,
                 not_before=self.ctx.settings.destruction.waiting_period.after(now),
@@ -128,7 +132,7 @@ class Destructions:
             session.add(row)
             request = self._open_request(session, subject_id)
             if request is not None:
-                request.status, request.earliest_at = "scheduled", row.not_before
+                request.status, request.earliest_at = ErasureStatus.SCHEDULED, row.not_before
                 session.add(request)
             self.ctx.audit.append(
                 session,
@@ -146,7 +150,7 @@ class Destructions:
             row = session.get(KeyDestructionRow, destruction_id)
             if row is None:
                 raise NotFound(f"destruction {destruction_id} not found")
-            if row.state != "scheduled":
+            if row.state != DestructionState.SCHEDULED:
                 raise Conflict(
                     f"destruction {destruction_id} is {row.state}; only scheduled ones cancel"
                 )
@@ -166,7 +170,7 @@ class Destructions:
             )
         return to_destruction(row)
 
-    def destructions(self, state: str | None = None) -> list[Destruction]:
+    def destructions(self, state: DestructionState | None = None) -> list[Destruction]:
         with session_scope(self.ctx.engine) as session:
             query = select(KeyDestructionRow).order_by(col(KeyDestructionRow.scheduled_at))
             if state is not None:
@@ -193,11 +197,11 @@ class Destructions:
                 .where(
                     or_(
                         and_(
-                            col(KeyDestructionRow.state) == "scheduled",
+                            col(KeyDestructionRow.state) == DestructionState.SCHEDULED,
                             col(KeyDestructionRow.not_before) <= now,
                         ),
                         and_(
-                            col(KeyDestructionRow.state) == "executing",
+                            col(KeyDestructionRow.state) == DestructionState.EXECUTING,
                             col(KeyDestructionRow.claimed_at) < now - _LEASE,
                         ),
                     )
@@ -208,7 +212,7 @@ class Destructions:
             ).first()
             if row is None:
                 return None
-            row.state, row.claimed_by, row.claimed_at = "executing", _WORKER, now
+            row.state, row.claimed_by, row.claimed_at = DestructionState.EXECUTING, _WORKER, now
             session.add(row)
         return row
 
@@ -229,7 +233,7 @@ class Destructions:
             destruction = session.get(KeyDestructionRow, row.id)
             assert destruction is not None
             if not decision.disposable:
-                destruction.state = "blocked"
+                destruction.state = DestructionState.BLOCKED
                 session.add(destruction)
                 self.ctx.audit.append(
                     session,
@@ -254,16 +258,16 @@ class Destructions:
             assert destruction is not None
             finished = self.ctx.clock()
             subject.state, subject.destroyed_at = SubjectState.DESTROYED, finished
-            destruction.state, destruction.executed_at = "done", finished
+            destruction.state, destruction.executed_at = DestructionState.DONE, finished
             destruction.certificate = destruction_certificate(
                 self.ctx, destruction, counts, region.keys.label, region.location
             )
             for request in session.exec(
                 select(ErasureRequestRow)
                 .where(ErasureRequestRow.subject_id == subject.id)
-                .where(col(ErasureRequestRow.status).in_(["deferred", "scheduled"]))
+                .where(col(ErasureRequestRow.status).in_(OPEN_ERASURE))
             ).all():
-                request.status, request.executed_at = "executed", finished
+                request.status, request.executed_at = ErasureStatus.EXECUTED, finished
                 session.add(request)
             session.add_all([subject, destruction])
             self.ctx.audit.append(

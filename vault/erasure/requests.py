@@ -13,18 +13,22 @@ import hashlib
 import json
 import uuid
 import zipfile
-from typing import IO
+from datetime import datetime
+from typing import IO, Any
 
 from sqlmodel import col, select
 
 from vault.context import VaultContext
 from vault.domain import (
+    OPEN_ERASURE,
     Actor,
     ErasureDecision,
+    ErasureStatus,
     Reason,
     RecordState,
     SubjectState,
     VersionState,
+    to_json,
 )
 from vault.erasure.destruction import open_destruction, reasons, subject_decision
 from vault.errors import NotFound
@@ -48,17 +52,20 @@ def _decision(row: ErasureRequestRow, destruction_id: str | None = None) -> Eras
     return ErasureDecision(
         request_id=row.id,
         subject_id=row.subject_id,
-        status=row.status,
+        status=ErasureStatus(row.status),
         earliest=row.earliest_at,
-        reasons=tuple(Reason(**r) for r in stored),
+        reasons=tuple(_reason(r) for r in stored),
         destruction_id=destruction_id,
     )
 
 
+def _reason(stored: dict[str, Any]) -> Reason:
+    until = stored.get("until")
+    return Reason(**{**stored, "until": datetime.fromisoformat(until) if until else None})
+
+
 def _reasons_json(items: tuple[Reason, ...]) -> str:
-    return json.dumps(
-        [{**r.__dict__, "until": r.until.isoformat() if r.until else None} for r in items]
-    )
+    return json.dumps(to_json(items))
 
 
 class Rights:
@@ -75,7 +82,7 @@ class Rights:
             existing = session.exec(
                 select(ErasureRequestRow)
                 .where(ErasureRequestRow.subject_id == subject_id)
-                .where(col(ErasureRequestRow.status).in_(["deferred", "scheduled"]))
+                .where(col(ErasureRequestRow.status).in_(OPEN_ERASURE))
             ).first()
             decision = subject_decision(session, subject, now)
             row = existing or ErasureRequestRow(
@@ -83,7 +90,7 @@ class Rights:
                 subject_id=subject_id,
                 requested_by=actor.name,
                 requested_at=now,
-                status="deferred",
+                status=ErasureStatus.DEFERRED,
             )
             why = reasons(decision.blocks)
             row.reasons = _reasons_json(why)
@@ -115,11 +122,11 @@ class Rights:
             if row is None:
                 raise NotFound(f"no erasure request for subject {subject_id}")
             destruction = open_destruction(session, subject_id)
-            if row.status in ("deferred", "scheduled") and subject.state == SubjectState.ACTIVE:
+            if row.status in OPEN_ERASURE and subject.state == SubjectState.ACTIVE:
                 # answer with today's reasons, not the ones from the day it was filed
                 decision = subject_decision(session, subject, self.ctx.clock())
                 if destruction is None:
-                    row.status = "deferred" if not decision.disposable else row.status
+                    row.status = ErasureStatus.DEFERRED if not decision.disposable else row.status
                     row.reasons = _reasons_json(reasons(decision.blocks))
                     row.earliest_at = decision.earliest or row.earliest_at
                 else:

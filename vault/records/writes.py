@@ -29,6 +29,7 @@ from vault.domain import (
     Category,
     RecordInfo,
     RecordState,
+    SubjectState,
     VersionState,
 )
 from vault.errors import (
@@ -138,7 +139,7 @@ class RecordWriter:
 
     def _check_write(self, session: Session, subject: SubjectRow, actor: Actor) -> None:
         self.ctx.check_access(subject, actor, data=True, dpo_exempt=False)
-        if subject.state != "active":
+        if subject.state != SubjectState.ACTIVE:
             raise Conflict(f"subject {subject.id} is being erased")
         if transfer_in_progress(session, subject.id):
             raise Conflict(f"subject {subject.id} is being transferred between regions")
@@ -356,7 +357,7 @@ class RecordWriter:
                 if (
                     record is None
                     or (p.record_id, p.version) not in pending
-                    or (subject.state != "active")
+                    or (subject.state != SubjectState.ACTIVE)
                 ):
                     raise Conflict(f"record {p.record_id} changed while it was written; retry")
                 if subject.id in moving or subject.region != p.subject.region:

@@ -14,10 +14,10 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from vault.context import VaultContext
-from vault.domain import Actor
+from vault.domain import Actor, to_json
 from vault.errors import VaultError
 from vault.regions import Region
 from vault.residency.streams import (
@@ -54,15 +54,6 @@ class Violation:
     #: the region the metadata DB assigns the target to, when it is another one
     belongs_to: str = ""
 
-    def to_dict(self) -> dict[str, str]:
-        return {
-            "kind": self.kind.value,
-            "region": self.region,
-            "target": self.target,
-            "detail": self.detail,
-            "belongs_to": self.belongs_to,
-        }
-
 
 @dataclass(frozen=True)
 class RegionResidency:
@@ -78,23 +69,11 @@ class RegionResidency:
     keys_listed: int
     keys_accounted: int
 
+    json_properties: ClassVar[tuple[str, ...]] = ("location_ok",)
+
     @property
     def location_ok(self) -> bool:
         return self.reported_location == self.expected_location
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "expected_location": self.expected_location,
-            "reported_location": self.reported_location,
-            "location_ok": self.location_ok,
-            "objects_listed": self.objects_listed,
-            "objects_accounted": self.objects_accounted,
-            "objects_in_transfer": self.objects_in_transfer,
-            "objects_pending": self.objects_pending,
-            "keys_listed": self.keys_listed,
-            "keys_accounted": self.keys_accounted,
-        }
 
 
 @dataclass(frozen=True)
@@ -110,28 +89,30 @@ class ResidencyReport:
         default=None, repr=False, compare=False
     )
 
+    json_properties: ClassVar[tuple[str, ...]] = ("type", "version", "ok", "truncated")
+
+    @property
+    def type(self) -> str:
+        return REPORT_TYPE
+
+    @property
+    def version(self) -> int:
+        return 1
+
     @property
     def ok(self) -> bool:
         return not any(self.counts.values())
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": REPORT_TYPE,
-            "version": 1,
-            "generated_at": self.generated_at.isoformat(),
-            "ok": self.ok,
-            "regions": [r.to_dict() for r in self.regions],
-            "counts": dict(sorted(self.counts.items())),
-            "detail_limit": self.detail_limit,
-            "truncated": any(n > self.detail_limit for n in self.counts.values()),
-            "violations": [v.to_dict() for v in self.violations],
-        }
+    @property
+    def truncated(self) -> bool:
+        """Some kind has more violations than the report details."""
+        return any(n > self.detail_limit for n in self.counts.values())
 
     def signed(self) -> dict[str, Any]:
         """The report as a signed envelope (``verify_document`` checks it)."""
         if self._signer is None:
             raise VaultError("this report was built without a signing key")
-        return self._signer(self.to_dict())
+        return self._signer(to_json(self))
 
     def summary(self) -> str:
         verdict = "OK" if self.ok else "VIOLATIONS FOUND"
@@ -310,4 +291,3 @@ def _incomplete(region: str, what: str, exc: VaultError) -> Violation:
         what,
         f"the {what} could not be compared to the end ({exc.code}: {exc.message})",
     )
-

@@ -21,6 +21,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from vault.domain import SubjectState, TransferItemState, TransferState
 from vault.errors import Unavailable, VaultError
 from vault.metadata import (
     RecordRow,
@@ -97,7 +98,7 @@ def _version(row: Any) -> Expected:
     presence, what = _VERSION_STATES.get(state, (Presence.GONE, f"a {state} version"))
     if subject_state in ("destroyed", "transferred"):
         presence, what = Presence.GONE, f"a {subject_state} subject"
-    elif subject_state == "destroying" and presence is Presence.LIVE:
+    elif subject_state == SubjectState.DESTROYING and presence is Presence.LIVE:
         presence, what = Presence.MAYBE, "a subject being erased"
     return Expected(key, region, presence, what)
 
@@ -117,12 +118,16 @@ def expected_objects(engine: Engine) -> Iterator[Expected]:
     items = select(
         TransferItemRow.new_object_key, TransferRow.to_region, TransferItemRow.state
     ).join(TransferRow, col(TransferRow.id) == col(TransferItemRow.transfer_id))
-    copies = items.where(col(TransferRow.state).in_(("copying", "switching")))
-    dropped = items.where(TransferRow.state == "cleaning").where(TransferItemRow.state == "dropped")
+    copies = items.where(
+        col(TransferRow.state).in_((TransferState.COPYING, TransferState.SWITCHING))
+    )
+    dropped = items.where(TransferRow.state == TransferState.CLEANING).where(
+        TransferItemRow.state == TransferItemState.DROPPED
+    )
     sources = select(TransferItemRow.old_object_key, TransferRow.from_region).join(
         TransferRow, col(TransferRow.id) == col(TransferItemRow.transfer_id)
     )
-    leaving = sources.where(TransferRow.state == "cleaning")
+    leaving = sources.where(TransferRow.state == TransferState.CLEANING)
     new_key, old_key = col(TransferItemRow.new_object_key), col(TransferItemRow.old_object_key)
     return _unique(
         heapq.merge(
@@ -151,10 +156,10 @@ def expected_keys(engine: Engine) -> Iterator[Expected]:
     """Every subject-key name the DB knows of, ascending, with where it may or must be."""
     subjects = select(SubjectRow.key_name, SubjectRow.region, SubjectRow.state)
     olds = select(TransferRow.old_key_name, TransferRow.from_region, TransferRow.state).where(
-        col(TransferRow.state).in_(("cleaning", "done"))
+        col(TransferRow.state).in_((TransferState.CLEANING, TransferState.DONE))
     )
     news = select(TransferRow.new_key_name, TransferRow.to_region).where(
-        col(TransferRow.state).in_(("copying", "switching"))
+        col(TransferRow.state).in_((TransferState.COPYING, TransferState.SWITCHING))
     )
 
     def subject(row: Any) -> Expected:

@@ -27,9 +27,11 @@ from sqlmodel import Session, col, select
 from keys.naming import subject_key_name
 from vault.context import RegionNotGranted, VaultContext
 from vault.domain import (
+    OPEN_DESTRUCTION,
     Actor,
     LegalBasis,
     SubjectState,
+    TransferItemState,
     TransferResult,
     TransferState,
     VersionState,
@@ -139,7 +141,7 @@ class Transfers:
         destruction = session.exec(
             select(KeyDestructionRow.id)
             .where(KeyDestructionRow.subject_id == subject.id)
-            .where(col(KeyDestructionRow.state).in_(("scheduled", "executing")))
+            .where(col(KeyDestructionRow.state).in_(OPEN_DESTRUCTION))
         ).first()
         if destruction is not None:
             raise Conflict(f"the key of subject {subject.id} is scheduled for destruction")
@@ -231,7 +233,7 @@ class Transfers:
                         col(TransferItemRow.transfer_id) == row.id,
                         col(TransferItemRow.record_id) == col(RecordVersionRow.record_id),
                         col(TransferItemRow.version) == col(RecordVersionRow.version),
-                        col(TransferItemRow.state) == "copied",
+                        col(TransferItemRow.state) == TransferItemState.COPIED,
                     ),
                 )
                 .where(RecordRow.subject_id == row.subject_id)
@@ -253,7 +255,11 @@ class Transfers:
         with session_scope(self.ctx.engine) as session:
             fresh = session.get(TransferItemRow, (row.id, version.record_id, version.version))
             assert fresh is not None
-            fresh.state, fresh.header, fresh.digest = "copied", copy.header, copy.digest
+            fresh.state, fresh.header, fresh.digest = (
+                TransferItemState.COPIED,
+                copy.header,
+                copy.digest,
+            )
             fresh.wrapped_dek, fresh.key_version = copy.wrapped_dek, copy.key_version
             fresh.size, fresh.etag = version.size, version.etag
             fresh.copied_at = self.ctx.clock()
@@ -271,7 +277,7 @@ class Transfers:
                 transfer_id=row.id,
                 record_id=version.record_id,
                 version=version.version,
-                state="copying",
+                state=TransferItemState.COPYING,
                 old_object_key=version.object_key,
                 new_object_key=f"{row.to_region}/{object_id[:2]}/{object_id}",
                 size=version.size,
@@ -291,7 +297,7 @@ class Transfers:
         target = self.ctx.region(row.to_region)
         items = {(i.record_id, i.version): i for i in self._items(row.id)}
         for item in items.values():
-            if item.state != "copied":
+            if item.state != TransferItemState.COPIED:
                 continue
             try:
                 target.store.head(item.new_object_key)
@@ -309,7 +315,7 @@ class Transfers:
                 .where(RecordVersionRow.state == VersionState.COMMITTED)
             ).all()
             live = {(v.record_id, v.version): v for v in versions}
-            if any(k not in items or items[k].state != "copied" for k in live):
+            if any(k not in items or items[k].state != TransferItemState.COPIED for k in live):
                 fresh = session.get(TransferRow, row.id)
                 assert fresh is not None
                 fresh.state = TransferState.COPYING
@@ -318,7 +324,7 @@ class Transfers:
             for key, item in items.items():
                 version = live.get(key)
                 if version is None:  # erased while the transfer ran: drop its copy
-                    item.state = "dropped"
+                    item.state = TransferItemState.DROPPED
                     session.add(item)
                     continue
                 version.object_key, version.header = item.new_object_key, item.header
@@ -340,7 +346,7 @@ class Transfers:
         with session_scope(self.ctx.engine) as session:
             fresh = session.get(TransferItemRow, (item.transfer_id, item.record_id, item.version))
             assert fresh is not None
-            fresh.state = "copying"
+            fresh.state = TransferItemState.COPYING
             session.add(fresh)
 
     def _clean(self, row: TransferRow, actor: Actor) -> None:
@@ -349,7 +355,7 @@ class Transfers:
         source.keys.destroy(row.old_key_name)
         for item in self._items(row.id):
             source.store.delete(item.old_object_key)
-            if item.state == "dropped":
+            if item.state == TransferItemState.DROPPED:
                 target.store.delete(item.new_object_key)
         with session_scope(self.ctx.engine) as session:
             fresh = session.get(TransferRow, row.id)
@@ -368,7 +374,7 @@ class Transfers:
             legal_basis=LegalBasis(row.legal_basis),
             evidence_ref=row.evidence_ref,
             state=TransferState(row.state),
-            versions=sum(1 for i in items if i.state == "copied"),
+            versions=sum(1 for i in items if i.state == TransferItemState.COPIED),
             copied_now=copied,
             resumed=resumed,
             hold_override=row.override_hold,

@@ -20,9 +20,12 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from vault.domain import (
+    OPEN_ERASURE,
     SYSTEM,
     Actor,
+    DisposalAction,
     DisposalItem,
+    DisposalKind,
     DisposalPlan,
     RecordState,
     SubjectState,
@@ -66,7 +69,7 @@ class Disposal(Destructions):
             ).all()
             requested = session.exec(
                 select(ErasureRequestRow.subject_id).where(
-                    col(ErasureRequestRow.status).in_(["deferred", "scheduled"])
+                    col(ErasureRequestRow.status).in_(OPEN_ERASURE)
                 )
             ).all()
             candidates = sorted({r.subject_id for r in due} | set(requested))
@@ -91,24 +94,34 @@ class Disposal(Destructions):
         automatic = self.ctx.settings.destruction.automatic
         if decision.disposable and (automatic or requested):
             action = (
-                "destroy"
+                DisposalAction.DESTROY
                 if scheduled and scheduled.not_before <= now
-                else ("await-waiting-period" if scheduled else "schedule-destruction")
+                else (
+                    DisposalAction.AWAIT_WAITING_PERIOD
+                    if scheduled
+                    else DisposalAction.SCHEDULE_DESTRUCTION
+                )
             )
             return [
                 DisposalItem(
-                    "subject", subject.id, subject.id, True, action, (), subject.id in approved
+                    DisposalKind.SUBJECT,
+                    subject.id,
+                    subject.id,
+                    True,
+                    action,
+                    (),
+                    subject.id in approved,
                 )
             ]
         items = []
         if requested or scheduled:
             items.append(
                 DisposalItem(
-                    "subject",
+                    DisposalKind.SUBJECT,
                     subject.id,
                     subject.id,
                     False,
-                    "keep",
+                    DisposalAction.KEEP,
                     reasons(decision.blocks),
                     subject.id in approved,
                 )
@@ -122,10 +135,14 @@ class Disposal(Destructions):
                 subject.restricted,
                 now,
             )
-            action = "erase-record" if verdict.disposable and automatic else "keep"
+            action = (
+                DisposalAction.ERASE_RECORD
+                if verdict.disposable and automatic
+                else DisposalAction.KEEP
+            )
             items.append(
                 DisposalItem(
-                    "record",
+                    DisposalKind.RECORD,
                     record.id,
                     subject.id,
                     verdict.disposable and automatic,
@@ -182,10 +199,10 @@ class Disposal(Destructions):
             if review and not item.approved:
                 awaiting += 1
                 continue
-            if item.action == "erase-record" and self.erase_record(item.id, actor):
+            if item.action == DisposalAction.ERASE_RECORD and self.erase_record(item.id, actor):
                 erased.setdefault(item.subject_id, []).append(item.id)
             elif (
-                item.action == "schedule-destruction"
+                item.action == DisposalAction.SCHEDULE_DESTRUCTION
                 and self.schedule(item.subject_id, "retention-passed", actor) is not None
             ):
                 scheduled += 1

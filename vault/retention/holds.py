@@ -11,7 +11,7 @@ import uuid
 from sqlmodel import Session, col, select
 
 from vault.context import VaultContext
-from vault.domain import Actor, Hold, HoldScope, VersionState
+from vault.domain import Actor, Hold, HoldScope, RecordState, VersionState
 from vault.errors import Conflict, InvalidInput, NotFound, PermissionDenied, VaultError
 from vault.metadata import LegalHoldRow, RecordRow, RecordVersionRow, session_scope
 from vault.retention.rules import HoldFacts
@@ -30,6 +30,7 @@ def to_hold(row: LegalHoldRow) -> Hold:
         released_by=row.released_by,
         released_at=row.released_at,
         release_reason=row.release_reason,
+        active=row.released_at is None,
     )
 
 
@@ -63,7 +64,7 @@ class Holds:
             with session_scope(self.ctx.engine) as session:
                 if hold_scope is HoldScope.RECORD:
                     record = session.get(RecordRow, target_id)
-                    if record is None or record.state == "pending":
+                    if record is None or record.state == RecordState.PENDING:
                         raise NotFound(f"record {target_id} not found")
                     subject_id = record.subject_id
                 else:

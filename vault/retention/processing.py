@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from vault.context import VaultContext
+from vault.domain import DestructionState
 from vault.metadata import KeyDestructionRow, RecordRow
 
 
@@ -27,10 +28,10 @@ def cancel_pending_destruction(session: Session, subject_id: str, now: datetime)
     scheduled = session.exec(
         select(KeyDestructionRow)
         .where(KeyDestructionRow.subject_id == subject_id)
-        .where(KeyDestructionRow.state == "scheduled")
+        .where(KeyDestructionRow.state == DestructionState.SCHEDULED)
     ).all()
     for destruction in scheduled:
-        destruction.state, destruction.cancelled_at = "cancelled", now
+        destruction.state, destruction.cancelled_at = DestructionState.CANCELLED, now
         destruction.cancelled_by = "processing-event"
         session.add(destruction)
 

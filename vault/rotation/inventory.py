@@ -13,15 +13,22 @@ has passed since its current version came into service.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import type_coerce
 from sqlmodel import Session, col, func, select
 
 from vault.context import VaultContext
-from vault.domain import Actor, SubjectState
+from vault.domain import (
+    OPEN_DESTRUCTION,
+    OPEN_ROTATION,
+    Actor,
+    RotationReason,
+    RotationState,
+    SubjectState,
+)
 from vault.durations import Duration
 from vault.metadata import (
     KeyDestructionRow,
@@ -32,7 +39,7 @@ from vault.metadata import (
     session_scope,
 )
 from vault.rotation.report import RotationReport
-from vault.rotation.rotate import DONE, FAILED, OPEN_STATES, SCHEDULED, KeyRotation
+from vault.rotation.rotate import KeyRotation
 
 #: at most this many due keys are listed per region (all are counted)
 DUE_LISTED = 1000
@@ -95,27 +102,11 @@ class KeyStatus:
     keep_versions: int
     regions: dict[str, RegionKeyStatus]
 
+    json_properties: ClassVar[tuple[str, ...]] = ("keys_half_rotated",)
+
     @property
     def keys_half_rotated(self) -> int:
         return sum(len(r.open_rotations) for r in self.regions.values())
-
-    def to_dict(self) -> dict[str, Any]:
-        def plain(value: Any) -> Any:
-            if isinstance(value, datetime):
-                return value.isoformat()
-            if isinstance(value, dict):
-                return {str(k): plain(v) for k, v in value.items()}
-            if isinstance(value, list | tuple):
-                return [plain(v) for v in value]
-            return value
-
-        return {
-            "as_of": self.as_of.isoformat(),
-            "max_age": self.max_age,
-            "keep_versions": self.keep_versions,
-            "keys_half_rotated": self.keys_half_rotated,
-            "regions": {name: plain(asdict(r)) for name, r in sorted(self.regions.items())},
-        }
 
 
 # -- key ages ---------------------------------------------------------------------
@@ -127,7 +118,7 @@ def _since_query(subject_id: str | None = None) -> Any:
             col(KeyRotationRow.key_name).label("key_name"),
             func.max(KeyRotationRow.finished_at).label("finished"),
         )
-        .where(KeyRotationRow.state == DONE)
+        .where(KeyRotationRow.state == RotationState.DONE)
         .group_by(col(KeyRotationRow.key_name))
         .subquery()
     )
@@ -176,7 +167,9 @@ def rotate_due_keys(ctx: VaultContext, rotation: KeyRotation, actor: Actor) -> R
     now, max_age = ctx.clock(), ctx.settings.rotation.max_age
     with session_scope(ctx.engine) as session:
         due = [d.subject_id for d in due_keys(session, now, max_age)]
-    rotation.enqueue(due, SCHEDULED, lambda s, subject: is_due(s, subject, now, max_age))
+    rotation.enqueue(
+        due, RotationReason.SCHEDULED, lambda s, subject: is_due(s, subject, now, max_age)
+    )
     return rotation.drain(actor)
 
 
@@ -240,7 +233,7 @@ def key_status(ctx: VaultContext) -> KeyStatus:
 
         for destruction in session.exec(
             select(KeyDestructionRow)
-            .where(col(KeyDestructionRow.state).in_(["scheduled", "executing"]))
+            .where(col(KeyDestructionRow.state).in_(OPEN_DESTRUCTION))
             .order_by(col(KeyDestructionRow.not_before))
         ).all():
             part(destruction.region).setdefault("pending_destruction", []).append(
@@ -255,10 +248,10 @@ def key_status(ctx: VaultContext) -> KeyStatus:
 
         for row in session.exec(
             select(KeyRotationRow)
-            .where(col(KeyRotationRow.state).in_([*OPEN_STATES, FAILED]))
+            .where(col(KeyRotationRow.state).in_([*OPEN_ROTATION, RotationState.FAILED]))
             .order_by(col(KeyRotationRow.started_at))
         ).all():
-            bucket = "failed_rotations" if row.state == FAILED else "open_rotations"
+            bucket = "failed_rotations" if row.state == RotationState.FAILED else "open_rotations"
             part(row.region).setdefault(bucket, []).append(
                 RotationJob(
                     row.id,
@@ -306,7 +299,7 @@ def _oldest_in_use(session: Session) -> list[tuple[str, datetime | None]]:
             KeyRotationRow,
             (col(KeyRotationRow.key_name) == lowest.c.key_name)
             & (col(KeyRotationRow.target_version) == lowest.c.version)
-            & (col(KeyRotationRow.state) == DONE),
+            & (col(KeyRotationRow.state) == RotationState.DONE),
         )
         .where(col(SubjectRow.state).in_([SubjectState.ACTIVE, SubjectState.DESTROYING]))
         .group_by(col(SubjectRow.region))

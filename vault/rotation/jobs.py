@@ -17,16 +17,10 @@ from sqlmodel import Session, col, func, select
 
 from keys.base import KeyNotFound, KeyProvider, WrappedDek
 from vault.context import VaultContext
-from vault.domain import Actor, SubjectState
+from vault.domain import OPEN_ROTATION, Actor, RotationReason, RotationState, SubjectState
 from vault.errors import Erased, Unavailable, VaultError
 from vault.metadata import KeyRotationRow, RecordVersionRow, SubjectRow, session_scope
 from vault.rotation.report import RotationFailure, Tally
-
-PENDING, ROTATING, REWRAPPING = "pending", "rotating", "rewrapping"
-DONE, FAILED, CANCELLED = "done", "failed", "cancelled"
-OPEN_STATES = (PENDING, ROTATING, REWRAPPING)
-
-MANUAL, SCHEDULED, RESEAL = "manual", "scheduled", "reseal"
 
 #: a job whose worker has not reported for this long is taken over
 LEASE = timedelta(minutes=10)
@@ -114,7 +108,7 @@ class RotationJobs:
         with session_scope(self.ctx.engine) as session:
             query = (
                 select(KeyRotationRow)
-                .where(col(KeyRotationRow.state).in_(OPEN_STATES))
+                .where(col(KeyRotationRow.state).in_(OPEN_ROTATION))
                 .where(
                     or_(
                         col(KeyRotationRow.claimed_by).is_(None),
@@ -154,7 +148,7 @@ class RotationJobs:
     def _run(self, job: KeyRotationRow, worker: str, actor: Actor, tally: Tally) -> None:
         keys = self.ctx.region(job.region).keys
         target = job.target_version
-        if job.state in (PENDING, ROTATING):
+        if job.state in (RotationState.PENDING, RotationState.ROTATING):
             target = self._rotate(job, worker, keys)
         while True:
             self._rewrap(job, worker, keys, target, tally)
@@ -166,26 +160,34 @@ class RotationJobs:
         described = keys.describe(job.key_name)
         if not described.exists:
             raise KeyNotFound(f"no subject key {job.key_name} in region {job.region}")
-        if job.state == ROTATING and described.latest_version > job.target_version:
+        if job.state == RotationState.ROTATING and described.latest_version > job.target_version:
             latest = described.latest_version  # the rotate call went through before the stop
         else:
             with session_scope(self.ctx.engine) as session:
                 subject = self.ctx.subject(session, job.subject_id, for_update=True)
-                row = self._mine(session, job.id, worker, (PENDING, ROTATING))
+                row = self._mine(
+                    session, job.id, worker, (RotationState.PENDING, RotationState.ROTATING)
+                )
                 if subject.state != SubjectState.ACTIVE or subject.key_name != job.key_name:
-                    row.state, row.finished_at, row.claimed_by = CANCELLED, self.ctx.clock(), None
+                    row.state, row.finished_at, row.claimed_by = (
+                        RotationState.CANCELLED,
+                        self.ctx.clock(),
+                        None,
+                    )
                     session.add(row)
                     cancelled = True
                 else:
-                    row.state, row.target_version = ROTATING, described.latest_version
+                    row.state, row.target_version = RotationState.ROTATING, described.latest_version
                     cancelled = False
             if cancelled:
                 raise _Superseded
             latest = keys.rotate(job.key_name)
         with session_scope(self.ctx.engine) as session:
             subject = self.ctx.subject(session, job.subject_id, for_update=True)
-            row = self._mine(session, job.id, worker, (PENDING, ROTATING))
-            row.state, row.target_version = REWRAPPING, latest
+            row = self._mine(
+                session, job.id, worker, (RotationState.PENDING, RotationState.ROTATING)
+            )
+            row.state, row.target_version = RotationState.REWRAPPING, latest
             subject.min_key_version = max(subject.min_key_version, latest)
             session.add_all([row, subject])
         return latest
@@ -209,7 +211,7 @@ class RotationJobs:
             if any(w.key_version < target for w in fresh):
                 raise Unavailable(f"the key service rewrapped below version {target}; retry")
             with session_scope(self.ctx.engine) as session:
-                row = self._mine(session, job.id, worker, (REWRAPPING,))
+                row = self._mine(session, job.id, worker, (RotationState.REWRAPPING,))
                 connection = session.connection()
                 connection.exec_driver_sql(
                     _rewrite_sql(connection.dialect.paramstyle),
@@ -258,7 +260,7 @@ class RotationJobs:
         """Raise the minimums once no DEK of the key is left below ``target``."""
         with session_scope(self.ctx.engine) as session:
             subject = self.ctx.subject(session, job.subject_id, for_update=True)
-            row = self._mine(session, job.id, worker, (REWRAPPING,))
+            row = self._mine(session, job.id, worker, (RotationState.REWRAPPING,))
             left = session.exec(
                 select(func.count())
                 .select_from(RecordVersionRow)
@@ -266,7 +268,7 @@ class RotationJobs:
             ).one()
             if left:
                 return False  # a write raced the last batch: rewrap it too
-            reseal = row.reason == RESEAL
+            reseal = row.reason == RotationReason.RESEAL
             keep = 0 if reseal else self.ctx.settings.rotation.keep_versions
             floor = target - keep
             if keep:
@@ -278,7 +280,7 @@ class RotationJobs:
             keys.set_min_decryption_version(job.key_name, max(1, floor))
             if reseal:
                 keys.trim(job.key_name, target)
-            row.state, row.finished_at, row.claimed_by = DONE, self.ctx.clock(), None
+            row.state, row.finished_at, row.claimed_by = RotationState.DONE, self.ctx.clock(), None
             session.add(row)
             self.ctx.audit.append(
                 session,
@@ -308,7 +310,7 @@ class RotationJobs:
                 if row is not None and row.claimed_by == worker:
                     row.claimed_by = None
                     if permanent:
-                        row.state, row.finished_at = FAILED, self.ctx.clock()
+                        row.state, row.finished_at = RotationState.FAILED, self.ctx.clock()
                     session.add(row)
                 self.ctx.audit.append(
                     session,

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -31,18 +30,6 @@ class RotationReport:
     #: jobs taken over after an earlier attempt stopped (crash, outage)
     jobs_resumed: int = 0
     failures: tuple[RotationFailure, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "keys_rotated": self.keys_rotated,
-            "deks_rewrapped": self.deks_rewrapped,
-            "regions": {
-                name: {"keys_rotated": r.keys_rotated, "deks_rewrapped": r.deks_rewrapped}
-                for name, r in sorted(self.regions.items())
-            },
-            "jobs_resumed": self.jobs_resumed,
-            "failures": [asdict(f) for f in self.failures],
-        }
 
 
 @dataclass

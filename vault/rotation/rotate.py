@@ -33,43 +33,19 @@ from collections.abc import Sequence
 from sqlmodel import Session, col, select
 
 from vault.context import VaultContext
-from vault.domain import SYSTEM, Actor, SubjectState
+from vault.domain import OPEN_ROTATION, SYSTEM, Actor, RotationReason, RotationState, SubjectState
 from vault.errors import Erased, Unavailable
 from vault.metadata import KeyRotationRow, SubjectRow, session_scope
 from vault.rotation.jobs import (
     _ENQUEUE_CHUNK,
-    CANCELLED,
-    DONE,
-    FAILED,
-    LEASE,
-    MANUAL,
-    OPEN_STATES,
     PARALLEL_JOBS,
-    PENDING,
-    RESEAL,
-    REWRAPPING,
-    ROTATING,
-    SCHEDULED,
     RotationJobs,
     StillWanted,
     _chunks,
 )
 from vault.rotation.report import RotationReport, Tally
 
-__all__ = [
-    "CANCELLED",
-    "DONE",
-    "FAILED",
-    "LEASE",
-    "MANUAL",
-    "OPEN_STATES",
-    "PENDING",
-    "RESEAL",
-    "REWRAPPING",
-    "ROTATING",
-    "SCHEDULED",
-    "KeyRotation",
-]
+__all__ = ["KeyRotation"]
 
 
 class KeyRotation(RotationJobs):
@@ -85,7 +61,7 @@ class KeyRotation(RotationJobs):
         region: str | None = None,
         subject_id: str | None = None,
         actor: Actor = SYSTEM,
-        reason: str = MANUAL,
+        reason: str = RotationReason.MANUAL,
     ) -> RotationReport:
         """Rotate every live subject key selected (region, one subject, or all)."""
         if region is not None:
@@ -116,11 +92,11 @@ class KeyRotation(RotationJobs):
             subject = self.ctx.subject(session, subject_id, for_update=True)
             job = self._open_job(session, subject.key_name)
             if job is None:
-                session.add(self._new_job(subject, RESEAL))
+                session.add(self._new_job(subject, RotationReason.RESEAL))
             else:
-                job.reason = RESEAL
-                if job.state != PENDING:
-                    job.state, job.claimed_by = PENDING, None
+                job.reason = RotationReason.RESEAL
+                if job.state != RotationState.PENDING:
+                    job.state, job.claimed_by = RotationState.PENDING, None
                 session.add(job)
         return self.drain(actor, subject_id=subject_id).deks_rewrapped
 
@@ -133,7 +109,7 @@ class KeyRotation(RotationJobs):
             key_name=subject.key_name,
             region=subject.region,
             reason=reason,
-            state=PENDING,
+            state=RotationState.PENDING,
             started_at=self.ctx.clock(),
         )
 
@@ -142,7 +118,7 @@ class KeyRotation(RotationJobs):
         return session.exec(
             select(KeyRotationRow)
             .where(KeyRotationRow.key_name == key_name)
-            .where(col(KeyRotationRow.state).in_(OPEN_STATES))
+            .where(col(KeyRotationRow.state).in_(OPEN_ROTATION))
             .with_for_update()
         ).first()
 
@@ -167,7 +143,7 @@ class KeyRotation(RotationJobs):
                     session.exec(
                         select(KeyRotationRow.key_name)
                         .where(col(KeyRotationRow.key_name).in_([s.key_name for s in subjects]))
-                        .where(col(KeyRotationRow.state).in_(OPEN_STATES))
+                        .where(col(KeyRotationRow.state).in_(OPEN_ROTATION))
                     ).all()
                 )
                 for subject in subjects:
