@@ -10,13 +10,17 @@ from starlette.requests import Request
 from vault.durations import require_aware
 from vault.errors import InvalidInput, LengthRequired, TooLarge
 
+#: OpenAPI extension that marks a raw-body route (``api.limits`` exempts it from the JSON limit)
+RAW_BODY_MARK = "x-raw-body"
+
 #: OpenAPI for routes that take the raw record bytes as their body
 RAW_BODY: dict[str, Any] = {
+    RAW_BODY_MARK: True,
     "requestBody": {
         "required": True,
         "description": "the record's bytes; Content-Length is required, Content-Type is stored",
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-    }
+    },
 }
 
 

@@ -1,30 +1,32 @@
 """Refuse oversized request bodies on JSON routes before they are read (413, problem+json).
 
-Record uploads are exempt: their routes check Content-Length against
-``limits.max_record_bytes`` themselves and stream the body.
+Record uploads are exempt: their routes declare a raw body (``api.http.RAW_BODY``
+in their OpenAPI extra), check Content-Length against ``limits.max_record_bytes``
+themselves and stream the body. The exemption is read once from the app's own
+OpenAPI document, so a new raw-body route needs nothing here.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.http import RAW_BODY_MARK
 from api.problems import vault_error_response
 from vault.errors import TooLarge
 
 #: JSON request bodies are small; anything bigger is refused before it is parsed
 JSON_BODY_LIMIT = 64 * 1024
-_RAW_BODY_ROUTES = (
-    ("POST", re.compile(r"^/v1/subjects/[^/]+/records/?$")),
-    ("PUT", re.compile(r"^/v1/records/[^/]+/content/?$")),
-)
 
 
 class JsonBodyLimit:
     def __init__(self, app: ASGIApp, limit: int = JSON_BODY_LIMIT) -> None:
         self.app = app
         self.limit = limit
+        self._raw_routes: list[tuple[str, re.Pattern[str]]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self._raw_body(scope):
@@ -51,7 +53,23 @@ class JsonBodyLimit:
     def _too_large(self) -> TooLarge:
         return TooLarge(f"a JSON body is limited to {self.limit} bytes")
 
-    @staticmethod
-    def _raw_body(scope: Scope) -> bool:
+    def _raw_body(self, scope: Scope) -> bool:
+        """True when the route this request goes to streams a raw body."""
+        if self._raw_routes is None:
+            self._raw_routes = raw_body_routes(scope.get("app"))
         method, path = scope.get("method", ""), scope.get("path", "")
-        return any(method == m and pattern.match(path) for m, pattern in _RAW_BODY_ROUTES)
+        return any(method == m and pattern.match(path) for m, pattern in self._raw_routes)
+
+
+def raw_body_routes(app: Any) -> list[tuple[str, re.Pattern[str]]]:
+    """(method, path pattern) of every operation marked ``RAW_BODY_MARK`` in the OpenAPI."""
+    openapi = getattr(app, "openapi", None)
+    if openapi is None:
+        return []
+    found = []
+    for path, operations in openapi().get("paths", {}).items():
+        for method, operation in operations.items():
+            if isinstance(operation, dict) and operation.get(RAW_BODY_MARK):
+                pattern, _, _ = compile_path(path)
+                found.append((method.upper(), pattern))
+    return found

@@ -20,8 +20,8 @@ from vault.errors import (
     Erased,
     InvalidInput,
     NotFound,
-    PermissionDenied,
     ProcessingRestricted,
+    RegionNotGranted,
     VaultError,
 )
 from vault.metadata import RecordRow, SubjectRow
@@ -29,10 +29,10 @@ from vault.regions import Region
 from vault.settings import Settings
 
 
-class RegionNotGranted(PermissionDenied):
-    """The principal is not granted the subject's region."""
-
-    code = "region-not-granted"
+def require_region(actor: Actor, region: str) -> None:
+    """The one region-grant check: refuse a principal that is not granted ``region``."""
+    if not actor.may_access_region(region):
+        raise RegionNotGranted(f"region {region} not granted to {actor.name}")
 
 
 class Refusal:
@@ -108,8 +108,7 @@ class VaultContext:
             raise Erased(f"subject {subject.id} was erased")
         if subject.state == SubjectState.TRANSFERRED:
             raise Erased(f"subject {subject.id} was transferred out of region {subject.region}")
-        if not actor.may_access_region(subject.region):
-            raise RegionNotGranted(f"region {subject.region} not granted to {actor.name}")
+        require_region(actor, subject.region)
         if data and subject.restricted and not (dpo_exempt and actor.has(Role.DPO)):
             raise ProcessingRestricted(f"processing of subject {subject.id} is restricted")
 

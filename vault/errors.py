@@ -66,6 +66,12 @@ class PermissionDenied(VaultError):
     code = "forbidden"
 
 
+class RegionNotGranted(PermissionDenied):
+    """The principal is not granted the region of what it asked for."""
+
+    code = "region-not-granted"
+
+
 class ProcessingRestricted(PermissionDenied):
     """Processing of this subject is restricted at the subject's request."""
 

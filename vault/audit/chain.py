@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
@@ -24,6 +24,17 @@ from sqlmodel import Session, col, select
 
 from vault.domain import Actor, AuditEvent, AuditVerification
 from vault.metadata import AuditEventRow, AuditHeadRow, session_scope
+
+
+class SubjectLike(Protocol):
+    """Anything that names a subject and its region (a subject row, a ``Subject``)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def region(self) -> str: ...
+
 
 GENESIS = "0" * 64
 HEAD = AuditHeadRow.__table__  # type: ignore[attr-defined]
@@ -65,6 +76,29 @@ class AuditLog:
         return hmac.new(
             self._key, prev_hash.encode() + _canonical(seq, event), hashlib.sha256
         ).hexdigest()
+
+    def about(
+        self,
+        session: Session,
+        actor: Actor,
+        action: str,
+        subject: SubjectLike,
+        *,
+        target: str = "",
+        purpose: str = "",
+        outcome: str = "ok",
+    ) -> int:
+        """Append an event about one subject: its id and region come from ``subject``."""
+        return self.append(
+            session,
+            actor=actor,
+            action=action,
+            target=target or subject.id,
+            subject_id=subject.id,
+            region=subject.region,
+            purpose=purpose,
+            outcome=outcome,
+        )
 
     def append(
         self,

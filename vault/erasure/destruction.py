@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from vault.context import VaultContext
 from vault.domain import (
@@ -65,6 +66,18 @@ def reasons(blocks: Iterable[Block]) -> tuple[Reason, ...]:
     )
 
 
+def open_requests(subject_id: str | None = None) -> SelectOfScalar[ErasureRequestRow]:
+    """The one query for erasure requests not yet carried out (of one subject, or all)."""
+    query = select(ErasureRequestRow).where(col(ErasureRequestRow.status).in_(OPEN_ERASURE))
+    if subject_id is not None:
+        query = query.where(ErasureRequestRow.subject_id == subject_id)
+    return query
+
+
+def open_request(session: Session, subject_id: str) -> ErasureRequestRow | None:
+    return session.exec(open_requests(subject_id)).first()
+
+
 def to_destruction(row: KeyDestructionRow) -> Destruction:
     return Destruction(
         id=row.id,
@@ -104,14 +117,6 @@ class Destructions:
     def __init__(self, ctx: VaultContext) -> None:
         self.ctx = ctx
 
-    @staticmethod
-    def _open_request(session: Session, subject_id: str) -> ErasureRequestRow | None:
-        return session.exec(
-            select(ErasureRequestRow)
-            .where(ErasureRequestRow.subject_id == subject_id)
-            .where(col(ErasureRequestRow.status).in_(OPEN_ERASURE))
-        ).first()
-
     def schedule(self, subject_id: str, reason: str, actor: Actor) -> KeyDestructionRow | None:
         """Schedule the subject key's destruction (idempotent: returns None if already open)."""
         with session_scope(self.ctx.engine) as session:
@@ -130,7 +135,7 @@ class Destructions:
                 not_before=self.ctx.settings.destruction.waiting_period.after(now),
             )
             session.add(row)
-            request = self._open_request(session, subject_id)
+            request = open_request(session, subject_id)
             if request is not None:
                 request.status, request.earliest_at = ErasureStatus.SCHEDULED, row.not_before
                 session.add(request)
@@ -235,13 +240,12 @@ class Destructions:
             if not decision.disposable:
                 destruction.state = DestructionState.BLOCKED
                 session.add(destruction)
-                self.ctx.audit.append(
+                self.ctx.audit.about(
                     session,
-                    actor=actor,
-                    action="destruction.blocked",
+                    actor,
+                    "destruction.blocked",
+                    subject,
                     target=row.id,
-                    subject_id=subject.id,
-                    region=subject.region,
                     purpose="; ".join(r.detail for r in reasons(decision.blocks))[:200],
                 )
                 return False
@@ -262,21 +266,16 @@ class Destructions:
             destruction.certificate = destruction_certificate(
                 self.ctx, destruction, counts, region.keys.label, region.location
             )
-            for request in session.exec(
-                select(ErasureRequestRow)
-                .where(ErasureRequestRow.subject_id == subject.id)
-                .where(col(ErasureRequestRow.status).in_(OPEN_ERASURE))
-            ).all():
+            for request in session.exec(open_requests(subject.id)).all():
                 request.status, request.executed_at = ErasureStatus.EXECUTED, finished
                 session.add(request)
             session.add_all([subject, destruction])
-            self.ctx.audit.append(
+            self.ctx.audit.about(
                 session,
-                actor=actor,
-                action="subject.destroy",
+                actor,
+                "subject.destroy",
+                subject,
                 target=row.id,
-                subject_id=subject.id,
-                region=subject.region,
                 purpose=row.reason,
             )
         return True

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from sqlmodel import col, select
 
-from vault.context import VaultContext
+from vault.context import VaultContext, require_region
 from vault.domain import (
     OPEN_ERASURE,
     Actor,
@@ -30,7 +30,12 @@ from vault.domain import (
     VersionState,
     to_json,
 )
-from vault.erasure.destruction import open_destruction, reasons, subject_decision
+from vault.erasure.destruction import (
+    open_destruction,
+    open_request,
+    reasons,
+    subject_decision,
+)
 from vault.errors import NotFound
 from vault.metadata import ErasureRequestRow, RecordRow, RecordVersionRow, session_scope
 from vault.records.reads import Records
@@ -79,11 +84,7 @@ class Rights:
         with session_scope(self.ctx.engine) as session:
             subject = self.ctx.subject(session, subject_id, for_update=True)
             self.ctx.check_access(subject, actor, data=False)
-            existing = session.exec(
-                select(ErasureRequestRow)
-                .where(ErasureRequestRow.subject_id == subject_id)
-                .where(col(ErasureRequestRow.status).in_(OPEN_ERASURE))
-            ).first()
+            existing = open_request(session, subject_id)
             decision = subject_decision(session, subject, now)
             row = existing or ErasureRequestRow(
                 id=uuid.uuid4().hex,
@@ -96,13 +97,12 @@ class Rights:
             row.reasons = _reasons_json(why)
             row.earliest_at = decision.earliest if not decision.disposable else now
             session.add(row)
-            self.ctx.audit.append(
+            self.ctx.audit.about(
                 session,
-                actor=actor,
-                action="erasure.request",
+                actor,
+                "erasure.request",
+                subject,
                 target=row.id,
-                subject_id=subject_id,
-                region=subject.region,
                 outcome="accepted" if decision.disposable else "deferred",
             )
         if decision.disposable:
@@ -112,8 +112,7 @@ class Rights:
     def erasure_status(self, subject_id: str, actor: Actor, audit: bool = True) -> ErasureDecision:
         with session_scope(self.ctx.engine) as session:
             subject = self.ctx.subject(session, subject_id)
-            if not actor.may_access_region(subject.region):
-                self.ctx.check_access(subject, actor, data=False)
+            require_region(actor, subject.region)
             row = session.exec(
                 select(ErasureRequestRow)
                 .where(ErasureRequestRow.subject_id == subject_id)
@@ -133,13 +132,12 @@ class Rights:
                     row.earliest_at = destruction.not_before
                 session.add(row)
             if audit:
-                self.ctx.audit.append(
+                self.ctx.audit.about(
                     session,
-                    actor=actor,
-                    action="erasure.status",
+                    actor,
+                    "erasure.status",
+                    subject,
                     target=row.id,
-                    subject_id=subject_id,
-                    region=subject.region,
                 )
             return _decision(row, destruction.id if destruction else None)
 
@@ -149,13 +147,11 @@ class Rights:
             self.ctx.check_access(subject, actor, data=False)
             subject.restricted = restricted
             session.add(subject)
-            self.ctx.audit.append(
+            self.ctx.audit.about(
                 session,
-                actor=actor,
-                action="subject.restrict" if restricted else "subject.unrestrict",
-                target=subject_id,
-                subject_id=subject_id,
-                region=subject.region,
+                actor,
+                "subject.restrict" if restricted else "subject.unrestrict",
+                subject,
             )
 
     def export(self, subject_id: str, out: IO[bytes], actor: Actor) -> dict[str, object]:

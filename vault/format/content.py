@@ -19,6 +19,31 @@ from vault.errors import InvalidInput, LengthRequired, NotFound
 Content = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
 
 
+def content_length(content: Content, size: int | None = None) -> int:
+    """The plaintext length of ``content``, measured without reading it.
+
+    Paths are measured with ``stat`` (not opened); the sealer later checks that
+    the source delivers exactly this many bytes, so a file that changes in
+    between fails the write instead of storing a torn record.
+    """
+    if isinstance(content, bytes | bytearray | memoryview):
+        length = len(content)
+        if size is not None and size != length:
+            raise InvalidInput(f"declared size {size} differs from the content ({length} bytes)")
+        return length
+    if isinstance(content, str | os.PathLike):
+        path = Path(content)
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            raise NotFound("content file not found") from None
+        if path.is_dir():
+            raise InvalidInput("content path is a directory")
+        return info.st_size
+    with content_stream(content, size) as (_, length):
+        return length
+
+
 @contextmanager
 def content_stream(content: Content, size: int | None = None) -> Iterator[tuple[BinaryIO, int]]:
     """Yield ``(stream, length)``; files opened here are closed afterwards."""

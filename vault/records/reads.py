@@ -16,7 +16,7 @@ from itertools import chain
 from sqlmodel import Session, col, select
 
 from keys.base import KeyNotFound
-from vault.context import RegionNotGranted, VaultContext
+from vault.context import VaultContext, require_region
 from vault.domain import (
     Actor,
     Category,
@@ -76,13 +76,12 @@ class Records:
             if actor.has(Role.SERVICE) and purpose != "export":
                 processing_event(self.ctx, session, record, self.ctx.clock())
                 session.add(record)
-            self.ctx.audit.append(
+            self.ctx.audit.about(
                 session,
-                actor=actor,
-                action="record.read",
+                actor,
+                "record.read",
+                subject,
                 target=record_id,
-                subject_id=subject.id,
-                region=subject.region,
                 purpose=purpose,
             )
         return reader
@@ -165,13 +164,12 @@ class Records:
                 .order_by(col(RecordVersionRow.version))
             ).all()
             current = next((v for v in versions if v.version == record.current_version), None)
-            self.ctx.audit.append(
+            self.ctx.audit.about(
                 session,
-                actor=actor,
-                action="record.info",
+                actor,
+                "record.info",
+                subject,
                 target=record_id,
-                subject_id=subject.id,
-                region=subject.region,
             )
             return self._info(record, current, subject.region, versions)
 
@@ -193,13 +191,12 @@ class Records:
             for record in records:
                 current = session.get(RecordVersionRow, (record.id, record.current_version))
                 out.append(self._info(record, current, subject.region))
-            self.ctx.audit.append(
+            self.ctx.audit.about(
                 session,
-                actor=actor,
-                action="record.list",
+                actor,
+                "record.list",
+                subject,
                 target=subject_id,
-                subject_id=subject.id,
-                region=subject.region,
             )
             return out
 
@@ -207,8 +204,7 @@ class Records:
     def _check_region(subject: SubjectRow, actor: Actor) -> None:
         """Metadata access: the region must be granted; while the subject is restricted,
         services (who process) are refused, oversight roles and the DPO are not."""
-        if not actor.may_access_region(subject.region):
-            raise RegionNotGranted(f"region {subject.region} not granted to {actor.name}")
+        require_region(actor, subject.region)
         if subject.restricted and actor.roles <= {Role.SERVICE}:
             raise ProcessingRestricted(f"processing of subject {subject.id} is restricted")
 

@@ -8,9 +8,9 @@ from sqlalchemy import exc as sa_exc
 from sqlmodel import select
 
 from keys.naming import subject_key_name
-from vault.context import RegionNotGranted, VaultContext
+from vault.context import VaultContext, require_region
 from vault.domain import Actor, Subject, SubjectState
-from vault.errors import Conflict, InvalidInput, VaultError
+from vault.errors import Conflict, InvalidInput, RegionNotGranted, VaultError
 from vault.metadata import SubjectRow, session_scope
 
 
@@ -43,8 +43,7 @@ class Subjects:
             raise InvalidInput("external_ref must be a non-empty string of at most 512 characters")
         try:
             self.ctx.region(region)
-            if not actor.may_access_region(region):
-                raise RegionNotGranted(f"region {region} not granted to {actor.name}")
+            require_region(actor, region)
         except VaultError as exc:
             self.ctx.audit.record(
                 actor=actor,
@@ -100,18 +99,17 @@ class Subjects:
     def get(self, subject_id: str, actor: Actor) -> Subject:
         with session_scope(self.ctx.engine) as session:
             row = self.ctx.subject(session, subject_id)
-            if not actor.may_access_region(row.region):
-                exc = RegionNotGranted(f"region {row.region} not granted to {actor.name}")
-                outcome = f"refused:{exc.code}"
-            else:
-                exc, outcome = None, "ok"
-            self.ctx.audit.append(
+            exc: VaultError | None = None
+            try:
+                require_region(actor, row.region)
+            except RegionNotGranted as refused:
+                exc = refused
+            outcome = f"refused:{exc.code}" if exc else "ok"
+            self.ctx.audit.about(
                 session,
-                actor=actor,
-                action="subject.info",
-                target=subject_id,
-                subject_id=subject_id,
-                region=row.region,
+                actor,
+                "subject.info",
+                row,
                 outcome=outcome,
             )
         if exc is not None:

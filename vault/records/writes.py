@@ -39,7 +39,7 @@ from vault.errors import (
     TooLarge,
     VaultError,
 )
-from vault.format.content import Content, content_stream
+from vault.format.content import Content, content_length, content_stream
 from vault.format.envelope import KeyBlock, ObjectContext, seal
 from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, session_scope
 from vault.pools import shared_pool
@@ -149,8 +149,7 @@ class RecordWriter:
     ) -> _Pending:
         _category(item.category)
         _content_type(item.content_type)
-        with content_stream(item.content, item.size) as (_, length):
-            pass
+        length = content_length(item.content, item.size)
         limit = self.ctx.settings.limits.max_record_bytes
         if length > limit:
             raise TooLarge(f"content of {length} bytes exceeds the limit of {limit} bytes")

@@ -25,7 +25,7 @@ from sqlalchemy import and_
 from sqlmodel import Session, col, select
 
 from keys.naming import subject_key_name
-from vault.context import RegionNotGranted, VaultContext
+from vault.context import VaultContext, require_region
 from vault.domain import (
     OPEN_DESTRUCTION,
     Actor,
@@ -123,8 +123,7 @@ class Transfers:
         actor: Actor,
     ) -> tuple[TransferRow, bool]:
         self.ctx.check_access(subject, actor, data=False)
-        if not actor.may_access_region(to_region):
-            raise RegionNotGranted(f"region {to_region} not granted to {actor.name}")
+        require_region(actor, to_region)
         running = session.exec(
             select(TransferRow)
             .where(TransferRow.subject_id == subject.id)

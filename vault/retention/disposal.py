@@ -20,7 +20,6 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from vault.domain import (
-    OPEN_ERASURE,
     SYSTEM,
     Actor,
     DisposalAction,
@@ -35,13 +34,14 @@ from vault.domain import (
 from vault.erasure.destruction import (
     Destructions,
     open_destruction,
+    open_request,
+    open_requests,
     reasons,
     subject_decision,
 )
 from vault.erasure.reseal import reseal_subject
 from vault.metadata import (
     DisposalApprovalRow,
-    ErasureRequestRow,
     RecordRow,
     RecordVersionRow,
     SubjectRow,
@@ -67,12 +67,8 @@ class Disposal(Destructions):
                 .where(RecordRow.state == RecordState.ACTIVE)
                 .where(col(RecordRow.retain_until) <= now)
             ).all()
-            requested = session.exec(
-                select(ErasureRequestRow.subject_id).where(
-                    col(ErasureRequestRow.status).in_(OPEN_ERASURE)
-                )
-            ).all()
-            candidates = sorted({r.subject_id for r in due} | set(requested))
+            requested = session.exec(open_requests()).all()
+            candidates = sorted({r.subject_id for r in due} | {r.subject_id for r in requested})
             for subject_id in candidates:
                 subject = session.get(SubjectRow, subject_id)
                 if subject is None or subject.state != SubjectState.ACTIVE:
@@ -90,7 +86,7 @@ class Disposal(Destructions):
     ) -> list[DisposalItem]:
         decision = subject_decision(session, subject, now)
         scheduled = open_destruction(session, subject.id)
-        requested = self._open_request(session, subject.id) is not None
+        requested = open_request(session, subject.id) is not None
         automatic = self.ctx.settings.destruction.automatic
         if decision.disposable and (automatic or requested):
             action = (
@@ -257,13 +253,12 @@ class Disposal(Destructions):
                 session.add(version)
             record.state, record.erased_at = RecordState.ERASED, self.ctx.clock()
             session.add(record)
-            self.ctx.audit.append(
+            self.ctx.audit.about(
                 session,
-                actor=actor,
-                action="record.erase",
+                actor,
+                "record.erase",
+                subject,
                 target=record_id,
-                subject_id=subject.id,
-                region=subject.region,
                 purpose="retention-passed",
             )
             region = self.ctx.region(subject.region)

@@ -10,8 +10,8 @@ import uuid
 
 from sqlmodel import Session, col, select
 
-from vault.context import VaultContext
-from vault.domain import Actor, Hold, HoldScope, RecordState, VersionState
+from vault.context import VaultContext, require_region
+from vault.domain import Actor, Hold, HoldScope, RecordState, SubjectState, VersionState
 from vault.errors import Conflict, InvalidInput, NotFound, PermissionDenied, VaultError
 from vault.metadata import LegalHoldRow, RecordRow, RecordVersionRow, session_scope
 from vault.retention.rules import HoldFacts
@@ -70,9 +70,8 @@ class Holds:
                 else:
                     subject_id = target_id
                 subject = self.ctx.subject(session, subject_id)
-                if not actor.may_access_region(subject.region):
-                    raise PermissionDenied(f"region {subject.region} not granted to {actor.name}")
-                if subject.state not in ("active", "destroying"):
+                require_region(actor, subject.region)
+                if subject.state not in (SubjectState.ACTIVE, SubjectState.DESTROYING):
                     raise Conflict(f"subject {subject_id} is already erased")
                 row = LegalHoldRow(
                     id=uuid.uuid4().hex,
@@ -85,13 +84,12 @@ class Holds:
                     placed_at=self.ctx.clock(),
                 )
                 session.add(row)
-                self.ctx.audit.append(
+                self.ctx.audit.about(
                     session,
-                    actor=actor,
-                    action="hold.place",
+                    actor,
+                    "hold.place",
+                    subject,
                     target=row.id,
-                    subject_id=subject_id,
-                    region=subject.region,
                     purpose=f"case {case_ref}"[:200],
                 )
         except VaultError as exc:
@@ -120,18 +118,16 @@ class Holds:
                 ):
                     raise PermissionDenied("a hold must be released by another principal")
                 subject = self.ctx.subject(session, row.subject_id)
-                if not actor.may_access_region(subject.region):
-                    raise PermissionDenied(f"region {subject.region} not granted to {actor.name}")
+                require_region(actor, subject.region)
                 row.released_by, row.released_at = actor.name, self.ctx.clock()
                 row.release_reason = reason
                 session.add(row)
-                self.ctx.audit.append(
+                self.ctx.audit.about(
                     session,
-                    actor=actor,
-                    action="hold.release",
+                    actor,
+                    "hold.release",
+                    subject,
                     target=hold_id,
-                    subject_id=row.subject_id,
-                    region=subject.region,
                 )
         except VaultError as exc:
             self.ctx.audit.record(

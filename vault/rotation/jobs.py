@@ -282,13 +282,11 @@ class RotationJobs:
                 keys.trim(job.key_name, target)
             row.state, row.finished_at, row.claimed_by = RotationState.DONE, self.ctx.clock(), None
             session.add(row)
-            self.ctx.audit.append(
+            self.ctx.audit.about(
                 session,
-                actor=actor,
-                action="key.rotate",
-                target=subject.id,
-                subject_id=subject.id,
-                region=subject.region,
+                actor,
+                "key.rotate",
+                subject,
                 purpose=f"{row.reason}: v{target}, {row.rewrapped} DEKs rewrapped",
             )
         return True
