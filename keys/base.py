@@ -5,9 +5,14 @@ A provider holds one *subject key* per data subject, named opaquely
 caller; the provider only wraps, unwraps and rewraps them, so plaintext DEKs
 never leave the process and subject keys never leave the provider.
 
+Two narrow protocols: ``DekWrapper`` (the record path: wrap, unwrap,
+rewrap) and ``KeyLifecycle`` (create, rotate, minimum versions, trim,
+destroy, list). ``KeyProvider`` is both, as a region holds it.
+
 Implementations: ``keys.transit.TransitKeyProvider`` (HashiCorp Vault /
-OpenBao Transit) and ``keys.local.LocalKeyProvider`` (embedded). Both pass
-``tests/keys/conformance.py``.
+OpenBao Transit) and ``keys.local.LocalKeyProvider`` (embedded); the
+wrappers ``keys.cache.CachingKeyProvider`` and ``keys.sharded.ShardedKeyProvider``.
+All four pass ``tests/keys/conformance.py``.
 """
 
 from __future__ import annotations
@@ -92,16 +97,16 @@ class KeyDescription:
 
 
 @runtime_checkable
-class KeyProvider(Protocol):
-    """One region's (or one mount's) subject keys."""
+class DekWrapper(Protocol):
+    """The record path: wrap, unwrap and rewrap DEKs under a subject key.
+
+    Everything that stores or reads records needs only this (as age's
+    ``Recipient.Wrap`` / ``Identity.Unwrap`` carry all of its key handling).
+    """
 
     #: a stable label for the provider (e.g. ``vault:http://…/transit-jp``), no secrets
     @property
     def label(self) -> str: ...
-
-    def ensure_key(self, name: str) -> KeyDescription:
-        """Create the subject key if missing; idempotent and safe under races."""
-        ...
 
     def wrap(self, name: str, deks: Sequence[bytes]) -> list[WrappedDek]:
         """Wrap DEKs under the key's latest version, in batches."""
@@ -114,6 +119,18 @@ class KeyProvider(Protocol):
 
     def rewrap(self, name: str, wrapped: Sequence[str]) -> list[WrappedDek]:
         """Re-wrap DEKs under the latest key version without revealing them."""
+        ...
+
+
+@runtime_checkable
+class KeyLifecycle(Protocol):
+    """The life of a subject key: create, rotate, retire versions, destroy, list."""
+
+    @property
+    def label(self) -> str: ...
+
+    def ensure_key(self, name: str) -> KeyDescription:
+        """Create the subject key if missing; idempotent and safe under races."""
         ...
 
     def rotate(self, name: str) -> int:
@@ -145,3 +162,8 @@ class KeyProvider(Protocol):
     def health(self) -> None:
         """Raise ``KeyUnavailable`` when the key service cannot serve requests."""
         ...
+
+
+@runtime_checkable
+class KeyProvider(DekWrapper, KeyLifecycle, Protocol):
+    """One region's (or one mount's) subject keys: both protocols, as a region holds them."""

@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy import exc as sa_exc
 from sqlmodel import Session, func, select
 
-from keys.base import WrappedDek
+from keys.base import DekWrapper, WrappedDek
 from vault.audit.chain import AuditEntry
 from vault.context import VaultContext
 from vault.crypto import random_bytes
@@ -188,7 +188,7 @@ class RecordWriter:
             p.dek = random_bytes(32)
             by_key.setdefault((p.subject.region, p.subject.key_name), []).append(p)
         for (region, key_name), group in by_key.items():
-            provider = self.ctx.region(region).keys
+            provider: DekWrapper = self.ctx.region(region).keys
             wrapped = provider.wrap(key_name, [p.dek for p in group])
             for p, w in zip(group, wrapped, strict=True):
                 p.wrapped = w
@@ -256,7 +256,7 @@ class RecordWriter:
         """Rewrap DEKs wrapped under a key version retired while this write was prepared."""
         stale = [p for p in group if p.wrapped and p.wrapped.key_version < subject.min_key_version]
         if stale:
-            provider = self.ctx.region(subject.region).keys
+            provider: DekWrapper = self.ctx.region(subject.region).keys
             fresh = provider.rewrap(
                 subject.key_name, [p.wrapped.ciphertext for p in stale if p.wrapped]
             )

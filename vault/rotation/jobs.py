@@ -15,7 +15,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
-from keys.base import KeyNotFound, KeyProvider, WrappedDek
+from keys.base import DekWrapper, KeyLifecycle, KeyNotFound, WrappedDek
 from vault.context import VaultContext
 from vault.domain import OPEN_ROTATION, Actor, RotationReason, RotationState, SubjectState
 from vault.errors import Erased, Unavailable, VaultError
@@ -156,7 +156,7 @@ class RotationJobs:
                 tally.rotated(job.region)
                 return
 
-    def _rotate(self, job: KeyRotationRow, worker: str, keys: KeyProvider) -> int:
+    def _rotate(self, job: KeyRotationRow, worker: str, keys: KeyLifecycle) -> int:
         described = keys.describe(job.key_name)
         if not described.exists:
             raise KeyNotFound(f"no subject key {job.key_name} in region {job.region}")
@@ -193,7 +193,7 @@ class RotationJobs:
         return latest
 
     def _rewrap(
-        self, job: KeyRotationRow, worker: str, keys: KeyProvider, target: int, tally: Tally
+        self, job: KeyRotationRow, worker: str, keys: DekWrapper, target: int, tally: Tally
     ) -> None:
         batch = self.ctx.settings.limits.wrap_batch
         while True:
@@ -255,7 +255,7 @@ class RotationJobs:
         return rows
 
     def _finish(
-        self, job: KeyRotationRow, worker: str, keys: KeyProvider, target: int, actor: Actor
+        self, job: KeyRotationRow, worker: str, keys: KeyLifecycle, target: int, actor: Actor
     ) -> bool:
         """Raise the minimums once no DEK of the key is left below ``target``."""
         with session_scope(self.ctx.engine) as session:
