@@ -164,31 +164,32 @@ def test_truncation_inside_header(cut: int) -> None:
 
 
 def test_every_truncation_of_a_small_segment_object() -> None:
-    # 64-byte segments (internal exponent) make every cut point cheap to try.
+    # 64-byte segments (exponent 6, refused unless asked for) make every cut point cheap to try.
     data = plaintext(64 * 4 + 9)
     obj = b"".join(
-        envelope._seal(
+        envelope.seal(
             [data],
             dek=DEK,
             key_block=KEY_BLOCK,
             context=CONTEXT,
             plaintext_length=len(data),
-            salt=None,
             segment_exp=6,
         )
     )
     accepted = frozenset({6})
     for cut in range(len(obj)):
         chunks, exc = collect(
-            lambda cut=cut: envelope._open_stream(
-                io.BytesIO(obj[:cut]), dek=DEK, context=CONTEXT, accepted=accepted
+            lambda cut=cut: envelope.open_stream(
+                io.BytesIO(obj[:cut]), dek=DEK, context=CONTEXT, segment_exps=accepted
             )
         )
         assert exc is not None, cut
         assert b"".join(chunks) == data[: 64 * len(chunks)]
         assert all(len(chunk) == 64 for chunk in chunks)
     full, exc = collect(
-        lambda: envelope._open_stream(io.BytesIO(obj), dek=DEK, context=CONTEXT, accepted=accepted)
+        lambda: envelope.open_stream(
+            io.BytesIO(obj), dek=DEK, context=CONTEXT, segment_exps=accepted
+        )
     )
     assert exc is None and b"".join(full) == data
     with pytest.raises(IntegrityError, match="unsupported segment size exponent 6"):
@@ -230,6 +231,12 @@ def test_segment_spliced_from_another_object_of_the_same_record() -> None:
     _assert_fails_after(header + s[0] + t[1] + s[2], 1, "segment 1 failed authentication")
 
 
+def _spec_nonce(base: bytes, index: int, *, final: bool) -> bytes:
+    """docs/format.md: nonce base XOR (0x00 x 7 || uint32_be(i) || final flag), written out."""
+    suffix = bytes(7) + index.to_bytes(4, "big") + (b"\x01" if final else b"\x00")
+    return bytes(a ^ b for a, b in zip(base, suffix, strict=True))
+
+
 def test_final_flag_is_bound() -> None:
     # An object cut to two whole segments, presented with a header claiming two
     # segments, still fails: segment 1 was sealed as non-final.
@@ -240,9 +247,8 @@ def test_final_flag_is_bound() -> None:
     from vault.crypto import AesGcm
 
     aead = AesGcm(keys.segment_key)
-    base = int.from_bytes(keys.nonce_base, "big")
-    seg0 = aead.encrypt(envelope._nonce(base, 0, False), data[:SEG])
-    seg1_not_final = aead.encrypt(envelope._nonce(base, 1, False), data[SEG:])
+    seg0 = aead.encrypt(_spec_nonce(keys.nonce_base, 0, final=False), data[:SEG])
+    seg1_not_final = aead.encrypt(_spec_nonce(keys.nonce_base, 1, final=False), data[SEG:])
     chunks, exc = collect(
         lambda: envelope.open_stream(
             io.BytesIO(header.encoded + seg0 + seg1_not_final), dek=DEK, context=CONTEXT

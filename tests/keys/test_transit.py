@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 import uuid
 from collections.abc import Callable
 
@@ -164,10 +163,9 @@ def test_a_server_that_never_answers_is_unavailable_within_the_timeout() -> None
         silent.listen(8)  # accepts connections into the backlog, never answers
         addr = f"http://127.0.0.1:{silent.getsockname()[1]}"
         provider = TransitKeyProvider(addr, "transit-jp", token="t", timeout=0.5)
-        started = time.monotonic()
-        with pytest.raises(KeyUnavailable):
+        with pytest.raises(KeyUnavailable) as refused:
             provider.wrap(fresh_name(), [dek()])
-        assert time.monotonic() - started < 3 * 0.5
+        assert "Timeout" in str(refused.value)  # the configured read timeout fired
 
 
 # -- outages ----------------------------------------------------------------------------
@@ -198,10 +196,9 @@ def test_server_stopped_mid_test_then_recovered(
         lambda: provider.wrap(name, [dek()]),
         provider.health,
     ):
-        started = time.monotonic()
-        with pytest.raises(KeyUnavailable):
+        with pytest.raises(KeyUnavailable) as refused:
             call()
-        assert time.monotonic() - started < 3 * timeout
+        assert "ConnectionError" in str(refused.value)  # refused at once, not a hang
 
     server.start()  # same port and root token; a dev server starts with empty storage
     provider.health()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -50,7 +49,7 @@ class TestS3StoreOverHTTP(S3StoreCases):
         lambda s: s.supports_object_lock,
     ],
 )
-def test_closed_port_is_store_unavailable_quickly(
+def test_closed_port_is_store_unavailable_without_retries(
     aws_dummy_env: dict[str, str], call: Callable[[S3Store], object]
 ) -> None:
     store = S3Store(
@@ -61,7 +60,7 @@ def test_closed_port_is_store_unavailable_quickly(
         read_timeout=0.5,
         max_attempts=1,
     )
-    started = time.monotonic()
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(StoreUnavailable) as refused:
         call(store)
-    assert time.monotonic() - started < 3
+    # the refused connection itself is reported (pytest-timeout catches a hang)
+    assert str(refused.value).endswith(": EndpointConnectionError")

@@ -52,7 +52,7 @@ __all__ = [
     "sealed_size",
 ]
 
-_READABLE_SEGMENT_EXPS = frozenset({SEGMENT_EXP})
+READABLE_SEGMENT_EXPS = frozenset({SEGMENT_EXP})
 
 
 class ContentLengthMismatch(InvalidInput):
@@ -63,7 +63,7 @@ class ContentLengthMismatch(InvalidInput):
 
 def parse_header(data: bytes) -> Header:
     """Parse the header at the start of ``data`` (which may extend past it), strictly."""
-    return parse_header_with(data, _READABLE_SEGMENT_EXPS)
+    return parse_header_with(data, READABLE_SEGMENT_EXPS)
 
 
 def sealed_size(plaintext_length: int, header_len: int) -> int:
@@ -147,33 +147,15 @@ def seal(
     context: ObjectContext,
     plaintext_length: int,
     salt: bytes | None = None,
+    segment_exp: int = SEGMENT_EXP,
 ) -> Iterator[bytes]:
     """Yield the header, then each sealed segment, of the object for ``source``.
 
     Raises ``ContentLengthMismatch`` before the final segment is yielded when the
-    source holds fewer or more than ``plaintext_length`` bytes.
+    source holds fewer or more than ``plaintext_length`` bytes. recvault writes
+    only ``SEGMENT_EXP`` (1 MiB segments); ``segment_exp`` exists so the format's
+    tests can make objects of many tiny segments, which readers refuse unless told.
     """
-    return _seal(
-        source,
-        dek=dek,
-        key_block=key_block,
-        context=context,
-        plaintext_length=plaintext_length,
-        salt=salt,
-        segment_exp=SEGMENT_EXP,
-    )
-
-
-def _seal(
-    source: BinaryIO | Iterable[bytes],
-    *,
-    dek: bytes,
-    key_block: KeyBlock,
-    context: ObjectContext,
-    plaintext_length: int,
-    salt: bytes | None,
-    segment_exp: int,
-) -> Iterator[bytes]:
     # Validate eagerly (not on first next()) so bad arguments fail at the call site.
     header, keys = build_header(
         dek=dek,
@@ -269,20 +251,21 @@ def _read_stream_header(stream: BinaryIO, accepted: frozenset[int]) -> Header:
     return parse_header_with(prefix + rest, accepted)
 
 
-def open_stream(stream: BinaryIO, *, dek: bytes, context: ObjectContext) -> Iterator[bytes]:
+def open_stream(
+    stream: BinaryIO,
+    *,
+    dek: bytes,
+    context: ObjectContext,
+    segment_exps: frozenset[int] = READABLE_SEGMENT_EXPS,
+) -> Iterator[bytes]:
     """Yield the verified plaintext of the object in ``stream``, segment by segment.
 
     The header and the key commitment are checked at the call, before anything is
     yielded; a segment is yielded only after its tag verified. On IntegrityError
     the chunks already yielded are the verified segments before the failing one.
+    ``segment_exps``: the segment sizes accepted (recvault's own: 1 MiB only).
     """
-    return _open_stream(stream, dek=dek, context=context, accepted=_READABLE_SEGMENT_EXPS)
-
-
-def _open_stream(
-    stream: BinaryIO, *, dek: bytes, context: ObjectContext, accepted: frozenset[int]
-) -> Iterator[bytes]:
-    header = _read_stream_header(stream, accepted)
+    header = _read_stream_header(stream, segment_exps)
     keys = verify_header(header, dek, context)
     return _open_segments(stream, header, keys)
 
