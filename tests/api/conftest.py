@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from api.app import create_app
 from api.metrics import ApiMetrics
 from tests.fixtures.bao import free_port
 from tests.fixtures.clock import FakeClock
+from tests.fixtures.settings import TOKEN_ENV, region_configs, vault_settings
 from vault import RecordVault, Settings
 from vault.domain import Actor, Role
 from vault.metadata.migrate import upgrade
@@ -40,32 +40,8 @@ def api_settings(
     key_timeout: float = 5.0,
     **extra: Any,
 ) -> Settings:
-    regions = {}
-    for name, location in (("JP", "ap-northeast-1"), ("PH", "ap-southeast-1")):
-        if keys == "local":
-            key_cfg: dict[str, Any] = {"kind": "local", "path": str(tmp_path / f"keys-{name}.db")}
-        else:
-            key_cfg = {
-                "kind": "vault",
-                "addr": bao_addr,
-                "mount": f"transit-{name.lower()}",
-                "token_env": "RECVAULT_TEST_VAULT_TOKEN",
-                "timeout": key_timeout,
-            }
-        regions[name] = {
-            "location": location,
-            "store": {"kind": "local", "path": str(tmp_path / "objects" / name.lower())},
-            "keys": key_cfg,
-        }
-    return Settings.load(
-        None,
-        database={"url": db_url},
-        regions=regions,
-        name_secret=secrets.token_hex(32),
-        signing_key=secrets.token_hex(32),
-        master_key=secrets.token_hex(32),
-        **extra,
-    )
+    regions = region_configs(tmp_path, keys=keys, bao_addr=bao_addr, key_timeout=key_timeout)
+    return vault_settings(db_url, regions, **extra)
 
 
 @dataclass
@@ -93,7 +69,7 @@ def make_api(tmp_path, clock, monkeypatch) -> Iterator[Callable[..., ApiEnv]]:
         db_url: str, *, keys: str = "local", bao: Any = None, use_clock: bool = True, **kw: Any
     ) -> ApiEnv:
         if bao is not None:
-            monkeypatch.setenv("RECVAULT_TEST_VAULT_TOKEN", bao.root_token)
+            monkeypatch.setenv(TOKEN_ENV, bao.root_token)
         settings = api_settings(
             tmp_path, db_url, keys=keys, bao_addr=bao.addr if bao else None, **kw
         )

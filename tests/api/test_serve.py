@@ -4,40 +4,22 @@ as a hash, accepted by the API served from the settings (``api.app:build``)."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import secrets
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.fixtures.bao import free_port
+from tests.fixtures.settings import secret_env, serve, server_env, write_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-c", "from vault.cli import main; main()"]
 
 
 def write_config(tmp_path: Path) -> dict[str, str]:
-    lines = [f'[database]\nurl = "sqlite:///{tmp_path / "meta.db"}"\n']
-    for name, location in (("JP", "ap-northeast-1"), ("PH", "ap-southeast-1")):
-        lines.append(
-            f'[regions.{name}]\nlocation = "{location}"\n'
-            f'[regions.{name}.store]\nkind = "local"\npath = "{tmp_path / name}"\n'
-            f'[regions.{name}.keys]\nkind = "local"\npath = "{tmp_path / f"keys-{name}.db"}"\n'
-        )
-    (tmp_path / "recvault.toml").write_text("\n".join(lines))
-    return {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "RECVAULT_CONFIG": str(tmp_path / "recvault.toml"),
-        "RECVAULT_NAME_SECRET": secrets.token_hex(32),
-        "RECVAULT_SIGNING_KEY": secrets.token_hex(32),
-        "RECVAULT_MASTER_KEY": secrets.token_hex(32),
-    }
+    return server_env(write_toml(tmp_path), secret_env())
 
 
 def cli(env: dict[str, str], *args: str) -> str:
@@ -59,25 +41,8 @@ def test_principals_and_serve(tmp_path):
         stored = db.execute("SELECT token_hash FROM principals").fetchall()
     assert stored == [(hashlib.sha256(token.encode()).hexdigest(),)]
 
-    port = free_port()
-    server = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    server, base = serve(tmp_path, env)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.1)
         assert httpx.get(f"{base}/readyz").json()["status"] == "ok"
         headers = {"Authorization": f"Bearer {token}"}
         created = httpx.post(
@@ -96,5 +61,5 @@ def test_principals_and_serve(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=20)
-    log = server.stderr.read().decode() if server.stderr else ""
+    log = (tmp_path / "api.log").read_text()
     assert "p-1" not in log and token not in log

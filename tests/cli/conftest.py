@@ -10,24 +10,27 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from tests.fixtures.bao import free_port
+from tests.fixtures.settings import (
+    ROOT,
+    secret_env,
+    serve,
+    server_env,
+    write_toml,
+)
 from vault import RecordVault, Settings
 from vault.domain import Actor, Role
 from vault.metadata.migrate import upgrade
 
-ROOT = Path(__file__).resolve().parents[2]
+#: the PH store of the CLI's deployment reports a Manila location, as in the docs' examples
+CLI_LOCATIONS = {"JP": "ap-northeast-1", "PH": "ph-manila-1"}
 ROLES = {
     "SERVICE": ["service"],
     "ADMIN": ["admin"],
@@ -56,80 +59,13 @@ class LiveApi:
         return env
 
 
-def write_config(home: Path) -> Path:
-    lines = [f'[database]\nurl = "sqlite:///{home / "meta.db"}"\n']
-    for name, location in (("JP", "ap-northeast-1"), ("PH", "ph-manila-1")):
-        lines.append(
-            f'[regions.{name}]\nlocation = "{location}"\n'
-            f'[regions.{name}.store]\nkind = "local"\npath = "{home / "objects" / name.lower()}"\n'
-            f'[regions.{name}.keys]\nkind = "local"\npath = "{home / f"keys-{name}.db"}"\n'
-        )
-    path = home / "recvault.toml"
-    path.write_text("\n".join(lines))
-    return path
-
-
-def wait_ready(addr: str, process: subprocess.Popen[bytes] | None, within: float) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the API exited with {process.returncode}")
-        try:
-            if httpx.get(f"{addr}/readyz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the API at {addr} was not ready within {within} s")
-
-
-def start_api(home: Path, env: dict[str, str], attempts: int = 3) -> tuple[Any, str]:
-    """uvicorn on a free port; if another process took the port first, try another."""
-    for attempt in range(1, attempts + 1):
-        port = free_port()
-        with (home / "api.log").open("ab") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "api.app:build",
-                    "--factory",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=home,
-            )
-        addr = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(addr, process, 60)
-            return process, addr
-        except RuntimeError:
-            process.terminate()
-            process.wait(timeout=20)
-            if attempt == attempts:
-                raise
-    raise AssertionError("unreachable")
-
-
 @pytest.fixture(scope="module")
 def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     home = tmp_path_factory.mktemp("api")
-    secret_env = {
-        "RECVAULT_NAME_SECRET": secrets.token_hex(32),
-        "RECVAULT_SIGNING_KEY": secrets.token_hex(32),
-        "RECVAULT_MASTER_KEY": secrets.token_hex(32),
-    }
-    config = write_config(home)
+    secrets_env = secret_env()
+    config = write_toml(home, CLI_LOCATIONS)
     settings = Settings.load(
-        config, **{k.removeprefix("RECVAULT_").lower(): v for k, v in secret_env.items()}
+        config, **{k.removeprefix("RECVAULT_").lower(): v for k, v in secrets_env.items()}
     )
     upgrade(settings.database.url)
     vault = RecordVault.from_settings(settings)
@@ -139,9 +75,7 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
         for role, roles in ROLES.items()
     }
     vault.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECVAULT_")}
-    env.update(secret_env, RECVAULT_CONFIG=str(config), PYTHONPATH=str(ROOT))
-    process, addr = start_api(home, env)
+    process, addr = serve(home, server_env(config, secrets_env))
     try:
         work = home / "work"
         work.mkdir()

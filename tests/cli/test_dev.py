@@ -17,8 +17,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.cli.conftest import ROOT, LiveApi, run_cli, wait_ready
+from tests.cli.conftest import ROOT, LiveApi, run_cli
 from tests.fixtures.bao import free_port
+from tests.fixtures.settings import wait_ready
 from vault.cli.dev import read_env_file
 
 pytestmark = pytest.mark.xdist_group("recvault-dev")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.fixtures.settings import TOKEN_ENV, region_configs
+from tests.fixtures.settings import vault_settings as fixture_settings
 from vault import RecordVault, Settings
 from vault.metadata.migrate import upgrade
 
@@ -15,33 +16,10 @@ def vault_settings(
     db_url: str, tmp_path, keys: str = "local", bao=None, stores=None, **extra
 ) -> Settings:
     """Settings for JP and PH; ``stores`` maps a region to a store config (default local)."""
-    regions = {}
-    for name, location in (("JP", "ap-northeast-1"), ("PH", "ap-southeast-1")):
-        if keys == "local":
-            key_cfg = {"kind": "local", "path": str(tmp_path / f"keys-{name}.db")}
-        else:
-            key_cfg = {
-                "kind": "vault",
-                "addr": bao.addr,
-                "mount": f"transit-{name.lower()}",
-                "token_env": "RECVAULT_TEST_VAULT_TOKEN",
-            }
-        regions[name] = {
-            "location": location,
-            "store": (stores or {}).get(
-                name, {"kind": "local", "path": str(tmp_path / "objects" / name.lower())}
-            ),
-            "keys": key_cfg,
-        }
-    return Settings.load(
-        None,
-        database={"url": db_url},
-        regions=regions,
-        name_secret=secrets.token_hex(32),
-        signing_key=secrets.token_hex(32),
-        master_key=secrets.token_hex(32),
-        **extra,
+    regions = region_configs(
+        tmp_path, keys=keys, bao_addr=bao.addr if bao is not None else None, stores=stores
     )
+    return fixture_settings(db_url, regions, **extra)
 
 
 @pytest.fixture
@@ -53,7 +31,7 @@ def make_vault(tmp_path, clock, monkeypatch) -> Iterator[Callable[..., RecordVau
     ) -> RecordVault:
         if bao is not None:
             monkeypatch.setenv(
-                "RECVAULT_TEST_VAULT_TOKEN", getattr(bao, "admin_token", bao.root_token)
+                TOKEN_ENV, getattr(bao, "admin_token", bao.root_token)
             )
         settings = vault_settings(db_url, tmp_path, keys, bao, stores, **extra)
         upgrade(settings.database.url)

@@ -7,7 +7,6 @@ exactly this test's keys; everything else is the shape DESIGN section 9 gives.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,10 +14,10 @@ from dataclasses import dataclass
 import pytest
 
 from keys.bootstrap import bootstrap_transit, create_token
-from vault import RecordVault, Settings
+from tests.fixtures.settings import LOCATIONS, vault_settings
+from vault import RecordVault
 from vault.metadata.migrate import upgrade
 
-LOCATIONS = {"JP": "ap-northeast-1", "PH": "ap-southeast-1"}
 TOKEN_ENV = "RECVAULT_TEST_RESIDENCY_TOKEN"
 
 
@@ -69,14 +68,7 @@ def make_regions(
             }
             for name, location in LOCATIONS.items()
         }
-        settings = Settings.load(
-            None,
-            database={"url": db_url},
-            regions=regions,
-            name_secret=secrets.token_hex(32),
-            signing_key=secrets.token_hex(32),
-            master_key=secrets.token_hex(32),
-        )
+        settings = vault_settings(db_url, regions)
         upgrade(settings.database.url)
         vault = RecordVault.from_settings(settings, clock=clock)
         built.append(vault)
