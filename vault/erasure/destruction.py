@@ -160,7 +160,7 @@ class Destructions:
                     f"destruction {destruction_id} is {row.state}; only scheduled ones cancel"
                 )
             row.state, row.cancelled_by, row.cancelled_at = (
-                "cancelled",
+                DestructionState.CANCELLED,
                 actor.name,
                 self.ctx.clock(),
             )

@@ -21,7 +21,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from vault.domain import SubjectState, TransferItemState, TransferState
+from vault.domain import SubjectState, TransferItemState, TransferState, VersionState
 from vault.errors import Unavailable, VaultError
 from vault.metadata import (
     RecordRow,
@@ -87,16 +87,16 @@ def _rows(engine: Engine, stmt: Any, column: Any, page: int = PAGE) -> Iterator[
 
 
 _VERSION_STATES = {
-    "committed": (Presence.LIVE, "a committed version"),
-    "pending": (Presence.MAYBE, "an uncommitted write"),
-    "erased": (Presence.GONE, "an erased version"),
+    VersionState.COMMITTED: (Presence.LIVE, "a committed version"),
+    VersionState.PENDING: (Presence.MAYBE, "an uncommitted write"),
+    VersionState.ERASED: (Presence.GONE, "an erased version"),
 }
 
 
 def _version(row: Any) -> Expected:
     key, state, region, subject_state = row
     presence, what = _VERSION_STATES.get(state, (Presence.GONE, f"a {state} version"))
-    if subject_state in ("destroyed", "transferred"):
+    if subject_state in (SubjectState.DESTROYED, SubjectState.TRANSFERRED):
         presence, what = Presence.GONE, f"a {subject_state} subject"
     elif subject_state == SubjectState.DESTROYING and presence is Presence.LIVE:
         presence, what = Presence.MAYBE, "a subject being erased"
@@ -145,10 +145,10 @@ def _transit(key: str, region: str, what: str) -> Expected:
 
 
 _SUBJECT_KEYS = {
-    "active": (Presence.LIVE, "a live subject"),
-    "destroying": (Presence.MAYBE, "a subject being erased"),
-    "destroyed": (Presence.GONE, "an erased subject"),
-    "transferred": (Presence.GONE, "a transferred subject"),
+    SubjectState.ACTIVE: (Presence.LIVE, "a live subject"),
+    SubjectState.DESTROYING: (Presence.MAYBE, "a subject being erased"),
+    SubjectState.DESTROYED: (Presence.GONE, "an erased subject"),
+    SubjectState.TRANSFERRED: (Presence.GONE, "a transferred subject"),
 }
 
 
