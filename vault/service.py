@@ -36,12 +36,14 @@ from vault.domain import (
 )
 from vault.domain import RecordInfo as RecordInfo
 from vault.durations import Duration, require_aware
-from vault.erasure.requests import Rights
+from vault.erasure.requests import ErasureRequests
+from vault.erasure.restriction import set_restriction
 from vault.errors import ConfigError, VaultError
 from vault.format.content import Content
 from vault.format.reader import RecordReader
 from vault.metadata import make_engine
 from vault.principals import Principals
+from vault.records.export import SubjectExport
 from vault.records.gc import GarbageCollector
 from vault.records.reads import Records
 from vault.records.subjects import Subjects
@@ -76,7 +78,8 @@ class RecordVault:
         self._gc = GarbageCollector(ctx)
         self._holds = Holds(ctx)
         self._disposal = Disposal(ctx)
-        self._rights = Rights(ctx, self._disposal, self._records)
+        self._erasure = ErasureRequests(ctx, self._disposal)
+        self._export = SubjectExport(ctx, self._records)
         self._rotation = KeyRotation(ctx)
         self.principals = Principals(ctx)
         self._residency = ResidencyCheck(ctx)
@@ -210,22 +213,22 @@ class RecordVault:
     # -- subject rights (DPO) ---------------------------------------------------------
 
     def request_erasure(self, subject_id: str, *, actor: Actor | str = SYSTEM) -> ErasureDecision:
-        return self._rights.request_erasure(subject_id, _actor(actor))
+        return self._erasure.request_erasure(subject_id, _actor(actor))
 
     def erasure_status(self, subject_id: str, *, actor: Actor | str = SYSTEM) -> ErasureDecision:
-        return self._rights.erasure_status(subject_id, _actor(actor))
+        return self._erasure.erasure_status(subject_id, _actor(actor))
 
     def restrict(self, subject_id: str, *, actor: Actor | str = SYSTEM) -> None:
-        self._rights.set_restriction(subject_id, True, _actor(actor))
+        set_restriction(self._ctx, subject_id, True, _actor(actor))
 
     def unrestrict(self, subject_id: str, *, actor: Actor | str = SYSTEM) -> None:
-        self._rights.set_restriction(subject_id, False, _actor(actor))
+        set_restriction(self._ctx, subject_id, False, _actor(actor))
 
     def export_subject(
         self, subject_id: str, out: IO[bytes], *, actor: Actor | str = SYSTEM
     ) -> dict[str, object]:
         """Write a zip of the subject's records and ``manifest.json``; return the manifest."""
-        return self._rights.export(subject_id, out, _actor(actor))
+        return self._export.export(subject_id, out, _actor(actor))
 
     # -- retention and disposal (compliance) -------------------------------------
 

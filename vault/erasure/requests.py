@@ -1,20 +1,17 @@
-"""Data subjects' rights: erasure requests, restriction, and export (DPO).
+"""Erasure requests (DPO): accepted, then scheduled at once or deferred with every reason.
 
-Erasure is accepted and either scheduled at once (nothing blocks it) or
-deferred with the earliest date and every reason; deferred requests are
-executed by the sweep once eligible. Restriction blocks service reads and
-writes; the DPO can still export. Export streams a zip of every stored
-version plus ``manifest.json``; it is not a processing event.
+Nothing blocking: the subject key's destruction is scheduled (after the
+cancellable waiting period). Otherwise the request is deferred with the
+earliest date and every reason (retention, a legal hold, restriction); the
+sweep carries it out once eligible.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
-import zipfile
 from datetime import datetime
-from typing import IO, Any
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -25,9 +22,7 @@ from vault.domain import (
     ErasureDecision,
     ErasureStatus,
     Reason,
-    RecordState,
     SubjectState,
-    VersionState,
     to_json,
 )
 from vault.erasure.destruction import (
@@ -37,19 +32,8 @@ from vault.erasure.destruction import (
     subject_decision,
 )
 from vault.errors import NotFound
-from vault.metadata import ErasureRequestRow, RecordRow, RecordVersionRow, session_scope
-from vault.records.reads import Records
+from vault.metadata import ErasureRequestRow, session_scope
 from vault.retention.disposal import Disposal
-
-_EXT = {
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "application/pdf": ".pdf",
-    "model/stl": ".stl",
-    "application/dicom": ".dcm",
-    "text/plain": ".txt",
-    "application/json": ".json",
-}
 
 
 def _decision(row: ErasureRequestRow, destruction_id: str | None = None) -> ErasureDecision:
@@ -73,11 +57,10 @@ def _reasons_json(items: tuple[Reason, ...]) -> str:
     return json.dumps(to_json(items))
 
 
-class Rights:
-    def __init__(self, ctx: VaultContext, disposal: Disposal, records: Records) -> None:
+class ErasureRequests:
+    def __init__(self, ctx: VaultContext, disposal: Disposal) -> None:
         self.ctx = ctx
         self.disposal = disposal
-        self.records = records
 
     def request_erasure(self, subject_id: str, actor: Actor) -> ErasureDecision:
         now = self.ctx.clock()
@@ -140,100 +123,3 @@ class Rights:
                     target=row.id,
                 )
             return _decision(row, destruction.id if destruction else None)
-
-    def set_restriction(self, subject_id: str, restricted: bool, actor: Actor) -> None:
-        with session_scope(self.ctx.engine) as session:
-            subject = self.ctx.subject(session, subject_id, for_update=True)
-            self.ctx.check_access(subject, actor, data=False)
-            subject.restricted = restricted
-            session.add(subject)
-            self.ctx.audit.about(
-                session,
-                actor,
-                "subject.restrict" if restricted else "subject.unrestrict",
-                subject,
-            )
-
-    def export(self, subject_id: str, out: IO[bytes], actor: Actor) -> dict[str, object]:
-        """Write a zip of every stored version and ``manifest.json`` to ``out``."""
-        with (
-            self.ctx.audit_refusal(actor, "subject.export", subject_id) as note,
-            session_scope(self.ctx.engine) as session,
-        ):
-            subject = self.ctx.subject(session, subject_id)
-            note.about(subject)
-            self.ctx.check_access(subject, actor, data=True)
-            region = subject.region
-            rows = session.exec(
-                select(RecordRow, RecordVersionRow)
-                .join(RecordVersionRow, col(RecordVersionRow.record_id) == col(RecordRow.id))
-                .where(RecordRow.subject_id == subject_id)
-                .where(RecordRow.state == RecordState.ACTIVE)
-                .where(RecordVersionRow.state == VersionState.COMMITTED)
-                .order_by(
-                    col(RecordRow.created_at), col(RecordRow.id), col(RecordVersionRow.version)
-                )
-            ).all()
-            plan = [
-                (
-                    r.id,
-                    r.category,
-                    r.retain_until,
-                    r.last_processed_at,
-                    v.version,
-                    v.size,
-                    v.content_type,
-                    v.created_at,
-                )
-                for r, v in rows
-            ]
-        manifest_records: dict[str, dict[str, object]] = {}
-        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-            for rid, category, retain, processed, version, size, ctype, created in plan:
-                name = f"records/{rid}/v{version}{_EXT.get(ctype, '.bin')}"
-                digest = hashlib.sha256()
-                reader = self.records.open(rid, version, None, actor, "export")
-                with reader, archive.open(name, "w", force_zip64=size > 2**31) as entry:
-                    for chunk in reader.iter_chunks():
-                        digest.update(chunk)
-                        entry.write(chunk)
-                entry_meta = manifest_records.setdefault(
-                    rid,
-                    {
-                        "id": rid,
-                        "category": category,
-                        "retain_until": retain.isoformat(),
-                        "last_processed_at": processed.isoformat(),
-                        "versions": [],
-                    },
-                )
-                versions = entry_meta["versions"]
-                assert isinstance(versions, list)
-                versions.append(
-                    {
-                        "version": version,
-                        "size": size,
-                        "content_type": ctype,
-                        "created_at": created.isoformat(),
-                        "path": name,
-                        "sha256": digest.hexdigest(),
-                    }
-                )
-            manifest: dict[str, object] = {
-                "type": "recvault.subject-export",
-                "subject_id": subject_id,
-                "region": region,
-                "exported_at": self.ctx.clock().isoformat(),
-                "exported_by": actor.name,
-                "records": list(manifest_records.values()),
-            }
-            archive.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
-        self.ctx.audit.record(
-            actor=actor,
-            action="subject.export",
-            target=subject_id,
-            subject_id=subject_id,
-            region=region,
-            purpose="subject access request",
-        )
-        return manifest

@@ -1,22 +1,77 @@
-"""Operations on a subject key across the DB and the key provider.
+"""Per-record erasure: a record's objects and DEKs go, then its subject's key is resealed.
 
-``reseal_subject`` is the per-record crypto-shred (DESIGN section 4): after a
-record's objects and wrapped DEKs are gone, the subject key is rotated, every
-remaining DEK rewrapped, the minimum versions raised and older versions
-trimmed, so a stray copy of the erased record's wrapped DEK is dead too. It
-runs on the rotation machinery of ``vault.rotation.rotate``.
+DESIGN section 4: after a record's objects and wrapped DEKs are gone, the
+subject key is rotated, every remaining DEK rewrapped, the minimum versions
+raised and older versions trimmed, so a stray copy of the erased record's
+wrapped DEK (a DB backup, an object header in a replica) is dead too. The
+reseal runs as a persisted rotation job: stopped half-way, the next rotation
+run or sweep resumes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
+from sqlmodel import select
+
 from vault.context import VaultContext
+from vault.domain import Actor, RecordState, VersionState
+from vault.metadata import RecordRow, RecordVersionRow, session_scope
+from vault.retention.holds import active_holds
+from vault.retention.rules import RecordFacts, decide_record
 from vault.rotation.rotate import KeyRotation
 
 
-def reseal_subject(ctx: VaultContext, subject_id: str) -> int:
-    """Rotate the subject key, rewrap every live DEK, retire and trim older versions.
+def erase_records(ctx: VaultContext, by_subject: Mapping[str, Sequence[str]], actor: Actor) -> int:
+    """Erase each record that may still go, then reseal each subject that lost one."""
+    erased = 0
+    resealed: list[str] = []
+    for subject_id, record_ids in by_subject.items():
+        done = sum(erase_record(ctx, record_id, actor) for record_id in record_ids)
+        if done:
+            erased += done
+            resealed.append(subject_id)
+    rotation = KeyRotation(ctx)
+    for subject_id in resealed:
+        rotation.reseal(subject_id)
+    return erased
 
-    It runs as a persisted rotation job (``vault.rotation.rotate``): stopped half-way, it is
-    resumed by the next rotation run or sweep.
-    """
-    return KeyRotation(ctx).reseal(subject_id)
+
+def erase_record(ctx: VaultContext, record_id: str, actor: Actor) -> bool:
+    """Erase one record: delete its objects, wipe its DEKs (the caller reseals the key)."""
+    with session_scope(ctx.engine) as session:
+        record = session.get(RecordRow, record_id, with_for_update=True)
+        if record is None or record.state != RecordState.ACTIVE:
+            return False
+        subject = ctx.subject(session, record.subject_id)
+        verdict = decide_record(
+            RecordFacts(record.id, record.retain_until),
+            active_holds(session, subject.id),
+            subject.id,
+            subject.restricted,
+            ctx.clock(),
+        )
+        if not verdict.disposable:
+            return False
+        objects = []
+        for version in session.exec(
+            select(RecordVersionRow).where(RecordVersionRow.record_id == record_id)
+        ).all():
+            objects.append(version.object_key)
+            version.state = VersionState.ERASED
+            version.wrapped_dek, version.header = None, None
+            session.add(version)
+        record.state, record.erased_at = RecordState.ERASED, ctx.clock()
+        session.add(record)
+        ctx.audit.about(
+            session,
+            actor,
+            "record.erase",
+            subject,
+            target=record_id,
+            purpose="retention-passed",
+        )
+        region = ctx.region(subject.region)
+    for key in objects:
+        region.store.delete(key)
+    return True

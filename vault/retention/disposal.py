@@ -1,4 +1,4 @@
-"""Disposal: plan what may go, erase records alone, and crypto-shred whole subjects.
+"""Disposal: plan what may go, then sweep: erase records alone or crypto-shred whole subjects.
 
 ``plan`` looks at candidates only: records whose retention has passed,
 subjects with an open erasure request, and scheduled destructions. Each gets
@@ -29,7 +29,6 @@ from vault.domain import (
     RecordState,
     SubjectState,
     SweepResult,
-    VersionState,
 )
 from vault.erasure.destruction import (
     Destructions,
@@ -39,11 +38,10 @@ from vault.erasure.destruction import (
     reasons,
     subject_decision,
 )
-from vault.erasure.reseal import reseal_subject
+from vault.erasure.reseal import erase_records
 from vault.metadata import (
     DisposalApprovalRow,
     RecordRow,
-    RecordVersionRow,
     SubjectRow,
     session_scope,
 )
@@ -195,7 +193,7 @@ class Disposal(Destructions):
             if review and not item.approved:
                 awaiting += 1
                 continue
-            if item.action == DisposalAction.ERASE_RECORD and self.erase_record(item.id, actor):
+            if item.action == DisposalAction.ERASE_RECORD:
                 erased.setdefault(item.subject_id, []).append(item.id)
             elif (
                 item.action == DisposalAction.SCHEDULE_DESTRUCTION
@@ -204,13 +202,12 @@ class Disposal(Destructions):
                 scheduled += 1
             if review:
                 self._use_approval(item.id)
-        for subject_id in erased:
-            reseal_subject(self.ctx, subject_id)
+        records_erased = erase_records(self.ctx, erased, actor)
         more_executed, more_blocked = self.execute_due(actor)
         extended = extend_locks(self.ctx)
         return SweepResult(
             retention_locks_extended=extended,
-            records_erased=sum(len(v) for v in erased.values()),
+            records_erased=records_erased,
             destructions_scheduled=scheduled,
             destructions_executed=executed + more_executed,
             destructions_blocked=blocked + more_blocked,
@@ -226,42 +223,3 @@ class Disposal(Destructions):
             ).all():
                 row.used_at = self.ctx.clock()
                 session.add(row)
-
-    def erase_record(self, record_id: str, actor: Actor) -> bool:
-        """Erase one record: delete its objects, wipe its DEKs (the caller reseals the key)."""
-        with session_scope(self.ctx.engine) as session:
-            record = session.get(RecordRow, record_id, with_for_update=True)
-            if record is None or record.state != RecordState.ACTIVE:
-                return False
-            subject = self.ctx.subject(session, record.subject_id)
-            verdict = decide_record(
-                RecordFacts(record.id, record.retain_until),
-                active_holds(session, subject.id),
-                subject.id,
-                subject.restricted,
-                self.ctx.clock(),
-            )
-            if not verdict.disposable:
-                return False
-            objects = []
-            for version in session.exec(
-                select(RecordVersionRow).where(RecordVersionRow.record_id == record_id)
-            ).all():
-                objects.append(version.object_key)
-                version.state = VersionState.ERASED
-                version.wrapped_dek, version.header = None, None
-                session.add(version)
-            record.state, record.erased_at = RecordState.ERASED, self.ctx.clock()
-            session.add(record)
-            self.ctx.audit.about(
-                session,
-                actor,
-                "record.erase",
-                subject,
-                target=record_id,
-                purpose="retention-passed",
-            )
-            region = self.ctx.region(subject.region)
-        for key in objects:
-            region.store.delete(key)
-        return True
