@@ -16,12 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
 
-from sqlalchemy import bindparam, insert, update
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import insert
 from sqlmodel import Session, func, select
 
-from keys.base import DekWrapper, WrappedDek
-from vault.audit.chain import AuditEntry
+from keys.base import DekWrapper
 from vault.context import VaultContext
 from vault.crypto import random_bytes
 from vault.domain import (
@@ -43,19 +42,15 @@ from vault.format.content import Content, content_length, content_stream
 from vault.format.envelope import KeyBlock, ObjectContext, seal
 from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, session_scope
 from vault.pools import shared_pool
+from vault.records.commit import RECORDS, VERSIONS, PendingVersion, commit_versions
 from vault.residency.transfer import transfer_in_progress
 from vault.retention.object_lock import lock_new_versions
-from vault.retention.processing import cancel_pending_destruction
 from vault.storage.base import ObjectStore, PutBatch
 
 
 def _writers(threads: int) -> ThreadPoolExecutor:
     """Threads that seal and store a bulk put's objects on a store with parallel puts."""
     return shared_pool(f"write-{threads}", threads)
-
-
-RECORDS = RecordRow.__table__  # type: ignore[attr-defined]
-VERSIONS = RecordVersionRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -67,20 +62,6 @@ class RecordInput:
     content: Content
     content_type: str = "application/octet-stream"
     size: int | None = None
-
-
-@dataclass
-class _Pending:
-    item: RecordInput
-    record_id: str
-    version: int
-    subject: SubjectRow
-    length: int
-    object_key: str
-    dek: bytes = b""
-    wrapped: WrappedDek | None = None
-    header: bytes = b""
-    etag: str = ""
 
 
 def _category(value: Category | str) -> Category:
@@ -146,25 +127,26 @@ class RecordWriter:
 
     def _pending(
         self, item: RecordInput, record_id: str, version: int, subject: SubjectRow
-    ) -> _Pending:
+    ) -> PendingVersion:
         _category(item.category)
-        _content_type(item.content_type)
+        content_type = _content_type(item.content_type)
         length = content_length(item.content, item.size)
         limit = self.ctx.settings.limits.max_record_bytes
         if length > limit:
             raise TooLarge(f"content of {length} bytes exceeds the limit of {limit} bytes")
         object_id = uuid.uuid4().hex
-        return _Pending(
+        return PendingVersion(
             item=item,
             record_id=record_id,
             version=version,
             subject=subject,
             length=length,
             object_key=f"{subject.region}/{object_id[:2]}/{object_id}",
+            content_type=content_type,
         )
 
-    def _plan_new(self, items: Sequence[RecordInput], actor: Actor) -> list[_Pending]:
-        plan: list[_Pending] = []
+    def _plan_new(self, items: Sequence[RecordInput], actor: Actor) -> list[PendingVersion]:
+        plan: list[PendingVersion] = []
         target = items[0].subject_id
         with (
             self.ctx.audit_refusal(actor, "record.create", target) as note,
@@ -182,8 +164,8 @@ class RecordWriter:
                 plan.append(self._pending(item, uuid.uuid4().hex, 1, subject))
         return plan
 
-    def _wrap(self, plan: list[_Pending]) -> None:
-        by_key: dict[tuple[str, str], list[_Pending]] = {}
+    def _wrap(self, plan: list[PendingVersion]) -> None:
+        by_key: dict[tuple[str, str], list[PendingVersion]] = {}
         for p in plan:
             p.dek = random_bytes(32)
             by_key.setdefault((p.subject.region, p.subject.key_name), []).append(p)
@@ -194,7 +176,7 @@ class RecordWriter:
                 p.wrapped = w
 
     def _write(
-        self, plan: list[_Pending], actor: Actor, purpose: str, action: str
+        self, plan: list[PendingVersion], actor: Actor, purpose: str, action: str
     ) -> list[RecordInfo]:
         self._wrap(plan)
         now = self.ctx.clock()
@@ -231,7 +213,7 @@ class RecordWriter:
                             "wrapped_dek": p.wrapped.ciphertext if p.wrapped else None,
                             "key_name": p.wrapped.key_name if p.wrapped else "",
                             "key_version": p.wrapped.key_version if p.wrapped else 0,
-                            "content_type": _content_type(p.item.content_type),
+                            "content_type": p.content_type,
                             "etag": "",
                             "created_at": now,
                         }
@@ -248,11 +230,11 @@ class RecordWriter:
         except BaseException:
             self._abandon(plan)
             raise
-        infos = self._commit(plan, actor, purpose, action)
+        infos = commit_versions(self.ctx, plan, actor, purpose, action)
         lock_new_versions(self.ctx, [(p.record_id, p.version) for p in plan])
         return infos
 
-    def _refresh_if_stale(self, subject: SubjectRow, group: list[_Pending]) -> None:
+    def _refresh_if_stale(self, subject: SubjectRow, group: list[PendingVersion]) -> None:
         """Rewrap DEKs wrapped under a key version retired while this write was prepared."""
         stale = [p for p in group if p.wrapped and p.wrapped.key_version < subject.min_key_version]
         if stale:
@@ -263,7 +245,7 @@ class RecordWriter:
             for p, wrapped in zip(stale, fresh, strict=True):
                 p.wrapped = wrapped
 
-    def _store_batches(self, plan: list[_Pending]) -> None:
+    def _store_batches(self, plan: list[PendingVersion]) -> None:
         """One batch per region, flushed together before the rows commit.
 
         A store that gains nothing from parallel puts (LocalStore: page-cache
@@ -272,7 +254,7 @@ class RecordWriter:
         (docs/benchmarks.md, P5). A network store is written by ``parallel_puts``
         threads at once (S3: 16).
         """
-        by_region: dict[str, list[_Pending]] = {}
+        by_region: dict[str, list[PendingVersion]] = {}
         for p in plan:
             by_region.setdefault(p.subject.region, []).append(p)
         for name, group in sorted(by_region.items()):
@@ -286,7 +268,7 @@ class RecordWriter:
                 list(writers.map(lambda p, b=batch: self._store_object(p, b), group))
             batch.commit()
 
-    def _store_object(self, p: _Pending, store: ObjectStore | PutBatch) -> None:
+    def _store_object(self, p: PendingVersion, store: ObjectStore | PutBatch) -> None:
         assert p.wrapped is not None
         salt = random_bytes(32)
         with content_stream(p.item.content, p.item.size) as (stream, _):
@@ -304,7 +286,7 @@ class RecordWriter:
             store.put(p.object_key, chain([header], chunks))
         p.header, p.etag = header, salt[:16].hex()
 
-    def _abandon(self, plan: list[_Pending]) -> None:
+    def _abandon(self, plan: list[PendingVersion]) -> None:
         """Best effort after a failed write; ``gc`` removes whatever this misses."""
         for p in plan:
             try:
@@ -324,107 +306,3 @@ class RecordWriter:
                         session.delete(record)
         except VaultError:
             pass
-
-    def _commit(
-        self, plan: list[_Pending], actor: Actor, purpose: str, action: str
-    ) -> list[RecordInfo]:
-        now = self.ctx.clock()
-        infos: list[RecordInfo] = []
-        with session_scope(self.ctx.engine) as session:
-            # Locked, so a transfer cannot start between these checks and the commit.
-            subjects = {
-                sid: self.ctx.subject(session, sid, for_update=True)
-                for sid in sorted({p.subject.id for p in plan})
-            }
-            moving = {sid for sid in subjects if transfer_in_progress(session, sid)}
-            ids = [p.record_id for p in plan]
-            current = {
-                row.id: row for row in session.execute(select(RECORDS).where(RECORDS.c.id.in_(ids)))
-            }
-            pending = {
-                (row.record_id, row.version)
-                for row in session.execute(
-                    select(VERSIONS.c.record_id, VERSIONS.c.version)
-                    .where(VERSIONS.c.record_id.in_(ids))
-                    .where(VERSIONS.c.state == VersionState.PENDING.value)
-                )
-            }
-            version_updates, record_updates, events = [], {}, []
-            for p in plan:
-                record = current.get(p.record_id)
-                subject = subjects[p.subject.id]
-                if (
-                    record is None
-                    or (p.record_id, p.version) not in pending
-                    or (subject.state != SubjectState.ACTIVE)
-                ):
-                    raise Conflict(f"record {p.record_id} changed while it was written; retry")
-                if subject.id in moving or subject.region != p.subject.region:
-                    raise Conflict(f"subject {subject.id} is being transferred between regions")
-                category = record.category
-                retain = max(record.retain_until, self.ctx.retain_until(category, now))
-                version_updates.append(
-                    {
-                        "b_record_id": p.record_id,
-                        "b_version": p.version,
-                        "state": VersionState.COMMITTED.value,
-                        "header": p.header,
-                        "etag": p.etag,
-                        "committed_at": now,
-                    }
-                )
-                latest = max(record.current_version, p.version)
-                record_updates[p.record_id] = {
-                    "b_id": p.record_id,
-                    "state": RecordState.ACTIVE.value
-                    if record.state == RecordState.PENDING
-                    else record.state,
-                    "current_version": latest,
-                    "last_processed_at": now,
-                    "retain_until": retain,
-                }
-                events.append(AuditEntry(action, p.record_id, subject.id, subject.region, purpose))
-                infos.append(
-                    RecordInfo(
-                        id=p.record_id,
-                        subject_id=subject.id,
-                        category=Category(category),
-                        state=RecordState.ACTIVE,
-                        version=latest,
-                        size=p.length,
-                        content_type=_content_type(p.item.content_type),
-                        created_at=record.created_at,
-                        last_processed_at=now,
-                        retain_until=retain,
-                        region=subject.region,
-                    )
-                )
-            session.execute(
-                update(VERSIONS)
-                .where(VERSIONS.c.record_id == bindparam("b_record_id"))
-                .where(VERSIONS.c.version == bindparam("b_version"))
-                .values(
-                    state=bindparam("state"),
-                    header=bindparam("header"),
-                    etag=bindparam("etag"),
-                    committed_at=bindparam("committed_at"),
-                ),
-                version_updates,
-            )
-            session.execute(
-                update(RECORDS)
-                .where(RECORDS.c.id == bindparam("b_id"))
-                .values(
-                    state=bindparam("state"),
-                    current_version=bindparam("current_version"),
-                    last_processed_at=bindparam("last_processed_at"),
-                    retain_until=bindparam("retain_until"),
-                ),
-                list(record_updates.values()),
-            )
-            for subject_id in subjects:
-                cancel_pending_destruction(session, subject_id, now)
-            self.ctx.audit.append_many(session, actor, events)
-        return infos
-
-    # -- reading ---------------------------------------------------------------
