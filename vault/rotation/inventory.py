@@ -179,93 +179,14 @@ def rotate_due_keys(ctx: VaultContext, rotation: KeyRotation, actor: Actor) -> R
 def key_status(ctx: VaultContext) -> KeyStatus:
     now = ctx.clock()
     rotation = ctx.settings.rotation
-    names = sorted(ctx.regions)
-    parts: dict[str, dict[str, Any]] = {name: {"region": name} for name in names}
-
-    def part(region: str) -> dict[str, Any]:
-        return parts.setdefault(region, {"region": region})
-
+    parts: _Parts = {name: {"region": name} for name in sorted(ctx.regions)}
     with session_scope(ctx.engine) as session:
-        for region, state, count in session.exec(
-            select(SubjectRow.region, SubjectRow.state, func.count()).group_by(
-                col(SubjectRow.region), col(SubjectRow.state)
-            )
-        ).all():
-            if state in (SubjectState.ACTIVE, SubjectState.DESTROYING):
-                part(region)["subject_keys"] = part(region).get("subject_keys", 0) + count
-            elif state == SubjectState.DESTROYED:
-                part(region)["keys_destroyed"] = count
-
-        live = col(RecordVersionRow.wrapped_dek).is_not(None)
-        on_key = col(SubjectRow.key_name) == col(RecordVersionRow.key_name)
-        for region, version, count in session.exec(
-            select(SubjectRow.region, RecordVersionRow.key_version, func.count())
-            .select_from(RecordVersionRow)
-            .join(SubjectRow, on_key)
-            .where(live)
-            .group_by(col(SubjectRow.region), col(RecordVersionRow.key_version))
-        ).all():
-            versions = part(region).setdefault("versions_in_use", {})
-            versions[int(version)] = count
-            part(region)["deks"] = part(region).get("deks", 0) + count
-
-        for region, count in session.exec(
-            select(SubjectRow.region, func.count())
-            .select_from(RecordVersionRow)
-            .join(SubjectRow, on_key)
-            .where(live)
-            .where(col(RecordVersionRow.key_version) < col(SubjectRow.min_key_version))
-            .group_by(col(SubjectRow.region))
-        ).all():
-            part(region)["deks_awaiting_rewrap"] = count
-
-        for region, since in _oldest_in_use(session):
-            if since is not None:
-                part(region)["oldest_version_in_use_since"] = since
-                age = (now - since).total_seconds() / 86400
-                part(region)["oldest_version_in_use_age_days"] = round(age, 3)
-
-        for due in due_keys(session, now, rotation.max_age):
-            entry = part(due.region)
-            entry["keys_past_max_age"] = entry.get("keys_past_max_age", 0) + 1
-            if len(entry.setdefault("due", [])) < DUE_LISTED:
-                entry["due"].append(due)
-
-        for destruction in session.exec(
-            select(KeyDestructionRow)
-            .where(col(KeyDestructionRow.state).in_(OPEN_DESTRUCTION))
-            .order_by(col(KeyDestructionRow.not_before))
-        ).all():
-            part(destruction.region).setdefault("pending_destruction", []).append(
-                PendingDestruction(
-                    destruction.id,
-                    destruction.subject_id,
-                    destruction.state,
-                    destruction.scheduled_at,
-                    destruction.not_before,
-                )
-            )
-
-        for row in session.exec(
-            select(KeyRotationRow)
-            .where(col(KeyRotationRow.state).in_([*OPEN_ROTATION, RotationState.FAILED]))
-            .order_by(col(KeyRotationRow.started_at))
-        ).all():
-            bucket = "failed_rotations" if row.state == RotationState.FAILED else "open_rotations"
-            part(row.region).setdefault(bucket, []).append(
-                RotationJob(
-                    row.id,
-                    row.subject_id,
-                    row.state,
-                    row.reason,
-                    row.target_version,
-                    row.rewrapped,
-                    row.claimed_by is not None,
-                    row.started_at,
-                    row.finished_at,
-                )
-            )
-
+        _count_keys(session, parts)
+        _count_deks(session, parts)
+        _note_oldest(session, parts, now)
+        _note_due(session, parts, now, rotation.max_age)
+        _note_destructions(session, parts)
+        _note_rotation_jobs(session, parts)
     regions = {
         name: RegionKeyStatus(
             **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}  # type: ignore[arg-type]
@@ -273,6 +194,107 @@ def key_status(ctx: VaultContext) -> KeyStatus:
         for name, values in sorted(parts.items())
     }
     return KeyStatus(now, str(rotation.max_age), rotation.keep_versions, regions)
+
+
+#: per region, the fields of its ``RegionKeyStatus`` as they are counted
+_Parts = dict[str, dict[str, Any]]
+
+
+def _part(parts: _Parts, region: str) -> dict[str, Any]:
+    return parts.setdefault(region, {"region": region})
+
+
+def _count_keys(session: Session, parts: _Parts) -> None:
+    for region, state, count in session.exec(
+        select(SubjectRow.region, SubjectRow.state, func.count()).group_by(
+            col(SubjectRow.region), col(SubjectRow.state)
+        )
+    ).all():
+        part = _part(parts, region)
+        if state in (SubjectState.ACTIVE, SubjectState.DESTROYING):
+            part["subject_keys"] = part.get("subject_keys", 0) + count
+        elif state == SubjectState.DESTROYED:
+            part["keys_destroyed"] = count
+
+
+def _count_deks(session: Session, parts: _Parts) -> None:
+    """DEKs per key version, and those still below their subject's minimum version."""
+    live = col(RecordVersionRow.wrapped_dek).is_not(None)
+    on_key = col(SubjectRow.key_name) == col(RecordVersionRow.key_name)
+    for region, version, count in session.exec(
+        select(SubjectRow.region, RecordVersionRow.key_version, func.count())
+        .select_from(RecordVersionRow)
+        .join(SubjectRow, on_key)
+        .where(live)
+        .group_by(col(SubjectRow.region), col(RecordVersionRow.key_version))
+    ).all():
+        part = _part(parts, region)
+        part.setdefault("versions_in_use", {})[int(version)] = count
+        part["deks"] = part.get("deks", 0) + count
+    for region, count in session.exec(
+        select(SubjectRow.region, func.count())
+        .select_from(RecordVersionRow)
+        .join(SubjectRow, on_key)
+        .where(live)
+        .where(col(RecordVersionRow.key_version) < col(SubjectRow.min_key_version))
+        .group_by(col(SubjectRow.region))
+    ).all():
+        _part(parts, region)["deks_awaiting_rewrap"] = count
+
+
+def _note_oldest(session: Session, parts: _Parts, now: datetime) -> None:
+    for region, since in _oldest_in_use(session):
+        if since is not None:
+            part = _part(parts, region)
+            part["oldest_version_in_use_since"] = since
+            part["oldest_version_in_use_age_days"] = round((now - since).total_seconds() / 86400, 3)
+
+
+def _note_due(session: Session, parts: _Parts, now: datetime, max_age: Duration) -> None:
+    for due in due_keys(session, now, max_age):
+        part = _part(parts, due.region)
+        part["keys_past_max_age"] = part.get("keys_past_max_age", 0) + 1
+        if len(part.setdefault("due", [])) < DUE_LISTED:
+            part["due"].append(due)
+
+
+def _note_destructions(session: Session, parts: _Parts) -> None:
+    for destruction in session.exec(
+        select(KeyDestructionRow)
+        .where(col(KeyDestructionRow.state).in_(OPEN_DESTRUCTION))
+        .order_by(col(KeyDestructionRow.not_before))
+    ).all():
+        _part(parts, destruction.region).setdefault("pending_destruction", []).append(
+            PendingDestruction(
+                destruction.id,
+                destruction.subject_id,
+                destruction.state,
+                destruction.scheduled_at,
+                destruction.not_before,
+            )
+        )
+
+
+def _note_rotation_jobs(session: Session, parts: _Parts) -> None:
+    for row in session.exec(
+        select(KeyRotationRow)
+        .where(col(KeyRotationRow.state).in_([*OPEN_ROTATION, RotationState.FAILED]))
+        .order_by(col(KeyRotationRow.started_at))
+    ).all():
+        bucket = "failed_rotations" if row.state == RotationState.FAILED else "open_rotations"
+        _part(parts, row.region).setdefault(bucket, []).append(
+            RotationJob(
+                row.id,
+                row.subject_id,
+                row.state,
+                row.reason,
+                row.target_version,
+                row.rewrapped,
+                row.claimed_by is not None,
+                row.started_at,
+                row.finished_at,
+            )
+        )
 
 
 def _oldest_in_use(session: Session) -> list[tuple[str, datetime | None]]:
