@@ -26,6 +26,7 @@ from vault.domain import (
     DisposalItem,
     DisposalKind,
     DisposalPlan,
+    Reason,
     RecordState,
     SubjectState,
     SweepResult,
@@ -82,44 +83,23 @@ class Disposal(Destructions):
         now: datetime,
         approved: set[str],
     ) -> list[DisposalItem]:
+        """The subject as a whole when all of it may go, else each of its records due."""
         decision = subject_decision(session, subject, now)
         scheduled = open_destruction(session, subject.id)
         requested = open_request(session, subject.id) is not None
         automatic = self.ctx.settings.destruction.automatic
         if decision.disposable and (automatic or requested):
-            action = (
-                DisposalAction.DESTROY
-                if scheduled and scheduled.not_before <= now
-                else (
-                    DisposalAction.AWAIT_WAITING_PERIOD
-                    if scheduled
-                    else DisposalAction.SCHEDULE_DESTRUCTION
-                )
-            )
-            return [
-                DisposalItem(
-                    DisposalKind.SUBJECT,
-                    subject.id,
-                    subject.id,
-                    True,
-                    action,
-                    (),
-                    subject.id in approved,
-                )
-            ]
+            if scheduled is None:
+                action = DisposalAction.SCHEDULE_DESTRUCTION
+            elif scheduled.not_before <= now:
+                action = DisposalAction.DESTROY
+            else:
+                action = DisposalAction.AWAIT_WAITING_PERIOD
+            return [_subject_item(subject.id, True, action, (), approved)]
         items = []
         if requested or scheduled:
-            items.append(
-                DisposalItem(
-                    DisposalKind.SUBJECT,
-                    subject.id,
-                    subject.id,
-                    False,
-                    DisposalAction.KEEP,
-                    reasons(decision.blocks),
-                    subject.id in approved,
-                )
-            )
+            kept = reasons(decision.blocks)
+            items.append(_subject_item(subject.id, False, DisposalAction.KEEP, kept, approved))
         holds = active_holds(session, subject.id)
         for record in (r for r in due if r.subject_id == subject.id):
             verdict = decide_record(
@@ -129,18 +109,14 @@ class Disposal(Destructions):
                 subject.restricted,
                 now,
             )
-            action = (
-                DisposalAction.ERASE_RECORD
-                if verdict.disposable and automatic
-                else DisposalAction.KEEP
-            )
+            erase = verdict.disposable and automatic
             items.append(
                 DisposalItem(
                     DisposalKind.RECORD,
                     record.id,
                     subject.id,
-                    verdict.disposable and automatic,
-                    action,
+                    erase,
+                    DisposalAction.ERASE_RECORD if erase else DisposalAction.KEEP,
                     reasons(verdict.blocks),
                     record.id in approved,
                 )
@@ -223,3 +199,21 @@ class Disposal(Destructions):
             ).all():
                 row.used_at = self.ctx.clock()
                 session.add(row)
+
+
+def _subject_item(
+    subject_id: str,
+    disposable: bool,
+    action: DisposalAction,
+    why: tuple[Reason, ...],
+    approved: set[str],
+) -> DisposalItem:
+    return DisposalItem(
+        DisposalKind.SUBJECT,
+        subject_id,
+        subject_id,
+        disposable,
+        action,
+        why,
+        subject_id in approved,
+    )
