@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from vault.erasure.certificates import verify_document
+from vault.crypto.documents import verify_document
 
 
 def test_residency_report_is_signed(api):

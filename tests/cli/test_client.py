@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import ROOT, LiveApi, Result, run_cli, run_cli_process
-from vault.erasure.certificates import verify_document
+from vault.crypto.documents import verify_document
 
 
 def ok_json(result: Result) -> object:

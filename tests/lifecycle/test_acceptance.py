@@ -15,7 +15,7 @@ import pytest
 
 from tests.core.conftest import vault_settings
 from vault import Actor, RecordVault, Role
-from vault.erasure.certificates import verify_document
+from vault.crypto.documents import verify_document
 from vault.errors import Erased, NotFound, VaultError
 from vault.format.envelope import parse_header
 from vault.metadata.migrate import upgrade

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from vault import Actor, Role
-from vault.erasure.certificates import verify_document
+from vault.crypto.documents import verify_document
 from vault.errors import (
     Conflict,
     Erased,

@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 
 from tests.residency.conftest import TwoRegions
+from vault.crypto.documents import verify_document
 from vault.domain import SYSTEM, to_json
-from vault.erasure.certificates import verify_document
 from vault.metadata import SubjectRow, session_scope
 from vault.residency.report import ResidencyCheck, ViolationKind
 from vault.residency.streams import Expected, ListingOutOfOrder, Presence, merge_sorted

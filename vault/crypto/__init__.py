@@ -2,6 +2,9 @@
 
 Everything above this package sees bytes in and bytes out, and one error
 (``AuthenticationFailed``) for any failed tag; it never sees a primitive.
+``primitives`` and ``signing`` wrap the library; ``documents`` is the one
+recipe on top (signed JSON documents). Imports nothing of recvault but
+``vault.errors``.
 """
 
 from vault.crypto.primitives import (

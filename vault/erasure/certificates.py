@@ -1,44 +1,16 @@
-"""Signed documents: destruction certificates and residency reports.
+"""The destruction certificate: signed proof that a subject's key and data are gone.
 
-A document is canonical JSON (sorted keys, no spaces) signed with Ed25519;
-the envelope carries the document, the signature and the public key, so a
-regulator can verify it with any Ed25519 implementation and no access to
-recvault.
+Signed as every recvault document is (``vault.crypto.documents``): anyone can
+verify it offline with the public key it carries.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-from typing import Any
 
 from vault.context import VaultContext
-from vault.crypto import verify_signature
+from vault.crypto.documents import sign_document
 from vault.metadata import KeyDestructionRow
-
-
-def canonical(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode()
-
-
-def sign_document(ctx: VaultContext, document: dict[str, Any]) -> dict[str, Any]:
-    signature = ctx.signing_key.sign(canonical(document))
-    return {
-        "document": document,
-        "signature": base64.b64encode(signature).decode(),
-        "public_key": ctx.signing_key.public_key_b64(),
-        "algorithm": "ed25519",
-    }
-
-
-def verify_document(envelope: dict[str, Any], public_key: str | None = None) -> bool:
-    """True when the signature over the document verifies (against ``public_key`` if given)."""
-    try:
-        key = public_key or envelope["public_key"]
-        signature = base64.b64decode(envelope["signature"])
-        return verify_signature(key, canonical(envelope["document"]), signature)
-    except (KeyError, TypeError, ValueError):
-        return False
 
 
 def destruction_certificate(
@@ -74,4 +46,4 @@ def destruction_certificate(
             "the key remains and no copy of any object can be decrypted."
         ),
     }
-    return json.dumps(sign_document(ctx, document), sort_keys=True)
+    return json.dumps(sign_document(ctx.signing_key, document), sort_keys=True)

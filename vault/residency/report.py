@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from vault.context import VaultContext
+from vault.crypto.documents import sign_document
 from vault.domain import Actor, to_json
 from vault.errors import VaultError
 from vault.regions import Region
@@ -193,9 +194,7 @@ class ResidencyCheck:
         return report
 
     def _sign(self, document: dict[str, Any]) -> dict[str, Any]:
-        from vault.erasure.certificates import sign_document
-
-        return sign_document(self.ctx, document)
+        return sign_document(self.ctx.signing_key, document)
 
     @staticmethod
     def _location(region: Region, findings: _Findings) -> str | None:
