@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,18 @@ from vault.errors import (
 from vault.metadata import RecordRow, SubjectRow
 from vault.regions import Region
 from vault.settings import Settings
+
+_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def audit_target(value: object) -> str:
+    """What a refusal may write as its target: an id of the right shape, or nothing.
+
+    Refused requests carry whatever the caller sent; only a well-formed id goes
+    into the audit log, so no caller can write text into it.
+    """
+    text = str(value)
+    return text if _ID.fullmatch(text) else ""
 
 
 def require_region(actor: Actor, region: str) -> None:
@@ -67,12 +80,16 @@ class VaultContext:
             self.audit.record(
                 actor=actor,
                 action=action,
-                target=str(target)[:200],
+                target=audit_target(target),
                 subject_id=note.subject_id,
                 region=note.region,
                 outcome=f"refused:{exc.code}",
             )
             raise
+
+    def granted(self, actor: Actor) -> list[str]:
+        """The configured regions ``actor`` may see and act on, sorted."""
+        return sorted(name for name in self.regions if actor.may_access_region(name))
 
     def region(self, name: str) -> Region:
         try:

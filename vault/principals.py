@@ -18,7 +18,7 @@ from sqlalchemy import exc as sa_exc
 from sqlmodel import col, select
 
 from vault.context import VaultContext
-from vault.domain import Actor, Role
+from vault.domain import SYSTEM, Actor, Role
 from vault.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from vault.metadata import PrincipalRow, session_scope
 
@@ -97,9 +97,10 @@ class Principals:
             raise Conflict(f"a principal named {name!r} already exists") from None
         return _to_principal(row), token
 
-    def list(self) -> list[Principal]:
+    def list(self, actor: Actor = SYSTEM) -> list[Principal]:
         with session_scope(self.ctx.engine) as session:
             rows = session.exec(select(PrincipalRow).order_by(col(PrincipalRow.name))).all()
+            self.ctx.audit.append(session, actor=actor, action="principal.list")
         return [_to_principal(r) for r in rows]
 
     def disable(self, name: str, actor: Actor) -> Principal:

@@ -15,7 +15,7 @@ from typing import IO, Any
 from sqlalchemy import text
 
 from vault.audit.chain import AuditLog
-from vault.context import VaultContext
+from vault.context import VaultContext, audit_target
 from vault.crypto import SigningKey
 from vault.domain import (
     SYSTEM,
@@ -232,10 +232,13 @@ class RecordVault:
 
     # -- retention and disposal (compliance) -------------------------------------
 
-    def plan_disposal(self, as_of: datetime | None = None) -> DisposalPlan:
+    def plan_disposal(
+        self, as_of: datetime | None = None, *, actor: Actor | str = SYSTEM
+    ) -> DisposalPlan:
+        """What may go, and what is kept and why, in the caller's regions."""
         if as_of is not None:
             require_aware(as_of)
-        return self._disposal.plan(as_of)
+        return self._disposal.plan(_actor(actor), as_of)
 
     def approve_disposal(
         self, plan: DisposalPlan, ids: list[str] | None = None, *, actor: Actor | str = SYSTEM
@@ -248,16 +251,20 @@ class RecordVault:
         rotated = rotate_due_keys(self._ctx, self._rotation, _actor(actor))
         return replace(result, keys_rotated=rotated.keys_rotated)
 
-    def list_destructions(self, state: DestructionState | None = None) -> list[Destruction]:
-        return self._disposal.destructions(state)
+    def list_destructions(
+        self, state: DestructionState | None = None, *, actor: Actor | str = SYSTEM
+    ) -> list[Destruction]:
+        return self._disposal.destructions(_actor(actor), state)
 
     def cancel_destruction(
         self, destruction_id: str, *, actor: Actor | str = SYSTEM
     ) -> Destruction:
         return self._disposal.cancel(destruction_id, _actor(actor))
 
-    def destruction_certificate(self, destruction_id: str) -> dict[str, Any]:
-        return self._disposal.certificate(destruction_id)
+    def destruction_certificate(
+        self, destruction_id: str, *, actor: Actor | str = SYSTEM
+    ) -> dict[str, Any]:
+        return self._disposal.certificate(destruction_id, _actor(actor))
 
     # -- residency (compliance; transfers by admin + compliance) -------------------
 
@@ -292,9 +299,9 @@ class RecordVault:
         """Rotate the live subject keys selected; resumes jobs an earlier run left open."""
         return self._rotation.rotate(region, subject_id, _actor(actor))
 
-    def key_status(self) -> KeyStatus:
-        """The key inventory per region, from the metadata DB."""
-        return key_status(self._ctx)
+    def key_status(self, *, actor: Actor | str = SYSTEM) -> KeyStatus:
+        """The key inventory of the caller's regions, from the metadata DB."""
+        return key_status(self._ctx, _actor(actor))
 
     # -- audit and housekeeping -------------------------------------------------
 
@@ -320,8 +327,16 @@ class RecordVault:
             after_seq=after_seq,
         )
 
-    def gc(self, grace: Duration | None = None) -> GcResult:
-        return self._gc.run(grace)
+    def gc(self, grace: Duration | None = None, *, actor: Actor | str = SYSTEM) -> GcResult:
+        """Remove what crashed writes left (every region: a server-side task)."""
+        result = self._gc.run(grace)
+        self._ctx.audit.record(
+            actor=_actor(actor),
+            action="gc",
+            outcome=f"versions:{result.pending_versions_removed},"
+            f"objects:{result.orphan_objects_removed}",
+        )
+        return result
 
     # -- edges (HTTP API): refusals decided at the edge, readiness -----------------
 
@@ -329,7 +344,9 @@ class RecordVault:
         self, actor: Actor, action: str, target: str = "", outcome: str = "refused:forbidden"
     ) -> None:
         """Record a refusal the edge decided (e.g. a role the permission matrix denies)."""
-        self._ctx.audit.record(actor=actor, action=action, target=target[:200], outcome=outcome)
+        self._ctx.audit.record(
+            actor=actor, action=action, target=audit_target(target), outcome=outcome
+        )
 
     def readiness(self) -> dict[str, str]:
         """Check the DB and each region's key provider and store: component → ``ok`` or a code.

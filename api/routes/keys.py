@@ -24,7 +24,7 @@ def rotate(
 
 @router.get("/status", name="keys.status")
 def key_status(actor: AuthorizedActor, vault: VaultDep) -> Report:
-    status: dict[str, Any] = to_json(vault.key_status())
+    status: dict[str, Any] = to_json(vault.key_status(actor=actor))
     return status
 
 
@@ -32,7 +32,7 @@ def key_status(actor: AuthorizedActor, vault: VaultDep) -> Report:
 def list_destructions(
     actor: AuthorizedActor, vault: VaultDep, state: DestructionState | None = None
 ) -> list[Destruction]:
-    return [d for d in vault.list_destructions(state)]
+    return vault.list_destructions(state, actor=actor)
 
 
 @router.post("/destructions/{destruction_id}/cancel", name="destructions.cancel")
@@ -45,4 +45,4 @@ def cancel_destruction(
 @router.get("/destructions/{destruction_id}/certificate", name="destructions.certificate")
 def certificate(destruction_id: IdPath, actor: AuthorizedActor, vault: VaultDep) -> Report:
     """The signed destruction certificate (JSON, verifiable offline)."""
-    return vault.destruction_certificate(destruction_id)
+    return vault.destruction_certificate(destruction_id, actor=actor)

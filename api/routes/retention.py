@@ -25,7 +25,7 @@ def plan(
         ),
     ] = None,
 ) -> DisposalPlan:
-    return vault.plan_disposal(aware_time(as_of, "as_of"))
+    return vault.plan_disposal(aware_time(as_of, "as_of"), actor=actor)
 
 
 @router.post("/sweep", name="retention.sweep")

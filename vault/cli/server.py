@@ -83,7 +83,7 @@ def principals_list(
     config: ConfigOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
     """List principals (never their tokens)."""
-    rows = _vault(config).principals.list()
+    rows = _vault(config).principals.list(OPERATOR)
     if as_json:
         print(
             json.dumps(
@@ -115,7 +115,7 @@ def principals_disable(name: str, config: ConfigOpt = None) -> None:
 @app.command("gc")
 def gc(config: ConfigOpt = None) -> None:
     """Remove what crashed writes left: stale pending versions and unreferenced objects."""
-    result = _vault(config).gc()
+    result = _vault(config).gc(actor=OPERATOR)
     console.print(
         f"removed {result.pending_versions_removed} pending versions, "
         f"{result.orphan_objects_removed} unreferenced objects, "

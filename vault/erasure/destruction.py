@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from vault.context import VaultContext
+from vault.context import VaultContext, require_region
 from vault.domain import (
     OPEN_DESTRUCTION,
     OPEN_ERASURE,
@@ -151,10 +151,14 @@ class Destructions:
         return row
 
     def cancel(self, destruction_id: str, actor: Actor) -> Destruction:
-        with session_scope(self.ctx.engine) as session:
+        with (
+            self.ctx.audit_refusal(actor, "destruction.cancel", destruction_id),
+            session_scope(self.ctx.engine) as session,
+        ):
             row = session.get(KeyDestructionRow, destruction_id)
             if row is None:
                 raise NotFound(f"destruction {destruction_id} not found")
+            require_region(actor, row.region)
             if row.state != DestructionState.SCHEDULED:
                 raise Conflict(
                     f"destruction {destruction_id} is {row.state}; only scheduled ones cancel"
@@ -175,30 +179,54 @@ class Destructions:
             )
         return to_destruction(row)
 
-    def destructions(self, state: DestructionState | None = None) -> list[Destruction]:
+    def destructions(
+        self, actor: Actor, state: DestructionState | None = None
+    ) -> list[Destruction]:
+        """Destructions in the regions ``actor`` is granted, oldest first."""
         with session_scope(self.ctx.engine) as session:
-            query = select(KeyDestructionRow).order_by(col(KeyDestructionRow.scheduled_at))
+            query = (
+                select(KeyDestructionRow)
+                .where(col(KeyDestructionRow.region).in_(self.ctx.granted(actor)))
+                .order_by(col(KeyDestructionRow.scheduled_at))
+            )
             if state is not None:
                 query = query.where(KeyDestructionRow.state == state)
-            return [to_destruction(r) for r in session.exec(query).all()]
+            rows = session.exec(query).all()
+            self.ctx.audit.append(
+                session, actor=actor, action="destruction.list", purpose=state or ""
+            )
+            return [to_destruction(r) for r in rows]
 
-    def certificate(self, destruction_id: str) -> dict[str, Any]:
-        with session_scope(self.ctx.engine) as session:
+    def certificate(self, destruction_id: str, actor: Actor) -> dict[str, Any]:
+        with (
+            self.ctx.audit_refusal(actor, "destruction.certificate", destruction_id),
+            session_scope(self.ctx.engine) as session,
+        ):
             row = session.get(KeyDestructionRow, destruction_id)
             if row is None:
                 raise NotFound(f"destruction {destruction_id} not found")
+            require_region(actor, row.region)
             if row.certificate is None:
                 raise Conflict(f"destruction {destruction_id} is {row.state}; no certificate yet")
+            self.ctx.audit.append(
+                session,
+                actor=actor,
+                action="destruction.certificate",
+                target=row.id,
+                subject_id=row.subject_id,
+                region=row.region,
+            )
             document: dict[str, Any] = json.loads(row.certificate)
             return document
 
     # -- executing ---------------------------------------------------------------
 
-    def _claim(self) -> KeyDestructionRow | None:
+    def _claim(self, regions: Sequence[str]) -> KeyDestructionRow | None:
         now = self.ctx.clock()
         with session_scope(self.ctx.engine) as session:
             row = session.exec(
                 select(KeyDestructionRow)
+                .where(col(KeyDestructionRow.region).in_(regions))
                 .where(
                     or_(
                         and_(
@@ -221,9 +249,13 @@ class Destructions:
             session.add(row)
         return row
 
-    def execute_due(self, actor: Actor = SYSTEM) -> tuple[int, int]:
+    def execute_due(
+        self, actor: Actor = SYSTEM, regions: Sequence[str] | None = None
+    ) -> tuple[int, int]:
+        """Execute destructions past their waiting period (in ``regions``, default all)."""
         executed = blocked = 0
-        while (row := self._claim()) is not None:
+        where = sorted(self.ctx.regions) if regions is None else list(regions)
+        while (row := self._claim(where)) is not None:
             if self._execute(row, actor):
                 executed += 1
             else:

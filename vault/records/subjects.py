@@ -93,7 +93,8 @@ class Subjects:
     @staticmethod
     def _existing(row: SubjectRow, region: str) -> Subject:
         if row.region != region:
-            raise Conflict(f"this reference already belongs to a subject in region {row.region}")
+            # Neither the other region nor the subject is named (isolation between regions).
+            raise Conflict(f"this reference cannot be registered in region {region}")
         return to_subject(row)
 
     def get(self, subject_id: str, actor: Actor) -> Subject:

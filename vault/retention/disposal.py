@@ -14,7 +14,7 @@ objects and store a signed certificate. Workers claim rows with
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -56,7 +56,15 @@ class Disposal(Destructions):
 
     # -- planning ----------------------------------------------------------------
 
-    def plan(self, as_of: datetime | None = None) -> DisposalPlan:
+    def plan(self, actor: Actor, as_of: datetime | None = None) -> DisposalPlan:
+        """The disposal plan of the regions ``actor`` is granted (audited: it names subjects)."""
+        plan = self._plan(self.ctx.granted(actor), as_of)
+        self.ctx.audit.record(
+            actor=actor, action="disposal.plan", outcome=f"items:{len(plan.items)}"
+        )
+        return plan
+
+    def _plan(self, regions: Sequence[str], as_of: datetime | None = None) -> DisposalPlan:
         now = as_of or self.ctx.clock()
         items: list[DisposalItem] = []
         with session_scope(self.ctx.engine) as session:
@@ -71,6 +79,8 @@ class Disposal(Destructions):
             for subject_id in candidates:
                 subject = session.get(SubjectRow, subject_id)
                 if subject is None or subject.state != SubjectState.ACTIVE:
+                    continue
+                if subject.region not in regions:
                     continue
                 items.extend(self._plan_subject(session, subject, due, now, approved))
         return DisposalPlan(now, self.ctx.settings.destruction.review, tuple(items))
@@ -133,11 +143,15 @@ class Disposal(Destructions):
     def approve(self, plan: DisposalPlan, actor: Actor, ids: Iterable[str] | None = None) -> int:
         """Review mode: compliance approves disposable items of a plan (all, or ``ids``)."""
         wanted = set(ids) if ids is not None else None
+        granted = self.ctx.granted(actor)
         count = 0
         with session_scope(self.ctx.engine) as session:
             for item in plan.disposable:
                 if wanted is not None and item.id not in wanted:
                     continue
+                subject = session.get(SubjectRow, item.subject_id)
+                if subject is None or subject.region not in granted:
+                    continue  # a plan made for another principal: not this one's to approve
                 session.add(
                     DisposalApprovalRow(
                         id=uuid.uuid4().hex,
@@ -147,21 +161,17 @@ class Disposal(Destructions):
                         approved_at=self.ctx.clock(),
                     )
                 )
-                self.ctx.audit.append(
-                    session,
-                    actor=actor,
-                    action="disposal.approve",
-                    target=item.id,
-                    subject_id=item.subject_id,
-                )
+                self.ctx.audit.about(session, actor, "disposal.approve", subject, target=item.id)
                 count += 1
         return count
 
     # -- sweeping ----------------------------------------------------------------
 
     def sweep(self, actor: Actor = SYSTEM) -> SweepResult:
-        executed, blocked = self.execute_due(actor)
-        plan = self.plan()
+        """Dispose of what may go in the regions ``actor`` is granted."""
+        regions = self.ctx.granted(actor)
+        executed, blocked = self.execute_due(actor, regions)
+        plan = self._plan(regions)
         review = self.ctx.settings.destruction.review
         erased: dict[str, list[str]] = {}
         scheduled = awaiting = 0
@@ -179,8 +189,8 @@ class Disposal(Destructions):
             if review:
                 self._use_approval(item.id)
         records_erased = erase_records(self.ctx, erased, actor)
-        more_executed, more_blocked = self.execute_due(actor)
-        extended = extend_locks(self.ctx)
+        more_executed, more_blocked = self.execute_due(actor, regions)
+        extended = extend_locks(self.ctx, regions)
         return SweepResult(
             retention_locks_extended=extended,
             records_erased=records_erased,

@@ -10,10 +10,10 @@ import uuid
 
 from sqlmodel import Session, col, select
 
-from vault.context import VaultContext, require_region
+from vault.context import VaultContext, audit_target, require_region
 from vault.domain import Actor, Hold, HoldScope, RecordState, SubjectState, VersionState
 from vault.errors import Conflict, InvalidInput, NotFound, PermissionDenied, VaultError
-from vault.metadata import LegalHoldRow, RecordRow, RecordVersionRow, session_scope
+from vault.metadata import LegalHoldRow, RecordRow, RecordVersionRow, SubjectRow, session_scope
 from vault.retention.rules import HoldFacts
 
 
@@ -96,7 +96,7 @@ class Holds:
             self.ctx.audit.record(
                 actor=actor,
                 action="hold.place",
-                target=str(target_id)[:200],
+                target=audit_target(target_id),
                 outcome=f"refused:{exc.code}",
             )
             raise
@@ -133,7 +133,7 @@ class Holds:
             self.ctx.audit.record(
                 actor=actor,
                 action="hold.release",
-                target=str(hold_id)[:200],
+                target=audit_target(hold_id),
                 outcome=f"refused:{exc.code}",
             )
             raise
@@ -141,10 +141,15 @@ class Holds:
         return to_hold(row)
 
     def list(self, actor: Actor, include_released: bool = True) -> list[Hold]:
+        """Holds on subjects of the regions ``actor`` is granted (every hold for all regions)."""
         with session_scope(self.ctx.engine) as session:
             query = select(LegalHoldRow).order_by(col(LegalHoldRow.placed_at))
             if not include_released:
                 query = query.where(col(LegalHoldRow.released_at).is_(None))
+            if actor.regions is not None:
+                query = query.join(
+                    SubjectRow, col(SubjectRow.id) == col(LegalHoldRow.subject_id)
+                ).where(col(SubjectRow.region).in_(self.ctx.granted(actor)))
             rows = session.exec(query).all()
             self.ctx.audit.append(session, actor=actor, action="hold.list")
         return [to_hold(r) for r in rows]

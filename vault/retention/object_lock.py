@@ -9,6 +9,8 @@ recvault enforces its own rules regardless of what the store does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlmodel import col, select
 
 from vault.context import VaultContext
@@ -42,10 +44,17 @@ def lock_new_versions(ctx: VaultContext, versions: list[tuple[str, int]]) -> Non
             session.add(row)
 
 
-def extend_locks(ctx: VaultContext, batch: int = 500) -> int:
-    """Extend object retention that lags its record's ``retain_until`` by more than the slack."""
+def extend_locks(ctx: VaultContext, regions: Sequence[str] | None = None, batch: int = 500) -> int:
+    """Extend object retention that lags its record's ``retain_until`` by more than the slack.
+
+    Only in ``regions`` when given (a sweep acts on its caller's regions).
+    """
     slack = ctx.settings.retention.object_lock_slack.approx_timedelta()
-    lock_regions = [name for name, r in ctx.regions.items() if r.store.supports_object_lock]
+    lock_regions = [
+        name
+        for name, r in ctx.regions.items()
+        if r.store.supports_object_lock and (regions is None or name in regions)
+    ]
     if not lock_regions:
         return 0
     extended, last_key = 0, ""

@@ -159,27 +159,30 @@ def is_due(session: Session, subject: SubjectRow, now: datetime, max_age: Durati
 
 
 def rotate_due_keys(ctx: VaultContext, rotation: KeyRotation, actor: Actor) -> RotationReport:
-    """Scheduled rotation: enqueue every due key (re-checked under its lock), run open jobs.
+    """Scheduled rotation in the caller's regions: enqueue due keys (re-checked under lock), run.
 
     Open jobs left by earlier runs (a reseal or rotation stopped by an outage) are
     resumed here too, so each sweep finishes what the last one could not.
     """
     now, max_age = ctx.clock(), ctx.settings.rotation.max_age
+    granted = ctx.granted(actor)
     with session_scope(ctx.engine) as session:
-        due = [d.subject_id for d in due_keys(session, now, max_age)]
+        due = [d.subject_id for d in due_keys(session, now, max_age) if d.region in granted]
     rotation.enqueue(
         due, RotationReason.SCHEDULED, lambda s, subject: is_due(s, subject, now, max_age)
     )
-    return rotation.drain(actor)
+    return rotation.drain(actor, regions=granted)
 
 
 # -- the inventory ------------------------------------------------------------------
 
 
-def key_status(ctx: VaultContext) -> KeyStatus:
+def key_status(ctx: VaultContext, actor: Actor) -> KeyStatus:
+    """The inventory of the regions ``actor`` is granted (audited as ``key.status``)."""
     now = ctx.clock()
     rotation = ctx.settings.rotation
-    parts: _Parts = {name: {"region": name} for name in sorted(ctx.regions)}
+    granted = ctx.granted(actor)
+    parts: _Parts = {name: {"region": name} for name in granted}
     with session_scope(ctx.engine) as session:
         _count_keys(session, parts)
         _count_deks(session, parts)
@@ -187,11 +190,14 @@ def key_status(ctx: VaultContext) -> KeyStatus:
         _note_due(session, parts, now, rotation.max_age)
         _note_destructions(session, parts)
         _note_rotation_jobs(session, parts)
+        ctx.audit.append(session, actor=actor, action="key.status")
+    # Every tally is per region: dropping the ungranted ones leaves the granted exact.
     regions = {
         name: RegionKeyStatus(
             **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}  # type: ignore[arg-type]
         )
         for name, values in sorted(parts.items())
+        if name in granted
     }
     return KeyStatus(now, str(rotation.max_age), rotation.keep_versions, regions)
 

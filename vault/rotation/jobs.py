@@ -67,14 +67,16 @@ class RotationJobs:
 
     ctx: VaultContext
 
-    def _work(self, actor: Actor, region: str | None, subject_id: str | None, tally: Tally) -> None:
+    def _work(
+        self, actor: Actor, regions: Sequence[str] | None, subject_id: str | None, tally: Tally
+    ) -> None:
         """One thread of a run: claim and run jobs until none is left or the run stops."""
         worker = uuid.uuid4().hex[:16]
         while not tally.stopped:
             try:
                 with tally.lock:
                     skip = set(tally.tried)
-                claimed = self._claim(worker, region, subject_id, skip)
+                claimed = self._claim(worker, regions, subject_id, skip)
             except BaseException as exc:  # surfaced by drain
                 tally.stopped.append(exc)
                 return
@@ -102,7 +104,11 @@ class RotationJobs:
                 return
 
     def _claim(
-        self, worker: str, region: str | None, subject_id: str | None, tried: set[str]
+        self,
+        worker: str,
+        regions: Sequence[str] | None,
+        subject_id: str | None,
+        tried: set[str],
     ) -> tuple[KeyRotationRow, bool] | None:
         now = self.ctx.clock()
         with session_scope(self.ctx.engine) as session:
@@ -116,8 +122,8 @@ class RotationJobs:
                     )
                 )
             )
-            if region is not None:
-                query = query.where(KeyRotationRow.region == region)
+            if regions is not None:
+                query = query.where(col(KeyRotationRow.region).in_(regions))
             if subject_id is not None:
                 query = query.where(KeyRotationRow.subject_id == subject_id)
             if tried:

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
-from vault.context import VaultContext
+from vault.context import VaultContext, require_region
 from vault.domain import OPEN_ROTATION, SYSTEM, Actor, RotationReason, RotationState, SubjectState
 from vault.errors import Erased, Unavailable
 from vault.metadata import KeyRotationRow, SubjectRow, session_scope
@@ -63,23 +63,26 @@ class KeyRotation(RotationJobs):
         actor: Actor = SYSTEM,
         reason: str = RotationReason.MANUAL,
     ) -> RotationReport:
-        """Rotate every live subject key selected (region, one subject, or all)."""
+        """Rotate every live subject key selected (a region, one subject, or all granted)."""
+        regions = self.ctx.granted(actor)
         if region is not None:
             self.ctx.region(region)
+            require_region(actor, region)
+            regions = [region]
         if subject_id is not None:
             with session_scope(self.ctx.engine) as session:
                 subject = self.ctx.subject(session, subject_id)
+                require_region(actor, subject.region)
                 if subject.state != SubjectState.ACTIVE:
                     raise Erased(f"subject {subject_id} is {subject.state}; its key is not rotated")
         with session_scope(self.ctx.engine) as session:
             query = select(SubjectRow.id).where(SubjectRow.state == SubjectState.ACTIVE)
-            if region is not None:
-                query = query.where(SubjectRow.region == region)
+            query = query.where(col(SubjectRow.region).in_(regions))
             if subject_id is not None:
                 query = query.where(SubjectRow.id == subject_id)
             selected = list(session.exec(query.order_by(col(SubjectRow.id))).all())
         self.enqueue(selected, reason)
-        return self.drain(actor, region=region, subject_id=subject_id)
+        return self.drain(actor, regions=regions, subject_id=subject_id)
 
     def reseal(self, subject_id: str, actor: Actor = SYSTEM) -> int:
         """Per-record crypto-shred: rotate after the erasure, rewrap, retire and trim.
@@ -161,7 +164,7 @@ class KeyRotation(RotationJobs):
         self,
         actor: Actor,
         *,
-        region: str | None = None,
+        regions: Sequence[str] | None = None,
         subject_id: str | None = None,
         parallel: int = PARALLEL_JOBS,
     ) -> RotationReport:
@@ -172,12 +175,12 @@ class KeyRotation(RotationJobs):
         """
         tally = Tally()
         threads = [
-            threading.Thread(target=self._work, args=(actor, region, subject_id, tally))
+            threading.Thread(target=self._work, args=(actor, regions, subject_id, tally))
             for _ in range(max(0, parallel - 1))
         ]
         for thread in threads:
             thread.start()
-        self._work(actor, region, subject_id, tally)
+        self._work(actor, regions, subject_id, tally)
         for thread in threads:
             thread.join()
         if tally.stopped:
