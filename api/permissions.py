@@ -64,6 +64,7 @@ MATRIX: dict[str, Rule] = {
     "destructions.certificate": any_of(SEC, C),
     "retention.plan": any_of(C),
     "retention.sweep": any_of(C),
+    "retention.approve": any_of(C),
     "residency.report": any_of(C),
     "audit.query": any_of(C),
     "audit.verify": any_of(C),

@@ -58,6 +58,21 @@ class RotateRequest(_In):
     subject_id: Id | None = None
 
 
+class ApprovalRequest(_In):
+    """Review mode: approve disposable items of the current plan (compliance)."""
+
+    ids: list[Id] | None = Field(
+        default=None,
+        max_length=10000,
+        description="record or subject ids from the plan; omitted: every disposable item",
+    )
+
+
+class ApprovalResult(BaseModel):
+    approved: int = Field(description="items approved now (the next sweep disposes of them)")
+    review: bool = Field(description="whether review mode is on (off: sweeps need no approval)")
+
+
 class TransferRequest(_In):
     to_region: RegionName
     legal_basis: Paragraph

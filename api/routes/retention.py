@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import AuthorizedActor, MetricsDep, VaultDep
 from api.http import aware_time
+from api.schemas import ApprovalRequest, ApprovalResult
 from vault.domain import DisposalPlan, SweepResult, to_json
 
 router = APIRouter(prefix="/retention", tags=["retention"])
@@ -26,6 +27,14 @@ def plan(
     ] = None,
 ) -> DisposalPlan:
     return vault.plan_disposal(aware_time(as_of, "as_of"), actor=actor)
+
+
+@router.post("/approvals", name="retention.approve")
+def approve(body: ApprovalRequest, actor: AuthorizedActor, vault: VaultDep) -> ApprovalResult:
+    """Approve listed disposals of the current plan (review mode); returns how many."""
+    plan = vault.plan_disposal(actor=actor)
+    count = vault.approve_disposal(plan, body.ids, actor=actor)
+    return ApprovalResult(approved=count, review=plan.review)
 
 
 @router.post("/sweep", name="retention.sweep")

@@ -80,6 +80,26 @@ def retention_plan(
     show_rows(items, ITEM_COLUMNS, "items")
 
 
+@retention_app.command("approve")
+def retention_approve(
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="ids from `retention plan` (record or subject)")
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="approve every disposable item of the plan")
+    ] = False,
+    as_json: JsonOpt = False,
+    addr: AddrOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Review mode: approve disposals of the current plan; the next sweep carries them out."""
+    if bool(ids) == every:
+        raise typer.BadParameter("name the ids to approve, or pass --all (not both)")
+    body = {"ids": None if every else list(ids or [])}
+    result = client(addr, token).call("POST", "/v1/retention/approvals", body=body)
+    show(result, as_json, title="approvals")
+
+
 @retention_app.command("sweep")
 def retention_sweep(as_json: JsonOpt = False, addr: AddrOpt = None, token: TokenOpt = None) -> None:
     """Run one disposal sweep now (idempotent; workers also run it periodically)."""
