@@ -95,6 +95,7 @@ def existing_key(transit: TransitSetup) -> str:
         {"exportable": True},
         {"allow_plaintext_backup": True},
         {**KEY_SPEC, "exportable": "true"},  # the value's JSON type is part of the match
+        {**KEY_SPEC, "exportable": "false"},
         {**KEY_SPEC, "type": "chacha20-poly1305"},
         {**KEY_SPEC, "derived": True},
         {**KEY_SPEC, "convergent_encryption": True},
@@ -215,6 +216,25 @@ def test_admin_cannot_change_the_mounts(bao_factory: Callable[[], BaoServer]) ->
     assert root.transit_settings(MOUNT) == {"disable_upsert": True, "cache_size": 10000}
     assert root.mounts() >= {MOUNT}
     assert "transit-moved" not in root.mounts() and "transit-other" not in root.mounts()
+
+
+def test_bootstrap_narrows_tokens_issued_under_an_older_policy(
+    bao_factory: Callable[[], BaoServer],
+) -> None:
+    """An upgrade: ``recvault keys bootstrap`` rewrites the policy, and a running token follows."""
+    server = bao_factory()
+    bootstrap_transit(server.addr, server.root_token, [MOUNT])
+    older = f'path "{MOUNT}/keys/subj-*" {{\n  capabilities = ["create", "read", "update"]\n}}\n'
+    TransitAdmin(server.addr, server.root_token).write_policy("recvault-key-admin", older)
+    token = create_token(server.addr, server.root_token, ["recvault-key-admin"])
+    loose = fresh_name()
+    assert call(server.addr, token, "POST", f"{MOUNT}/keys/{loose}", {"exportable": True}).ok
+
+    bootstrap_transit(server.addr, server.root_token, [MOUNT])
+    name = fresh_name()
+    refused = call(server.addr, token, "POST", f"{MOUNT}/keys/{name}", {"exportable": True})
+    assert refused.status_code == 403
+    assert call(server.addr, token, "POST", f"{MOUNT}/keys/{name}", KEY_SPEC).ok
 
 
 # -- service ----------------------------------------------------------------------------
