@@ -98,10 +98,20 @@ class VaultContext:
             known = ", ".join(sorted(self.regions)) or "none"
             raise InvalidInput(f"unknown region {name!r} (configured: {known})") from None
 
-    def ref_hmac(self, external_ref: str) -> str:
+    def ref_base(self, external_ref: str) -> str:
+        """The clinic's reference as an HMAC: no region, never looked up across regions."""
         return hmac.new(
             self.name_secret, b"recvault/external-ref\x00" + external_ref.encode(), hashlib.sha256
         ).hexdigest()
+
+    def ref_tag(self, region: str, base: str) -> str:
+        """The lookup key of a reference *within* ``region`` (ADR 0005).
+
+        References are unique per region: looking one up never says whether it
+        is used in a region the caller may not see.
+        """
+        message = b"recvault/external-ref-in-region\x00" + region.encode() + b"\x00" + base.encode()
+        return hmac.new(self.name_secret, message, hashlib.sha256).hexdigest()
 
     def retain_until(self, category: str, last_processed: datetime) -> datetime:
         return self.settings.retention_for(Category(category)).after(last_processed)

@@ -7,11 +7,11 @@ import os
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
 
 from vault import Actor, RecordInput, Role
 from vault.domain import RecordState
 from vault.errors import (
-    Conflict,
     Erased,
     IntegrityError,
     InvalidInput,
@@ -39,10 +39,26 @@ def test_subject_is_idempotent_per_reference_and_pinned(vault):
     first = vault.create_subject("clinic-7/patient-0042", "JP")
     again = vault.create_subject("clinic-7/patient-0042", "JP")
     assert first.id == again.id and first.region == "JP"
-    with pytest.raises(Conflict):
-        vault.create_subject("clinic-7/patient-0042", "PH")
+    # References are scoped by region (ADR 0005): PH has its own namespace, so the same
+    # string there is another subject, and nothing tells PH that JP uses it.
+    in_ph = vault.create_subject("clinic-7/patient-0042", "PH")
+    assert in_ph.id != first.id and in_ph.region == "PH"
+    assert vault.create_subject("clinic-7/patient-0042", "PH").id == in_ph.id
+    assert vault.create_subject("clinic-7/patient-0042", "JP").id == first.id
     other = vault.create_subject("clinic-7/patient-0043", "JP")
     assert other.id != first.id and other.key_name != first.key_name
+
+
+def test_subjects_from_before_region_scoped_references_are_still_found(vault):
+    subject = vault.create_subject("clinic-7/patient-0099", "JP")
+    base = vault._ctx.ref_base("clinic-7/patient-0099")
+    with vault._ctx.engine.begin() as conn:  # as a row written before ADR 0005 looks
+        conn.execute(
+            text("UPDATE subjects SET ref_hmac = :base, ref_base = NULL WHERE id = :id"),
+            {"base": base, "id": subject.id},
+        )
+    assert vault.create_subject("clinic-7/patient-0099", "JP").id == subject.id
+    assert vault.create_subject("clinic-7/patient-0099", "PH").id != subject.id
 
 
 def test_reference_and_subject_id_not_in_key_name(vault):

@@ -72,6 +72,9 @@ def test_transfer_moves_objects_and_key_and_leaves_a_clean_report(make_regions, 
     assert list(ph.keys.list_keys()) == [subject.key_name]
     assert list(jp.store.list("")) == []
     assert sorted(o.key[:3] for o in ph.store.list("")) == ["PH/"] * 3
+    # the reference moved with the subject (ADR 0005): found in PH, free again in JP
+    assert env.vault.create_subject("clinic-a/patient-7", "PH").id == subject_id
+    assert env.vault.create_subject("clinic-a/patient-7", "JP").id != subject_id
 
     report = env.vault.residency_report()
     assert report.ok, report.summary()

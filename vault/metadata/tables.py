@@ -62,7 +62,11 @@ class SubjectRow(SQLModel, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=32)
+    #: the reference's lookup key within the subject's region (``VaultContext.ref_tag``);
+    #: subjects created before references were scoped by region hold the base here
     ref_hmac: str = Field(max_length=64, index=True)
+    #: HMAC of the reference without region (``VaultContext.ref_base``): re-tags on transfer
+    ref_base: str | None = Field(default=None, max_length=64)
     region: str = Field(max_length=8, index=True)
     key_name: str = Field(max_length=80, index=True)
     state: str = Field(max_length=16, index=True)

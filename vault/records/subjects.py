@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import exc as sa_exc
-from sqlmodel import select
+from sqlmodel import col, select
 
 from keys.naming import subject_key_name
 from vault.context import VaultContext, require_region
 from vault.domain import Actor, Subject, SubjectState
-from vault.errors import Conflict, InvalidInput, RegionNotGranted, VaultError
+from vault.errors import InvalidInput, RegionNotGranted, VaultError
 from vault.metadata import SubjectRow, session_scope
 
 
@@ -29,16 +29,19 @@ class Subjects:
     def __init__(self, ctx: VaultContext) -> None:
         self.ctx = ctx
 
-    def _live(self, ref_hmac: str) -> SubjectRow | None:
+    def _live(self, region: str, base: str) -> SubjectRow | None:
+        """The live subject of this reference in ``region`` (only there: ADR 0005)."""
+        keys = [self.ctx.ref_tag(region, base), base]  # base: subjects from before ADR 0005
         with session_scope(self.ctx.engine) as session:
             return session.exec(
                 select(SubjectRow)
-                .where(SubjectRow.ref_hmac == ref_hmac)
-                .where(SubjectRow.state.in_([SubjectState.ACTIVE, SubjectState.DESTROYING]))  # type: ignore[attr-defined]
+                .where(col(SubjectRow.ref_hmac).in_(keys))
+                .where(SubjectRow.region == region)
+                .where(col(SubjectRow.state).in_([SubjectState.ACTIVE, SubjectState.DESTROYING]))
             ).first()
 
     def create(self, external_ref: str, region: str, actor: Actor) -> tuple[Subject, bool]:
-        """Return ``(subject, created)``; idempotent per external reference."""
+        """Return ``(subject, created)``; idempotent per external reference within a region."""
         if not isinstance(external_ref, str) or not external_ref.strip() or len(external_ref) > 512:
             raise InvalidInput("external_ref must be a non-empty string of at most 512 characters")
         try:
@@ -52,10 +55,10 @@ class Subjects:
                 outcome=f"refused:{exc.code}",
             )
             raise
-        ref = self.ctx.ref_hmac(external_ref)
-        existing = self._live(ref)
+        base = self.ctx.ref_base(external_ref)
+        existing = self._live(region, base)
         if existing is not None:
-            return self._existing(existing, region), False
+            return to_subject(existing), False
         subject_id = uuid.uuid4().hex
         key_name = subject_key_name(self.ctx.name_secret, subject_id)
         self.ctx.region(region).keys.ensure_key(key_name)
@@ -63,7 +66,8 @@ class Subjects:
             with session_scope(self.ctx.engine) as session:
                 row = SubjectRow(
                     id=subject_id,
-                    ref_hmac=ref,
+                    ref_hmac=self.ctx.ref_tag(region, base),
+                    ref_base=base,
                     region=region,
                     key_name=key_name,
                     state=SubjectState.ACTIVE,
@@ -84,18 +88,11 @@ class Subjects:
             # A concurrent create won the race: return its subject. The key we made
             # is unreferenced and holds nothing; destroy it.
             self.ctx.region(region).keys.destroy(key_name)
-            winner = self._live(ref)
+            winner = self._live(region, base)
             if winner is None:
                 raise
-            return self._existing(winner, region), False
+            return to_subject(winner), False
         return to_subject(row), True
-
-    @staticmethod
-    def _existing(row: SubjectRow, region: str) -> Subject:
-        if row.region != region:
-            # Neither the other region nor the subject is named (isolation between regions).
-            raise Conflict(f"this reference cannot be registered in region {region}")
-        return to_subject(row)
 
     def get(self, subject_id: str, actor: Actor) -> Subject:
         with session_scope(self.ctx.engine) as session:

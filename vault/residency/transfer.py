@@ -41,6 +41,7 @@ from vault.metadata import (
     KeyDestructionRow,
     RecordRow,
     RecordVersionRow,
+    SubjectRow,
     TransferItemRow,
     TransferRow,
     session_scope,
@@ -137,6 +138,8 @@ class Transfers:
             raise Conflict(f"subject {subject.id} is being erased")
         if subject.region == to_region:
             raise InvalidInput(f"subject {subject.id} is already in region {to_region}")
+        if self._reference_taken(session, subject, to_region):
+            raise Conflict(f"a subject with the same reference already lives in {to_region}")
         destruction = session.exec(
             select(KeyDestructionRow.id)
             .where(KeyDestructionRow.subject_id == subject.id)
@@ -292,6 +295,20 @@ class Transfers:
                 ).all()
             )
 
+    def _reference_taken(self, session: Session, subject: SubjectRow, to_region: str) -> bool:
+        """Whether the target region already has a live subject for this reference."""
+        base = subject.ref_base or subject.ref_hmac
+        return (
+            session.exec(
+                select(SubjectRow.id)
+                .where(col(SubjectRow.ref_hmac).in_([self.ctx.ref_tag(to_region, base), base]))
+                .where(SubjectRow.region == to_region)
+                .where(SubjectRow.id != subject.id)
+                .where(col(SubjectRow.state).in_([SubjectState.ACTIVE, SubjectState.DESTROYING]))
+            ).first()
+            is not None
+        )
+
     def _switch(self, row: TransferRow, actor: Actor) -> None:
         target = self.ctx.region(row.to_region)
         items = {(i.record_id, i.version): i for i in self._items(row.id)}
@@ -331,6 +348,8 @@ class Transfers:
                 version.key_version, version.lock_until = item.key_version, None
                 session.add(version)
                 moved.append(key)
+            base = subject.ref_base or subject.ref_hmac  # subjects from before ADR 0005
+            subject.ref_hmac, subject.ref_base = self.ctx.ref_tag(row.to_region, base), base
             subject.region, subject.key_name = row.to_region, row.new_key_name
             subject.min_key_version = 0
             session.add(subject)
