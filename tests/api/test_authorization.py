@@ -54,6 +54,7 @@ def endpoints(subject_id: str, record_id: str) -> list[tuple[str, str, str, dict
         ("destructions.cancel", "POST", f"/v1/keys/destructions/{NOBODY}/cancel", {}),
         ("destructions.certificate", "GET", f"/v1/keys/destructions/{NOBODY}/certificate", {}),
         ("retention.plan", "GET", "/v1/retention/plan", {}),
+        ("retention.approve", "POST", "/v1/retention/approvals", {"json": {"ids": [NOBODY]}}),
         ("retention.sweep", "POST", "/v1/retention/sweep", {}),
         ("residency.report", "GET", "/v1/residency/report", {}),
         ("audit.query", "GET", "/v1/audit?limit=5", {}),

@@ -35,8 +35,9 @@ def test_create_subject_201_then_200(api):
     again = api.client.post("/v1/subjects", json={"external_ref": "p-9", "region": "JP"}, headers=h)
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["id"] == again.json()["id"]
+    # scoped by region (ADR 0005): the same reference in PH is PH's own subject
     other = api.client.post("/v1/subjects", json={"external_ref": "p-9", "region": "PH"}, headers=h)
-    assert other.status_code == 409 and problem(other)["code"] == "conflict"
+    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
     unknown = api.client.post(
         "/v1/subjects", json={"external_ref": "p-8", "region": "EU"}, headers=h
     )
