@@ -2,6 +2,9 @@
 
 A check that finds a violation (a broken audit chain, a residency report that
 is not ok) prints what it found and then fails with ``ViolationFound``: exit 1.
+Two audit commands need no API: ``audit checkpoint`` is server-side (it signs,
+with the configuration and secrets, like ``recvault gc``) and ``audit verify
+--offline DIR`` checks checkpoint files with the public key only.
 """
 
 from __future__ import annotations
