@@ -193,3 +193,30 @@ def test_gc_leaves_checkpoints_alone(make_vault, sqlite_url, clock):
     clock.advance(days=2)
     vault.gc()
     assert (store_dir(vault) / "000000000004.json").exists()
+
+
+def test_worker_signs_a_checkpoint(tmp_path):
+    from tests.fixtures.settings import secret_env, server_env, write_toml
+    from vault import RecordVault, Settings
+    from vault.metadata.migrate import upgrade
+
+    config = write_toml(tmp_path)
+    secrets = secret_env()
+    settings = Settings.load(
+        config, **{k.removeprefix("RECVAULT_").lower(): v for k, v in secrets.items()}
+    )
+    upgrade(settings.database.url)
+    vault = RecordVault.from_settings(settings)
+    vault.create_subject("p-worker", "JP")
+    vault.close()
+    done = subprocess.run(
+        [sys.executable, "-m", "vault.cli", "worker", "--once"],
+        env=server_env(config, secrets),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    for region in ("jp", "ph"):
+        assert [p.name for p in (tmp_path / "objects" / region / "audit" / "checkpoints").iterdir()]
