@@ -17,6 +17,8 @@ from api.limits import JsonBodyLimit
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import v1
 from api.routes.health import router as health_router
+from vault.audit.schedule import CheckpointSchedule, interval_seconds
+from vault.domain import Actor, Role
 from vault.service import RecordVault
 from vault.settings import Settings
 from vault.storage import tune_process
@@ -26,6 +28,8 @@ DESCRIPTION = (
     "Every /v1 route needs `Authorization: Bearer <token>`; errors are "
     "`application/problem+json`. See docs/api.md."
 )
+#: who signs the API process's periodic audit checkpoints
+CHECKPOINTER = Actor("audit-checkpoints", frozenset({Role.COMPLIANCE}))
 
 
 def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI:
@@ -33,6 +37,8 @@ def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI
     app = FastAPI(title="recvault", version="1", description=DESCRIPTION)
     app.state.vault = vault
     app.state.metrics = metrics or ApiMetrics()
+    #: the periodic audit checkpoints of this process (set by ``build``; read by /readyz)
+    app.state.audit_checkpoints = None
     problems.install(app)
     app.include_router(health_router)
     app.include_router(v1)
@@ -48,12 +54,19 @@ def build() -> FastAPI:
     tune_process(settings.limits.tune_allocator)
     vault = RecordVault.from_settings(settings, key_observer=metrics.observe_key_call)
     app = create_app(vault, metrics)
+    schedule = CheckpointSchedule(
+        lambda: vault.audit_checkpoint(actor=CHECKPOINTER, only_if_new=True),
+        interval_seconds(settings.audit.checkpoint_interval),
+    )
+    app.state.audit_checkpoints = schedule
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        schedule.start()
         try:
             yield
         finally:
+            schedule.stop()
             vault.close()
 
     app.router.lifespan_context = lifespan

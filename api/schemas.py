@@ -96,3 +96,11 @@ Report = dict[str, Any]
 class Readiness(BaseModel):
     status: str = Field(description="ok, or unavailable when any check fails")
     checks: dict[str, str] = Field(description="component -> ok or an error code")
+    audit_checkpoint: str | None = Field(
+        default=None,
+        description=(
+            "what the last signed audit checkpoint attempt found: pending, ok, idle, "
+            "chain-broken (tampering: nothing signed), unavailable or error; "
+            "null when this process signs none. Does not change status."
+        ),
+    )

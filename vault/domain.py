@@ -197,6 +197,29 @@ class AuditVerification:
     events: int
     first_broken_seq: int | None = None
     reason: str | None = None
+    #: the newest valid signed checkpoint the chain was compared with (None: none found)
+    checkpoint_seq: int | None = None
+    #: events appended after that checkpoint, not yet covered by a signature
+    events_after_checkpoint: int | None = None
+    #: found (compared with it), none (no checkpoint yet) or unavailable (no store answered)
+    checkpoint_status: str = "none"
+
+
+@dataclass(frozen=True)
+class AuditCheckpoint:
+    """A signed checkpoint of the audit chain, as written to each region's store."""
+
+    seq: int
+    head_hash: str
+    #: time of the event at ``seq`` (so concurrent writers sign identical documents)
+    head_ts: datetime
+    #: SHA-256 of the canonical signed envelope; the next checkpoint links to it
+    hash: str
+    prev_seq: int | None
+    prev_hash: str | None
+    key: str
+    #: regions whose store holds it
+    regions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,13 @@ from typing import IO, Any
 from sqlalchemy import text
 
 from vault.audit.chain import AuditLog
+from vault.audit.checkpoints import Checkpoints
 from vault.context import VaultContext, audit_target
 from vault.crypto import SigningKey
 from vault.domain import (
     SYSTEM,
     Actor,
+    AuditCheckpoint,
     AuditEvent,
     AuditVerification,
     Category,
@@ -305,26 +307,47 @@ class RecordVault:
 
     # -- audit and housekeeping -------------------------------------------------
 
-    def verify_audit(self) -> AuditVerification:
-        return self._ctx.audit.verify()
+    def verify_audit(self, *, actor: Actor | str = SYSTEM) -> AuditVerification:
+        """The chain link by link, and against the newest signed checkpoint; audited."""
+        return Checkpoints(self._ctx).verify(_actor(actor))
+
+    def audit_checkpoint(
+        self, *, actor: Actor | str = SYSTEM, only_if_new: bool = False
+    ) -> AuditCheckpoint | None:
+        """Verify the chain, then sign a checkpoint into every region's store (None: idle)."""
+        return Checkpoints(self._ctx).write(_actor(actor), only_if_new=only_if_new)
 
     def audit_events(
         self,
         *,
-        actor: str | None = None,
+        principal: str | None = None,
         subject_id: str | None = None,
         action: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         after_seq: int = 0,
+        actor: Actor | str = SYSTEM,
     ) -> Iterator[AuditEvent]:
+        """Events by ``principal`` (and the other filters) in the caller's regions; audited.
+
+        A principal granted some regions sees only events about those regions.
+        """
+        caller = _actor(actor)
+        asked = {"principal": principal, "action": action, "since": since, "until": until}
+        self._ctx.audit.record(
+            actor=caller,
+            action="audit.query",
+            target=" ".join(f"{k}={v}" for k, v in asked.items() if v is not None)[:200],
+            subject_id=subject_id or "",
+        )
         return self._ctx.audit.events(
-            actor=actor,
+            actor=principal,
             subject_id=subject_id,
             action=action,
             since=since,
             until=until,
             after_seq=after_seq,
+            regions=None if caller.regions is None else self._ctx.granted(caller),
         )
 
     def gc(self, grace: Duration | None = None, *, actor: Actor | str = SYSTEM) -> GcResult:

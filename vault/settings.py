@@ -124,6 +124,13 @@ class LimitsConfig(_Strict):
     tune_allocator: bool = True
 
 
+class AuditConfig(_Strict):
+    #: how often the API and ``recvault worker`` sign a checkpoint of the audit chain
+    checkpoint_interval: IsoDuration = Duration.parse("PT5M")
+    #: COMPLIANCE retention of each checkpoint object on stores with Object Lock
+    checkpoint_retention: IsoDuration = Duration.parse("P11Y")
+
+
 class Settings(BaseSettings):
     """Every setting of a recvault deployment."""
 
@@ -137,6 +144,7 @@ class Settings(BaseSettings):
     destruction: DestructionConfig = DestructionConfig()
     rotation: RotationConfig = RotationConfig()
     limits: LimitsConfig = LimitsConfig()
+    audit: AuditConfig = AuditConfig()
     name_secret: SecretStr | None = None
     signing_key: SecretStr | None = None
     master_key: SecretStr | None = None

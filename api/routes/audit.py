@@ -28,18 +28,28 @@ def query(
         Query(alias="actor", max_length=200, pattern=r"^[^\x00-\x1f]+$", description="by name"),
     ] = None,
     subject_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    action: Annotated[
+        str | None,
+        Query(max_length=64, pattern=r"^[a-z_]+\.[a-z_.]+$", description="e.g. record.read"),
+    ] = None,
     since: TimeQuery = None,
     until: TimeQuery = None,
     after_seq: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
-    """Events in chain order; follow ``next_after_seq`` for the next page."""
+    """Events in chain order; follow ``next_after_seq`` for the next page.
+
+    ``actor`` + ``since`` + ``until`` + ``action=record.read`` answers the breach
+    question: which subjects' records did this principal read in that window.
+    """
     events = vault.audit_events(
-        actor=principal,
+        principal=principal,
         subject_id=subject_id,
+        action=action,
         since=aware_time(since, "since"),
         until=aware_time(until, "until"),
         after_seq=after_seq,
+        actor=actor,
     )
     page = list(islice(events, limit + 1))
     more = len(page) > limit
@@ -52,4 +62,5 @@ def query(
 
 @router.get("/verify", name="audit.verify")
 def verify(actor: AuthorizedActor, vault: VaultDep) -> AuditVerification:
-    return vault.verify_audit()
+    """The chain link by link and against the newest signed checkpoint (ok false: tampered)."""
+    return vault.verify_audit(actor=actor)

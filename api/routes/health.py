@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -26,11 +26,21 @@ async def healthz() -> dict[str, str]:
     name="readyz",
     responses={503: {"model": Readiness, "description": "a dependency is down"}},
 )
-async def readyz(vault: VaultDep) -> JSONResponse:
-    """The DB, and each region's key provider and store, answer."""
+async def readyz(vault: VaultDep, request: Request) -> JSONResponse:
+    """The DB, and each region's key provider and store, answer.
+
+    ``audit_checkpoint`` says what this process's last checkpoint attempt found
+    (``chain-broken``: the audit chain was tampered with); it is a detail for
+    monitoring, not a reason to take the API out of service.
+    """
     checks = await run_in_threadpool(vault.readiness)
     ready = all(v == "ok" for v in checks.values())
-    body = Readiness(status="ok" if ready else "unavailable", checks=checks)
+    schedule = getattr(request.app.state, "audit_checkpoints", None)
+    body = Readiness(
+        status="ok" if ready else "unavailable",
+        checks=checks,
+        audit_checkpoint=schedule.state if schedule is not None else None,
+    )
     return JSONResponse(
         body.model_dump(),
         status_code=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE,

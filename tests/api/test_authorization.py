@@ -158,7 +158,7 @@ def test_role_denial_is_audited(api):
         f"/v1/records/{record_id}/content", headers=api.auth("auditor", ["compliance"])
     )
     assert response.status_code == 403
-    events = list(api.vault.audit_events(actor="auditor"))
+    events = list(api.vault.audit_events(principal="auditor"))
     assert [(e.action, e.target, e.outcome) for e in events] == [
         ("api.records.content", record_id, "refused:forbidden")
     ]
@@ -185,7 +185,7 @@ def test_region_grant_refused_and_audited(api):
         "/v1/subjects", json={"external_ref": "p-2", "region": "JP"}, headers=ph
     )
     assert created.status_code == 403
-    outcomes = [e.outcome for e in api.vault.audit_events(actor="ph-service")]
+    outcomes = [e.outcome for e in api.vault.audit_events(principal="ph-service")]
     assert len(outcomes) == 6
     assert set(outcomes) == {"refused:region-not-granted"}
     # the same principal works in its own region

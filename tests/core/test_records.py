@@ -178,7 +178,7 @@ def test_region_not_granted(vault):
         vault.put_record(subject.id, "photo", b"x", actor=ph_service)
     with pytest.raises(PermissionDenied):
         vault.create_subject("p-new", "JP", actor=ph_service)
-    refused = [e for e in vault.audit_events(actor="svc-ph")]
+    refused = [e for e in vault.audit_events(principal="svc-ph")]
     assert len(refused) == 3 and all(e.outcome.startswith("refused:") for e in refused)
 
 

@@ -1,5 +1,9 @@
-"""The audit log: an append-only, keyed hash chain of every access.
+"""The audit log: an append-only, keyed hash chain of every access, anchored outside the DB.
 
-Owns appending events, verifying the chain and querying it (``chain``).
-Imports only ``vault.metadata`` and ``vault.domain``.
+Owns appending events, verifying the chain and querying it (``chain``); the
+signed checkpoints kept in every region's object store, and their offline
+check (``checkpoints``); and the periodic writer the API and the worker run
+(``schedule``). ``chain`` imports only ``vault.metadata`` and ``vault.domain``;
+``checkpoints`` adds ``vault.context``, ``vault.crypto.documents`` and the
+``ObjectStore`` interface.
 """

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -40,6 +40,34 @@ GENESIS = "0" * 64
 HEAD = AuditHeadRow.__table__  # type: ignore[attr-defined]
 EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]
 _HEAD_ID = 1
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """What a signed checkpoint says of the chain: the hash of the event at ``seq``."""
+
+    seq: int
+    head_hash: str
+
+
+@dataclass(frozen=True)
+class _Walk:
+    verdict: AuditVerification
+    events: int
+    hash_at_anchor: str
+
+
+def _with_anchor(
+    verdict: AuditVerification, anchor: Anchor | None, events: int
+) -> AuditVerification:
+    if anchor is None:
+        return verdict
+    return replace(
+        verdict,
+        checkpoint_seq=anchor.seq,
+        events_after_checkpoint=max(0, events - anchor.seq),
+        checkpoint_status="found",
+    )
 
 
 _FIELDS = ("ts", "actor", "role", "action", "target", "subject_id", "region", "purpose", "outcome")
@@ -154,9 +182,34 @@ class AuditLog:
         with session_scope(self._engine) as session:
             return self.append(session, **event)  # type: ignore[arg-type]
 
-    def verify(self, page: int = 5000) -> AuditVerification:
-        """Recompute the chain from the first event; report the first broken link."""
-        prev, expected_seq, count = GENESIS, 1, 0
+    def verify(self, anchor: Anchor | None = None, page: int = 5000) -> AuditVerification:
+        """Recompute the chain from the first event; report the first broken link.
+
+        With an ``anchor`` (the newest signed checkpoint), the chain must also
+        reach the anchor's seq with the anchor's hash there: a cut tail, a
+        rewound head or a replaced chain fails even when its links are whole.
+        """
+        walk = self._walk(anchor.seq if anchor else None, page)
+        verdict = walk.verdict
+        if anchor is None or not verdict.ok:
+            return _with_anchor(verdict, anchor, walk.events)
+        if walk.events < anchor.seq:
+            missing = anchor.seq - walk.events
+            reason = f"chain ends at event {walk.events}; {missing} checkpointed events are gone"
+            return _with_anchor(
+                AuditVerification(False, walk.events, walk.events + 1, reason), anchor, walk.events
+            )
+        if not hmac.compare_digest(walk.hash_at_anchor, anchor.head_hash):
+            reason = f"event {anchor.seq} differs from the signed checkpoint (chain replaced)"
+            return _with_anchor(
+                AuditVerification(False, walk.events, anchor.seq, reason), anchor, walk.events
+            )
+        return _with_anchor(verdict, anchor, walk.events)
+
+    def _walk(self, anchor_seq: int | None, page: int) -> _Walk:
+        prev, expected_seq, count, at_anchor = GENESIS, 1, 0, ""
+        if anchor_seq == 0:
+            at_anchor = GENESIS
         with Session(self._engine) as session:
             last_seq = 0
             while True:
@@ -170,17 +223,26 @@ class AuditLog:
                     break
                 for row in rows:
                     if row.seq != expected_seq:
-                        return AuditVerification(False, count, expected_seq, "event missing")
+                        broken = AuditVerification(False, count, expected_seq, "event missing")
+                        return _Walk(broken, count, at_anchor)
                     event = {name: getattr(row, name) for name in _FIELDS}
                     if row.prev_hash != prev or self._link(prev, row.seq, event) != row.hash:
-                        return AuditVerification(False, count, row.seq, "hash mismatch")
+                        broken = AuditVerification(False, count, row.seq, "hash mismatch")
+                        return _Walk(broken, count, at_anchor)
                     prev, expected_seq, count = row.hash, expected_seq + 1, count + 1
                     last_seq = row.seq
+                    if row.seq == anchor_seq:
+                        at_anchor = row.hash
                 session.expunge_all()
             head = session.get(AuditHeadRow, _HEAD_ID)
         if head is not None and (head.seq != count or head.hash != prev):
-            return AuditVerification(False, count, count + 1, "chain truncated after last event")
-        return AuditVerification(True, count)
+            reason = "chain truncated after last event"
+            return _Walk(AuditVerification(False, count, count + 1, reason), count, at_anchor)
+        return _Walk(AuditVerification(True, count), count, at_anchor)
+
+    def head_event(self, seq: int) -> AuditEvent | None:
+        """The event at ``seq`` (None when there is none)."""
+        return next(self.events(after_seq=seq - 1, page=1), None) if seq > 0 else None
 
     def events(
         self,
@@ -191,9 +253,14 @@ class AuditLog:
         since: datetime | None = None,
         until: datetime | None = None,
         after_seq: int = 0,
+        regions: Sequence[str] | None = None,
         page: int = 1000,
     ) -> Iterator[AuditEvent]:
-        """Events matching every given filter after ``after_seq``, in chain order, page by page."""
+        """Events matching every given filter after ``after_seq``, in chain order, page by page.
+
+        ``regions``: only events about those regions (events about no region, such as
+        principal changes, are left out too).
+        """
         last_seq = after_seq
         while True:
             query = select(AuditEventRow).where(col(AuditEventRow.seq) > last_seq)
@@ -207,6 +274,8 @@ class AuditLog:
                 query = query.where(col(AuditEventRow.ts) >= since)
             if until is not None:
                 query = query.where(col(AuditEventRow.ts) < until)
+            if regions is not None:
+                query = query.where(col(AuditEventRow.region).in_(regions))
             with Session(self._engine) as session:
                 rows = session.exec(query.order_by(col(AuditEventRow.seq)).limit(page)).all()
             if not rows:

@@ -2,11 +2,15 @@
 
 A check that finds a violation (a broken audit chain, a residency report that
 is not ok) prints what it found and then fails with ``ViolationFound``: exit 1.
+Two audit commands need no API: ``audit checkpoint`` is server-side (it signs,
+with the configuration and secrets, like ``recvault gc``) and ``audit verify
+--offline DIR`` checks checkpoint files with the public key only.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -14,7 +18,8 @@ import typer
 from vault.cli.app import ViolationFound, app
 from vault.cli.client import AddrOpt, JsonOpt, TokenOpt, client, stream_to
 from vault.cli.output import say, show, show_rows, spinner
-from vault.cli.server import keys_app
+from vault.cli.server import OPERATOR, ConfigOpt, _vault, keys_app
+from vault.domain import to_json
 
 retention_app = typer.Typer(help="Retention and disposal (compliance).", no_args_is_help=True)
 destructions_app = typer.Typer(
@@ -233,8 +238,31 @@ def residency_transfer(
 
 
 @audit_app.command("verify")
-def audit_verify(as_json: JsonOpt = False, addr: AddrOpt = None, token: TokenOpt = None) -> None:
-    """Verify the hash chain of the audit log from its first event."""
+def audit_verify(
+    offline: Annotated[
+        Path | None,
+        typer.Option(
+            "--offline",
+            help="check a directory of checkpoint files with the public key only (no server)",
+            file_okay=False,
+        ),
+    ] = None,
+    public_key: Annotated[
+        str | None,
+        typer.Option(
+            "--public-key",
+            envvar="RECVAULT_PUBLIC_KEY",
+            help="the deployment's Ed25519 public key (base64), for --offline",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+    addr: AddrOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Verify the audit chain (server) or a directory of signed checkpoints (--offline)."""
+    if offline is not None:
+        _verify_offline(offline, public_key, as_json)
+        return
     with spinner("verifying the audit chain", as_json):
         result = client(addr, token).call("GET", "/v1/audit/verify")
     show(result, as_json, title="audit chain")
@@ -243,12 +271,52 @@ def audit_verify(as_json: JsonOpt = False, addr: AddrOpt = None, token: TokenOpt
         raise ViolationFound(f"the audit chain is broken at event {seq}")
 
 
+def _verify_offline(directory: Path, public_key: str | None, as_json: bool) -> None:
+    from vault.audit.checkpoints import verify_offline
+
+    if not public_key:
+        raise typer.BadParameter("--offline needs --public-key (or RECVAULT_PUBLIC_KEY)")
+    if not directory.is_dir():
+        raise typer.BadParameter(f"--offline: {directory} is not a directory")
+    files = [(p.name, p.read_bytes()) for p in sorted(directory.glob("*.json")) if p.is_file()]
+    verdict = verify_offline(files, public_key)
+    show(to_json(verdict), as_json, title="audit checkpoints")
+    if not verdict.ok:
+        where = f"{verdict.file}: " if verdict.file else ""
+        raise ViolationFound(f"audit checkpoints do not verify: {where}{verdict.reason}")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Server-side: verify the chain, then sign a checkpoint into every region's store."""
+    vault = _vault(config)
+    try:
+        written = vault.audit_checkpoint(actor=OPERATOR)
+    finally:
+        vault.close()
+    if written is None:
+        show({"written": False, "reason": "nothing new since the newest checkpoint"}, as_json)
+        return
+    show({"written": True, **to_json(written)}, as_json, title="audit checkpoint")
+
+
+#: ``--action read`` means ``record.read``: names without a dot are record actions
+def _action(value: str | None) -> str | None:
+    if value is None or "." in value:
+        return value
+    return f"record.{value}"
+
+
 @audit_app.command("query")
 def audit_query(
     actor: Annotated[str | None, typer.Option("--actor", help="principal name")] = None,
     subject: Annotated[str | None, typer.Option("--subject", help="subject id")] = None,
     since: Annotated[str | None, typer.Option("--since", help="ISO 8601 with zone")] = None,
     until: Annotated[str | None, typer.Option("--until", help="ISO 8601 with zone")] = None,
+    action: Annotated[
+        str | None,
+        typer.Option("--action", help="e.g. record.read; a name without a dot is a record action"),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="at most this many events")] = 1000,
     as_json: JsonOpt = False,
     addr: AddrOpt = None,
@@ -260,6 +328,7 @@ def audit_query(
         "subject_id": subject,
         "since": _aware(since, "--since"),
         "until": _aware(until, "--until"),
+        "action": _action(action),
     }
     api = client(addr, token)
     events: list[Any] = []

@@ -2,7 +2,9 @@
 
 Sweeps are idempotent and safe to run from several workers at once (DESIGN
 section 7), so a deployment scales this by running more of it. Each sweep
-prints one JSON line; SIGTERM ends the worker between sweeps.
+prints one JSON line; SIGTERM ends the worker between sweeps. Alongside, a
+thread signs an audit checkpoint every ``audit.checkpoint_interval``
+(``vault.audit.schedule``); racing writers sign identical files.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from vault.durations import Duration
 from vault.errors import InvalidInput, Unavailable
 
 WORKER = Actor("sweep-worker", frozenset({Role.COMPLIANCE}))
+CHECKPOINTER = Actor("audit-checkpoints", frozenset({Role.COMPLIANCE}))
 
 
 @app.command("worker")
@@ -34,6 +37,7 @@ def worker(
     config: ConfigOpt = None,
 ) -> None:
     """Run retention sweeps every --interval until stopped (SIGTERM or Ctrl-C)."""
+    from vault.audit.schedule import CheckpointSchedule, interval_seconds
     from vault.service import RecordVault
     from vault.settings import Settings
     from vault.storage import tune_process
@@ -43,11 +47,20 @@ def worker(
     tune_process(settings.limits.tune_allocator)
     vault = RecordVault.from_settings(settings)
     stop = threading.Event()
+    checkpoints = CheckpointSchedule(
+        lambda: vault.audit_checkpoint(actor=CHECKPOINTER, only_if_new=True),
+        interval_seconds(settings.audit.checkpoint_interval),
+        name="worker",
+    )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, on_signal)
+    if once:
+        checkpoints.run_once()
+    else:
+        checkpoints.start()
     try:
         while not stop.is_set():
             try:
@@ -63,6 +76,7 @@ def worker(
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        checkpoints.stop()
         vault.close()
 
 

@@ -11,11 +11,12 @@ counted in full. See ``docs/residency.md``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from vault.audit.checkpoints import is_checkpoint_key
 from vault.context import VaultContext
 from vault.crypto.documents import sign_document
 from vault.domain import Actor, to_json
@@ -69,6 +70,9 @@ class RegionResidency:
     objects_pending: int
     keys_listed: int
     keys_accounted: int
+    #: signed audit checkpoints in the store (``audit/checkpoints/<seq>.json``): they
+    #: belong to every region by design and are neither records nor strays
+    audit_checkpoints: int = 0
 
     json_properties: ClassVar[tuple[str, ...]] = ("location_ok",)
 
@@ -125,7 +129,8 @@ class ResidencyReport:
                 f" (expected {r.expected_location}, {where});"
                 f" objects {r.objects_accounted}/{r.objects_listed} accounted"
                 f" ({r.objects_in_transfer} in transfer, {r.objects_pending} pending);"
-                f" keys {r.keys_accounted}/{r.keys_listed} accounted"
+                f" keys {r.keys_accounted}/{r.keys_listed} accounted;"
+                f" {r.audit_checkpoints} audit checkpoints"
             )
         for kind in ViolationKind:
             count = self.counts.get(kind.value, 0)
@@ -166,7 +171,8 @@ class ResidencyCheck:
         for name in self.ctx.granted(actor):  # a one-region principal proves its region only
             region = self.ctx.regions[name]
             reported = self._location(region, findings)
-            objects = self._objects(region, findings)
+            checkpoints = _CheckpointCount()
+            objects = self._objects(region, findings, checkpoints)
             keys = self._keys(region, findings)
             regions.append(
                 RegionResidency(
@@ -179,6 +185,7 @@ class ResidencyCheck:
                     objects_pending=objects[3],
                     keys_listed=keys[0],
                     keys_accounted=keys[1],
+                    audit_checkpoints=checkpoints.seen,
                 )
             )
         report = ResidencyReport(
@@ -221,11 +228,17 @@ class ResidencyCheck:
             )
         return reported
 
-    def _objects(self, region: Region, findings: _Findings) -> tuple[int, int, int, int]:
-        """Return (listed, accounted, in transfer, pending) for this region's store."""
+    def _objects(
+        self, region: Region, findings: _Findings, checkpoints: _CheckpointCount
+    ) -> tuple[int, int, int, int]:
+        """Return (listed, accounted, in transfer, pending) for this region's store.
+
+        Audit checkpoints are counted apart, by their exact name only: anything
+        else under ``audit/`` is compared with the DB like any object (a stray).
+        """
         listed = accounted = in_transfer = pending = 0
         here = region.name
-        listing = (o.key for o in region.store.list("", page_size=1000))
+        listing = checkpoints.skip(o.key for o in region.store.list("", page_size=1000))
         try:
             for key, present, expected in merge_sorted(listing, expected_objects(self.ctx.engine)):
                 listed += present
@@ -264,6 +277,18 @@ class ResidencyCheck:
         except VaultError as exc:
             findings.add(_incomplete(here, "key provider", exc))
         return listed, accounted
+
+
+class _CheckpointCount:
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def skip(self, keys: Iterator[str]) -> Iterator[str]:
+        for key in keys:
+            if is_checkpoint_key(key):
+                self.seen += 1
+            else:
+                yield key
 
 
 def _judge(
