@@ -249,9 +249,16 @@ class RecordVault:
 
     def sweep(self, *, actor: Actor | str = SYSTEM) -> SweepResult:
         """Dispose of what may go, then rotate keys past ``rotation.max_age``."""
-        result = self._disposal.sweep(_actor(actor))
-        rotated = rotate_due_keys(self._ctx, self._rotation, _actor(actor))
-        return replace(result, keys_rotated=rotated.keys_rotated)
+        caller = _actor(actor)
+        result = self._disposal.sweep(caller)
+        rotated = rotate_due_keys(self._ctx, self._rotation, caller)
+        result = replace(result, keys_rotated=rotated.keys_rotated)
+        self._ctx.audit.record(
+            actor=caller,
+            action="retention.sweep",
+            outcome=f"erased:{result.records_erased},destroyed:{result.destructions_executed}",
+        )
+        return result
 
     def list_destructions(
         self, state: DestructionState | None = None, *, actor: Actor | str = SYSTEM

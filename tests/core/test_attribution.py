@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 import io
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -38,7 +37,7 @@ def world(make_vault, sqlite_url, clock) -> dict[str, Any]:
     hold = vault.place_hold("record", record.id, "CASE-1", "kept", actor=setup)
     done = vault.create_subject("ref-attr-2", "JP", actor=setup)
     vault.request_erasure(done.id, actor=setup)
-    clock.advance(timedelta(seconds=5))
+    clock.advance(seconds=5)
     vault.sweep(actor=setup)
     [executed] = vault.list_destructions("done", actor=setup)
     waiting = vault.create_subject("ref-attr-3", "PH", actor=setup)
