@@ -157,3 +157,18 @@ client_key = "/etc/recvault/tls/client.key"
         "/etc/recvault/tls/client.crt",
         "/etc/recvault/tls/client.key",
     )
+
+
+def test_the_approle_example_of_the_operations_guide_is_valid():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from vault.settings import KeysConfig
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", guide, re.DOTALL) if "approle" in b]
+    assert blocks
+    for block in blocks:
+        keys = KeysConfig(**tomllib.loads(block)["regions"]["JP"]["keys"])
+        assert keys.auth == "approle" and keys.tls_client_cert() is not None
