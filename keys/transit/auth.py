@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from keys.base import KeyAccessDenied, KeyError_, KeyUnavailable
+from keys.base import KeyAccessDenied, KeyError_
 from keys.vault_transit import Send
 from vault.errors import ConfigError, VaultError
 
@@ -43,7 +43,8 @@ RENEW_AT = 2 / 3
 #: a renewal that grants less than this fraction of the first TTL means the
 #: token's maximum TTL is near: log in again instead of renewing further
 SHORT_RENEWAL = 1 / 2
-#: after a failed refresh while the token is still valid, wait this long before trying again
+#: after a refresh that failed or could not renew, while the token is still valid,
+#: wait this long before trying again
 RETRY_REFRESH_SECONDS = 1.0
 
 
@@ -264,13 +265,21 @@ class VaultAuth:
             if self._source.can_log_in:
                 self._obtain(send)
                 return
-            # Neither renewable nor able to log in: use it until it is refused.
-            self._refresh_at = self._expires_at if self._clock() < self._expires_at else math.inf
-        except KeyUnavailable:
+            # Not renewed and no way to log in: use it until it is refused, trying again soon.
+            self._retry_refresh_soon()
+        except VaultError as exc:
             if self._clock() >= self._expires_at:
                 raise
-            log.warning("vault token refresh failed (key service unavailable); retrying soon")
-            self._refresh_at = min(self._clock() + RETRY_REFRESH_SECONDS, self._expires_at)
+            # The token still works: keep it (a refused login must not fail calls it could serve).
+            log.warning("vault token refresh failed (%s); trying again soon", exc.code)
+            self._retry_refresh_soon()
+
+    def _retry_refresh_soon(self) -> None:
+        now = self._clock()
+        if now < self._expires_at:
+            self._refresh_at = min(now + RETRY_REFRESH_SECONDS, self._expires_at)
+        else:
+            self._refresh_at = math.inf  # expired: the next 403 goes through ``recover``
 
     def _renew(self, send: Send, token: str) -> Lease | None:
         """A renewed lease, or None when renewal failed or the maximum TTL is near."""
