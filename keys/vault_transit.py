@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import hvac
 import hvac.exceptions
@@ -27,6 +27,21 @@ from keys.base import (
 from vault.errors import IntegrityError, VaultError
 
 CallObserver = Callable[[str, float], None]
+
+
+class Send(Protocol):
+    """``Transport.send``: one call made with ``token`` (or none)."""
+
+    def __call__(
+        self,
+        op: str,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+    ) -> dict[str, Any]: ...
+
 
 _NOT_FOUND_MARKERS = ("encryption key not found", "no existing key named", "not found")
 _RETIRED_MARKERS = ("disallowed by policy (too old)",)
@@ -101,15 +116,28 @@ def _session(
     return session
 
 
+class Authenticator(Protocol):
+    """What ``Transport`` needs of ``keys.transit.auth.VaultAuth``."""
+
+    def token(self, send: Send) -> str: ...
+
+    def recover(self, send: Send, used: str) -> bool: ...
+
+
 class Transport:
-    """One hvac client plus the call counter and timing shared by provider and admin."""
+    """One hvac client plus the call counter and timing shared by provider and admin.
+
+    The token is not the hvac client's: each call carries the one ``auth`` hands
+    out, so a 403 can be told apart by the token that met it (``VaultAuth.recover``).
+    ``calls`` and ``on_call`` count Transit and admin calls; ``auth_calls`` the
+    logins, renewals and lookups made to keep the token alive.
+    """
 
     def __init__(
         self,
         addr: str,
         *,
-        token: str | None,
-        approle: tuple[str, str] | None,
+        auth: Authenticator,
         namespace: str | None,
         verify: bool | str,
         client_cert: tuple[str, str] | None,
@@ -119,7 +147,8 @@ class Transport:
         session = _session(addr, verify, client_cert)
         self.client = hvac.Client(
             url=addr,
-            token=token,
+            # never hvac's own token (nor VAULT_TOKEN, ~/.vault-token): each call sends auth's
+            token="",
             namespace=namespace,
             # hvac takes a session's verify and cert when they are truthy, these otherwise
             verify=session.verify,
@@ -127,25 +156,11 @@ class Transport:
             timeout=timeout,
             session=session,
         )
+        self.auth = auth
         self.on_call = on_call
         self.calls = 0
+        self.auth_calls = 0
         self._lock = threading.Lock()
-        if approle is not None:
-            role_id, secret_id = approle
-            try:
-                body = self.request(
-                    "login",
-                    "post",
-                    "/v1/auth/approle/login",
-                    {"role_id": role_id, "secret_id": secret_id},
-                )
-            except KeyError_:
-                # A wrong role or secret id is answered with 400, not 403.
-                raise KeyAccessDenied("the key service refused the AppRole credentials") from None
-            auth = body.get("auth") or {}
-            if "client_token" not in auth:
-                raise KeyAccessDenied("the key service issued no token for this AppRole")
-            self.client.token = auth["client_token"]
 
     def request(
         self,
@@ -157,19 +172,75 @@ class Transport:
         key_name: str = "",
         batch: bool = False,
     ) -> dict[str, Any]:
-        """One HTTP call; with ``batch``, a 400 carrying ``batch_results`` is returned."""
+        """One authenticated call; a 403 met by a dead token is retried once with a new one.
+
+        With ``batch``, a 400 carrying ``batch_results`` is returned.
+        """
+        token = self.auth.token(self.send)
+        try:
+            return self._timed(op, method, path, payload, token, key_name, batch)
+        except KeyAccessDenied:
+            if not self.auth.recover(self.send, token):
+                raise
+        return self._timed(op, method, path, payload, self.auth.token(self.send), key_name, batch)
+
+    def unauthenticated(self, op: str, method: str, path: str) -> dict[str, Any]:
+        """A counted call that needs no token (``sys/health``)."""
+        return self._timed(op, method, path, None, None, "", False)
+
+    def send(
+        self,
+        op: str,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """One call for keeping the token (login, renew, lookup) or an unauthenticated one."""
+        with self._lock:
+            self.auth_calls += 1
+        return self._http(method, path, payload, token, "", False)
+
+    def _timed(
+        self,
+        op: str,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None,
+        token: str | None,
+        key_name: str,
+        batch: bool,
+    ) -> dict[str, Any]:
         with self._lock:
             self.calls += 1
         started = time.perf_counter()
         try:
+            return self._http(method, path, payload, token, key_name, batch)
+        finally:
+            if self.on_call is not None:
+                self.on_call(op, time.perf_counter() - started)
+
+    def _http(
+        self,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None,
+        token: str | None,
+        key_name: str,
+        batch: bool,
+    ) -> dict[str, Any]:
+        headers = {"X-Vault-Token": token} if token else None
+        adapter = self.client.adapter
+        try:
             if method == "post":
-                response = self.client.adapter.post(path, json=payload)
+                response = adapter.post(path, json=payload, headers=headers)
             elif method == "get":
-                response = self.client.adapter.get(path)
+                response = adapter.get(path, headers=headers)
             elif method == "list":
-                response = self.client.adapter.list(path)
+                response = adapter.list(path, headers=headers)
             elif method == "delete":
-                response = self.client.adapter.delete(path)
+                response = adapter.delete(path, headers=headers)
             else:  # pragma: no cover - programming error
                 raise ValueError(method)
         except hvac.exceptions.InvalidRequest as exc:
@@ -179,7 +250,4 @@ class Transport:
             raise map_transit_error(exc, key_name) from None
         except (hvac.exceptions.VaultError, requests.exceptions.RequestException) as exc:
             raise map_transit_error(exc, key_name) from None
-        finally:
-            if self.on_call is not None:
-                self.on_call(op, time.perf_counter() - started)
         return response if isinstance(response, dict) else {}

@@ -10,13 +10,24 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keys.base import KeyProvider
 from keys.cache import CachingKeyProvider
 from keys.sharded import ShardedKeyProvider
 from vault.errors import ConfigError
-from vault.settings import KeysConfig, RegionConfig, Settings, StoreConfig, vault_token
+from vault.settings import (
+    KeysConfig,
+    RegionConfig,
+    Settings,
+    StoreConfig,
+    vault_token,
+    vault_token_file,
+)
 from vault.storage.base import ObjectStore, RetentionMode
+
+if TYPE_CHECKING:
+    from keys.transit.auth import VaultAuth
 
 #: Told of every key-service call: ``(region, operation, seconds)``. Edges use it for
 #: metrics; recvault itself imports no metrics library.
@@ -78,21 +89,21 @@ def build_keys(
         from keys.transit import TransitKeyProvider
 
         mounts = config.mount_list() or [f"transit-{name.lower()}"]
-        token = vault_token(config)
-        if not token:
-            raise ConfigError(f"regions.{name}.keys.token_env: {config.token_env} is not set")
+        auth = vault_auth(name, config)
 
         def observe(op: str, seconds: float) -> None:
             if on_key_call is not None:
                 on_key_call(name, op, seconds)
 
+        # The shards of a region share one login: one token, renewed once.
         shards: list[KeyProvider] = [
             TransitKeyProvider(
                 config.addr,
                 mount,
-                token=token,
+                auth=auth,
                 namespace=config.namespace,
-                verify=config.verify,
+                verify=config.tls_verify(),
+                client_cert=config.tls_client_cert(),
                 timeout=config.timeout,
                 batch_size=config.batch_size,
                 on_call=observe if on_key_call is not None else None,
@@ -106,6 +117,34 @@ def build_keys(
             provider, max_entries=limits.dek_cache_entries, ttl_seconds=limits.dek_cache_ttl_seconds
         )
     return provider
+
+
+def vault_auth(name: str, config: KeysConfig) -> VaultAuth:
+    """How a region's Transit providers get their token, checked now (files readable, set)."""
+    from keys.transit.auth import AppRoleLogin, GivenToken, TokenFile, VaultAuth, read_secret_file
+
+    where = f"regions.{name}.keys"
+    if config.auth == "approle":
+        assert config.role_id_file and config.secret_id_file  # KeysConfig checked it
+        for field in ("role_id_file", "secret_id_file"):
+            read_secret_file(getattr(config, field), f"{where}.{field}")
+        return VaultAuth(
+            AppRoleLogin.from_files(
+                config.role_id_file, config.secret_id_file, config.approle_mount
+            )
+        )
+    path = vault_token_file(config)
+    if path:
+        what = f"{where}.token_file" if config.token_file else f"{config.token_env}_FILE"
+        read_secret_file(path, what)
+        return VaultAuth(TokenFile(path, what))
+    token = vault_token(config)
+    if not token:
+        raise ConfigError(
+            f"{where}.token_env: {config.token_env} is not set "
+            '(or set token_file, or auth = "approle")'
+        )
+    return VaultAuth(GivenToken(token))
 
 
 def build_region(

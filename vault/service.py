@@ -357,14 +357,26 @@ class RecordVault:
             regions=None if caller.regions is None else self._ctx.granted(caller),
         )
 
-    def gc(self, grace: Duration | None = None, *, actor: Actor | str = SYSTEM) -> GcResult:
-        """Remove what crashed writes left (every region: a server-side task)."""
-        result = self._gc.run(grace)
+    def gc(
+        self,
+        grace: Duration | None = None,
+        *,
+        dry_run: bool = False,
+        actor: Actor | str = SYSTEM,
+    ) -> GcResult:
+        """Remove what crashed writes left; keep and report objects the DB does not know.
+
+        Every region: a server-side task. ``dry_run`` removes nothing and reports
+        what would be removed and kept (run it first after a restore).
+        """
+        result = self._gc.run(grace, dry_run=dry_run)
         self._ctx.audit.record(
             actor=_actor(actor),
-            action="gc",
+            action="gc.report" if dry_run else "gc",
             outcome=f"versions:{result.pending_versions_removed},"
-            f"objects:{result.orphan_objects_removed}",
+            f"temp:{result.temp_files_removed},"
+            f"kept:{result.unknown_objects_kept},"
+            f"unreadable:{result.unreadable_objects_kept}",
         )
         return result
 

@@ -23,7 +23,9 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from vault.domain import Category
@@ -66,19 +68,68 @@ class StoreConfig(_Strict):
 
 
 class KeysConfig(_Strict):
+    """A region's key provider; for Vault, how recvault authenticates (docs/keys.md)."""
+
     kind: Literal["vault", "local"] = "vault"
     addr: str = "http://127.0.0.1:8200"
     mount: str | None = None
     mounts: list[str] = Field(default_factory=list)
+    #: "token": from the variable ``token_env`` names (or its ``_FILE``), or from ``token_file``;
+    #: "approle": logs in with the role and secret ids read from their files
+    auth: Literal["token", "approle"] = "token"
     token_env: str = "RECVAULT_VAULT_TOKEN"  # noqa: S105  (a variable name)
+    #: a token file kept fresh by another program (Vault Agent); read again when it changes
+    token_file: str | None = None
+    role_id_file: str | None = None
+    secret_id_file: str | None = None
+    approle_mount: str = "approle"
     namespace: str | None = None
+    #: CA bundle that signed the Vault server's certificate (default: the system's)
+    ca_cert: str | None = None
+    #: client certificate and key for TLS client authentication (both or neither)
+    client_cert: str | None = None
+    client_key: str | None = None
+    #: false turns certificate checks off (tests only); a path is the older spelling of ca_cert
     verify: bool | str = True
-    timeout: float = 5.0
+    timeout: float = Field(default=5.0, gt=0)
     batch_size: int = Field(default=250, ge=1, le=1000)
     path: str | None = None
 
+    @model_validator(mode="after")
+    def _auth_fields(self) -> KeysConfig:
+        def refuse(field: str, problem: str) -> PydanticCustomError:
+            return PydanticCustomError(
+                "keys", "{field}: {problem}", {"field": field, "problem": problem}
+            )
+
+        if self.auth == "approle":
+            for field in ("role_id_file", "secret_id_file"):
+                if not getattr(self, field):
+                    raise refuse(field, 'required with auth = "approle"')
+            if self.token_file:
+                raise refuse("token_file", 'not used with auth = "approle"')
+        else:
+            for field in ("role_id_file", "secret_id_file"):
+                if getattr(self, field):
+                    raise refuse(field, 'only used with auth = "approle"')
+        if bool(self.client_cert) != bool(self.client_key):
+            field = "client_key" if self.client_cert else "client_cert"
+            raise refuse(field, "client_cert and client_key go together")
+        if self.ca_cert and self.verify is not True:
+            raise refuse("ca_cert", "give either ca_cert or verify, not both")
+        return self
+
     def mount_list(self) -> list[str]:
         return list(self.mounts) or ([self.mount] if self.mount else [])
+
+    def tls_verify(self) -> bool | str:
+        """What requests' ``verify`` gets: the CA bundle, or ``verify``."""
+        return self.ca_cert or self.verify
+
+    def tls_client_cert(self) -> tuple[str, str] | None:
+        if self.client_cert and self.client_key:
+            return (self.client_cert, self.client_key)
+        return None
 
 
 class RegionConfig(_Strict):
@@ -196,7 +247,13 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
+            context = first.get("ctx") or {}
+            if first["type"] == "keys" and "field" in context:
+                # a rule over several fields of a region's keys: name the field it is about
+                where, message = f"{where}.{context['field']}", str(context["problem"])
+            else:
+                message = first["msg"]
+            raise ConfigError(f"invalid setting {where}: {message}") from None
 
     # -- derived values -------------------------------------------------------
 
@@ -229,9 +286,20 @@ def decode_secret(text: str, name: str) -> bytes:
 
 
 def vault_token(config: KeysConfig) -> str | None:
-    """The Vault token for a region, from the variable its ``token_env`` names (or ``_FILE``)."""
+    """A region's Vault token as it is now: ``token_file``, or the variable ``token_env`` names
+    (or the file its ``_FILE`` variant names). Long-running processes use ``vault_token_file``
+    so that a rewritten file is read again."""
+    path = vault_token_file(config)
+    if path:
+        return Path(path).read_text().strip() or None
     value = os.environ.get(config.token_env)
-    if value:
-        return value.strip()
-    from_file = os.environ.get(f"{config.token_env}_FILE")
-    return Path(from_file).read_text().strip() if from_file else None
+    return value.strip() if value else None
+
+
+def vault_token_file(config: KeysConfig) -> str | None:
+    """The file that holds a region's token, if it comes from one."""
+    if config.token_file:
+        return config.token_file
+    if os.environ.get(config.token_env):
+        return None
+    return os.environ.get(f"{config.token_env}_FILE") or None

@@ -5,6 +5,8 @@
   every key-service failure becomes a recvault error;
 - ``keys.transit.provider``: ``TransitKeyProvider``, the record path (wrap, unwrap,
   rewrap in batches) and the key lifecycle (create, rotate, minimums, trim, destroy);
+- ``keys.transit.auth``: where the token comes from (given, token file, AppRole) and
+  ``VaultAuth``, which renews it, logs in again and replaces a revoked one;
 - ``keys.transit.admin``: ``TransitAdmin``, the few root-token calls that
   ``keys.bootstrap`` needs.
 """

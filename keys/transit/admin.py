@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from keys.base import KeyError_
+from keys.transit.auth import GivenToken, VaultAuth
 from keys.vault_transit import Transport
 
 
@@ -20,8 +21,7 @@ class TransitAdmin:
     ) -> None:
         self._transport = Transport(
             addr,
-            token=token,
-            approle=None,
+            auth=VaultAuth(GivenToken(token, look_up=False)),
             namespace=None,
             verify=verify,
             client_cert=None,

@@ -24,6 +24,7 @@ from keys.base import (
 )
 from keys.batch import batch_failure
 from keys.naming import PREFIX
+from keys.transit.auth import AppRoleLogin, GivenToken, VaultAuth
 from keys.vault_transit import CallObserver, Transport, map_transit_error
 from vault.errors import VaultError
 
@@ -79,6 +80,7 @@ class TransitKeyProvider:
         *,
         token: str | None = None,
         approle: tuple[str, str] | None = None,
+        auth: VaultAuth | None = None,
         namespace: str | None = None,
         verify: bool | str = True,
         client_cert: tuple[str, str] | None = None,
@@ -88,15 +90,22 @@ class TransitKeyProvider:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        if (token is None) == (approle is None):
-            raise ValueError("give exactly one of token or approle")
+        if sum(given is not None for given in (token, approle, auth)) != 1:
+            raise ValueError("give exactly one of token, approle or auth")
+        if auth is None:
+            if token is not None:
+                auth = VaultAuth(GivenToken(token))
+            else:
+                assert approle is not None
+                role_id, secret_id = approle
+                auth = VaultAuth(AppRoleLogin(lambda: role_id, lambda: secret_id))
+        self.auth = auth
         self._mount = mount.strip("/")
         self._label = f"vault:{addr.rstrip('/')}/{self._mount}"
         self._batch_size = batch_size
         self._transport = Transport(
             addr,
-            token=token,
-            approle=approle,
+            auth=auth,
             namespace=namespace,
             verify=verify,
             client_cert=client_cert,
@@ -112,6 +121,11 @@ class TransitKeyProvider:
     def calls(self) -> int:
         """HTTP calls made to the key service so far (for tests, benchmarks and metrics)."""
         return self._transport.calls
+
+    @property
+    def auth_calls(self) -> int:
+        """Logins, renewals and lookups made to keep the token alive."""
+        return self._transport.auth_calls
 
     def _call(
         self,
@@ -213,7 +227,9 @@ class TransitKeyProvider:
 
     def health(self) -> None:
         try:
-            status = self._transport.request("health", "get", "/v1/sys/health?standbyok=true")
+            status = self._transport.unauthenticated(
+                "health", "get", "/v1/sys/health?standbyok=true"
+            )
         except KeyUnavailable:
             raise
         except VaultError as exc:

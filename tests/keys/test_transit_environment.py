@@ -108,3 +108,36 @@ def test_environment_is_read_when_the_provider_is_built(
     provider = TransitKeyProvider(transit.addr, "transit-jp", token=transit.admin_token)
     monkeypatch.setenv("HTTP_PROXY", closed_proxy())
     round_trip(provider, "subj-" + "5" * 64)
+
+
+def test_tls_settings_from_a_region_keys_table(
+    tls_bao: BaoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ca_cert, client_cert and client_key reach the provider from the settings."""
+    from vault.regions import build_keys
+    from vault.settings import Settings
+
+    assert tls_bao.tls_dir is not None
+    # the dev server does not ask for a client certificate; its own pair stands in for one
+    cert, key = tls_bao.tls_dir / "vault-cert.pem", tls_bao.tls_dir / "vault-key.pem"
+    monkeypatch.setenv("RECVAULT_TLS_TEST_TOKEN", tls_bao.root_token)
+    table = {
+        "kind": "vault",
+        "addr": tls_bao.addr,
+        "mount": "transit-tls",
+        "token_env": "RECVAULT_TLS_TEST_TOKEN",
+        "ca_cert": str(tls_bao.ca_path),
+        "client_cert": str(cert),
+        "client_key": str(key),
+    }
+    settings = Settings.load(
+        None,
+        regions={"JP": {"location": "ap-northeast-1", "keys": table}},
+        limits={"dek_cache_entries": 0},
+    )
+    provider = build_keys("JP", settings.regions["JP"].keys, settings)
+    assert isinstance(provider, TransitKeyProvider)
+    session = provider._transport.client.adapter.session
+    assert session.verify == str(tls_bao.ca_path)
+    assert session.cert == (str(cert), str(key))
+    round_trip(provider, "subj-" + "5" * 64)

@@ -257,3 +257,26 @@ class S3StoreCases(ObjectStoreConformance):
         bucket = make_bucket("ap-southeast-1")
         store = S3Store(bucket, endpoint_url=s3_endpoint, region_name="ap-northeast-1")
         assert store.location() == "ap-southeast-1"
+
+    def test_incomplete_uploads_are_aborted_after_the_grace_period(self, store: S3Store) -> None:
+        """What a put killed mid-upload leaves: parts and no object; gc aborts the upload."""
+
+        client = store._client
+        started = client.create_multipart_upload(Bucket=store.bucket, Key="JP/aa/crashed")
+        client.upload_part(
+            Bucket=store.bucket,
+            Key="JP/aa/crashed",
+            UploadId=started["UploadId"],
+            PartNumber=1,
+            Body=b"x" * 10,
+        )
+        later = datetime.now(UTC) + timedelta(seconds=5)
+        # moto dates every upload 2010-11-10 20:48:33 UTC: seen from just after, it is recent
+        moto_initiated = datetime(2010, 11, 10, 20, 48, 33, tzinfo=UTC)
+        assert store.remove_stale_temp(timedelta(hours=1), now=moto_initiated) == 0
+        assert store.remove_stale_temp(timedelta(0), now=later, dry_run=True) == 1
+        assert client.list_multipart_uploads(Bucket=store.bucket).get("Uploads")
+        assert store.remove_stale_temp(timedelta(0), now=later) == 1
+        assert not client.list_multipart_uploads(Bucket=store.bucket).get("Uploads")
+        assert store.remove_stale_temp(timedelta(0), now=later) == 0
+        assert list(store.list("JP/")) == []

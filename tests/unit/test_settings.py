@@ -86,3 +86,89 @@ def test_short_or_missing_secret(monkeypatch):
         Settings.load(None).secret_bytes("master_key")
     with pytest.raises(ConfigError, match="at least 32 bytes"):
         Settings.load(None, master_key="abcd").secret_bytes("master_key")
+
+
+def _vault_keys(**keys):
+    return {"regions": {"JP": {"location": "x", "keys": {"kind": "vault", **keys}}}}
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"auth": "approle"}, 'regions.JP.keys.role_id_file: required with auth = "approle"'),
+        (
+            {"auth": "approle", "role_id_file": "/r"},
+            'regions.JP.keys.secret_id_file: required with auth = "approle"',
+        ),
+        (
+            {"auth": "approle", "role_id_file": "/r", "secret_id_file": "/s", "token_file": "/t"},
+            'regions.JP.keys.token_file: not used with auth = "approle"',
+        ),
+        ({"role_id_file": "/r"}, 'regions.JP.keys.role_id_file: only used with auth = "approle"'),
+        (
+            {"client_cert": "/c.pem"},
+            "regions.JP.keys.client_key: client_cert and client_key go together",
+        ),
+        (
+            {"client_key": "/k.pem"},
+            "regions.JP.keys.client_cert: client_cert and client_key go together",
+        ),
+        (
+            {"ca_cert": "/ca.pem", "verify": False},
+            "regions.JP.keys.ca_cert: give either ca_cert or verify, not both",
+        ),
+        ({"auth": "kerberos"}, "regions.JP.keys.auth: Input should be 'token' or 'approle'"),
+        ({"role_id": "abc"}, "regions.JP.keys.role_id: Extra inputs are not permitted"),
+    ],
+)
+def test_vault_auth_settings_fail_in_one_line_naming_the_field(keys, message):
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(None, **_vault_keys(**keys))
+    assert str(caught.value.message) == f"invalid setting {message}"
+    assert "\n" not in caught.value.message
+
+
+def test_vault_auth_and_tls_from_toml(tmp_path):
+    config = tmp_path / "recvault.toml"
+    config.write_text(
+        """
+[regions.JP]
+location = "ap-northeast-1"
+[regions.JP.keys]
+kind = "vault"
+addr = "https://bao-jp.internal:8200"
+mount = "transit-jp"
+auth = "approle"
+role_id_file = "/run/secrets/role-id"
+secret_id_file = "/run/secrets/secret-id"
+approle_mount = "approle-recvault"
+namespace = "clinics/jp"
+ca_cert = "/etc/recvault/tls/ca.crt"
+client_cert = "/etc/recvault/tls/client.crt"
+client_key = "/etc/recvault/tls/client.key"
+"""
+    )
+    keys = Settings.load(config).regions["JP"].keys
+    assert keys.auth == "approle"
+    assert keys.approle_mount == "approle-recvault"
+    assert keys.namespace == "clinics/jp"
+    assert keys.tls_verify() == "/etc/recvault/tls/ca.crt"
+    assert keys.tls_client_cert() == (
+        "/etc/recvault/tls/client.crt",
+        "/etc/recvault/tls/client.key",
+    )
+
+
+def test_the_approle_example_of_the_operations_guide_is_valid():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from vault.settings import KeysConfig
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", guide, re.DOTALL) if "approle" in b]
+    assert blocks
+    for block in blocks:
+        keys = KeysConfig(**tomllib.loads(block)["regions"]["JP"]["keys"])
+        assert keys.auth == "approle" and keys.tls_client_cert() is not None

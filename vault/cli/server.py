@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vault.cli.app import app
-from vault.domain import Actor, Role
+from vault.domain import Actor, GcResult, Role, to_json
 from vault.settings import Settings, vault_token
 
 console = Console(highlight=False)
@@ -113,14 +113,60 @@ def principals_disable(name: str, config: ConfigOpt = None) -> None:
 
 
 @app.command("gc")
-def gc(config: ConfigOpt = None) -> None:
-    """Remove what crashed writes left: stale pending versions and unreferenced objects."""
-    result = _vault(config).gc(actor=OPERATOR)
+def gc(
+    config: ConfigOpt = None,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report", help="remove nothing: list what would be removed and every object kept"
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="the result as JSON")] = False,
+) -> None:
+    """Remove what crashed writes left (stale pending versions, temp files, incomplete
+    uploads); keep and list stored objects the metadata DB does not reference."""
+    result = _vault(config).gc(dry_run=report, actor=OPERATOR)
+    if as_json:
+        print(json.dumps(to_json(result)))
+    else:
+        _print_gc(result)
+    if report and result.kept:
+        raise typer.Exit(1)  # like a residency report that found something: someone must look
+
+
+def _print_gc(result: GcResult) -> None:
+    verb = "would remove" if result.dry_run else "removed"
     console.print(
-        f"removed {result.pending_versions_removed} pending versions, "
-        f"{result.orphan_objects_removed} unreferenced objects, "
-        f"{result.temp_files_removed} temporary files"
+        f"{verb} {result.pending_versions_removed} pending versions, "
+        f"{result.temp_files_removed} temporary files and incomplete uploads"
     )
+    if not result.kept:
+        console.print("every stored object is referenced by the metadata DB")
+        return
+    console.print(
+        f"kept {result.unknown_objects_kept} complete objects the metadata DB does not know "
+        f"and {result.unreadable_objects_kept} unreadable ones; nothing of them was deleted "
+        "(docs/operations.md, Restore drill)"
+    )
+    if not result.dry_run:
+        console.print("list them with: recvault gc --report")
+        return
+    table = Table("region", "object", "bytes", "kind", "record", "version", "key", "key version")
+    for kept in result.kept:
+        record = kept.record_id or ""
+        if record and kept.record_known:
+            record += " (known)"
+        table.add_row(
+            kept.region,
+            kept.object_key,
+            str(kept.size),
+            kept.reason.value + (f": {kept.detail}" if kept.detail else ""),
+            record,
+            "" if kept.record_version is None else str(kept.record_version),
+            kept.key_name or "",
+            "" if kept.key_version is None else str(kept.key_version),
+        )
+    console.print(table)
 
 
 @app.command("serve")

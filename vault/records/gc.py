@@ -1,42 +1,65 @@
 """Garbage collection of what crashed writes leave behind (``recvault gc``).
 
 A write inserts pending rows, then writes the object, then commits. A crash
-leaves pending rows (with or without an object) or, rarely, an object whose
-rows were removed. Both are invisible to readers; after a grace period
-(longer than any write) they are removed here. Safe to run concurrently.
+leaves pending rows (with or without an object), a temp file of a local
+store, or an incomplete S3 multipart upload. After a grace period (longer
+than any write) those are removed here. Safe to run concurrently.
+
+What gc never removes is a stored object that no version row references.
+Puts are atomic, so such an object is a complete write, and the likeliest
+reason the DB does not know it is that the DB was restored from a backup
+older than the object: deleting it would lose acknowledged records. Each
+one is kept and reported (``GcResult.kept``): a complete sealed object
+(header parses, size as declared) as ``unknown``, anything else as
+unreadable, with what its header says (record, key name and version) so an
+operator can tell what it is (docs/operations.md, Restore drill).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 
 from sqlmodel import col, select
 
 from vault.context import VaultContext
-from vault.domain import GcResult, RecordState, VersionState
+from vault.domain import GcResult, KeptObject, KeptReason, RecordState, VersionState
 from vault.durations import Duration
+from vault.errors import VaultError
+from vault.format.envelope import read_header, sealed_size
 from vault.metadata import RecordRow, RecordVersionRow, session_scope
-from vault.storage.base import ObjectInfo
+from vault.storage.base import ObjectInfo, ObjectNotFound, ObjectStore
 
 
 class GarbageCollector:
     def __init__(self, ctx: VaultContext) -> None:
         self.ctx = ctx
 
-    def run(self, grace: Duration | None = None) -> GcResult:
+    def run(self, grace: Duration | None = None, *, dry_run: bool = False) -> GcResult:
         grace = grace or self.ctx.settings.limits.gc_grace
         now = self.ctx.clock()
         cutoff = now - grace.approx_timedelta()
-        pending = self._pending_versions(cutoff)
-        orphans = sum(self._orphans(region, cutoff) for region in self.ctx.regions)
+        pending = self._pending_versions(cutoff, dry_run)
+        kept: list[KeptObject] = []
+        for name in self.ctx.regions:
+            kept.extend(self._unreferenced(name, cutoff))
         temps = 0
         for region in self.ctx.regions.values():
             remover = getattr(region.store, "remove_stale_temp", None)
             if remover is not None:
-                temps += int(remover(grace.approx_timedelta()))
-        return GcResult(pending, orphans, temps)
+                temps += int(remover(grace.approx_timedelta(), dry_run=dry_run))
+        unknown = sum(1 for k in kept if k.reason == KeptReason.UNKNOWN)
+        return GcResult(
+            pending_versions_removed=pending,
+            temp_files_removed=temps,
+            unknown_objects_kept=unknown,
+            unreadable_objects_kept=len(kept) - unknown,
+            kept=tuple(kept),
+            dry_run=dry_run,
+        )
 
-    def _pending_versions(self, cutoff: datetime) -> int:
+    def _pending_versions(self, cutoff: datetime, dry_run: bool) -> int:
         with session_scope(self.ctx.engine) as session:
             rows = session.exec(
                 select(RecordVersionRow)
@@ -44,6 +67,8 @@ class GarbageCollector:
                 .where(col(RecordVersionRow.created_at) < cutoff)
             ).all()
             stale = [(r.record_id, r.version, r.object_key) for r in rows]
+        if dry_run:
+            return len(stale)
         removed = 0
         for record_id, version, object_key in stale:
             region = object_key.split("/", 1)[0]
@@ -65,34 +90,67 @@ class GarbageCollector:
                 removed += 1
         return removed
 
-    def _orphans(self, region: str, cutoff: datetime, page: int = 500) -> int:
+    def _unreferenced(self, region: str, cutoff: datetime, page: int = 500) -> Iterator[KeptObject]:
+        """Objects of ``region`` older than ``cutoff`` that no version row references."""
         store = self.ctx.regions[region].store
-        removed = 0
         batch: list[ObjectInfo] = []
-
-        def flush(batch: list[ObjectInfo]) -> int:
-            keys = [o.key for o in batch]
-            with session_scope(self.ctx.engine) as session:
-                known = set(
-                    session.exec(
-                        select(RecordVersionRow.object_key).where(
-                            col(RecordVersionRow.object_key).in_(keys)
-                        )
-                    ).all()
-                )
-            count = 0
-            for obj in batch:
-                old_enough = obj.last_modified is None or obj.last_modified < cutoff
-                if obj.key not in known and old_enough:
-                    store.delete(obj.key)
-                    count += 1
-            return count
-
         for obj in store.list(f"{region}/", page_size=page):
-            batch.append(obj)
+            if obj.last_modified is None or obj.last_modified < cutoff:
+                batch.append(obj)
             if len(batch) >= page:
-                removed += flush(batch)
+                yield from self._examine(region, store, batch)
                 batch = []
         if batch:
-            removed += flush(batch)
-        return removed
+            yield from self._examine(region, store, batch)
+
+    def _examine(
+        self, region: str, store: ObjectStore, batch: list[ObjectInfo]
+    ) -> Iterator[KeptObject]:
+        with session_scope(self.ctx.engine) as session:
+            known = set(
+                session.exec(
+                    select(RecordVersionRow.object_key).where(
+                        col(RecordVersionRow.object_key).in_([o.key for o in batch])
+                    )
+                ).all()
+            )
+        strangers = [o for o in batch if o.key not in known]
+        kept = [k for k in (describe_object(region, store, o) for o in strangers) if k is not None]
+        record_ids = {k.record_id for k in kept if k.record_id}
+        if record_ids:
+            with session_scope(self.ctx.engine) as session:
+                known_records = set(
+                    session.exec(
+                        select(RecordRow.id).where(col(RecordRow.id).in_(record_ids))
+                    ).all()
+                )
+            kept = [replace(k, record_known=k.record_id in known_records) for k in kept]
+        yield from kept
+
+
+def describe_object(region: str, store: ObjectStore, obj: ObjectInfo) -> KeptObject | None:
+    """What an unreferenced object is, from its header; None when it is gone meanwhile."""
+    try:
+        header = read_header(lambda start, stop: store.get_range(obj.key, start, stop))
+    except ObjectNotFound:
+        return None
+    except VaultError as exc:
+        return KeptObject(region, obj.key, obj.size, KeptReason.UNPARSABLE, detail=exc.message)
+    try:
+        expected = sealed_size(header.plaintext_length, header.length)
+    except VaultError as exc:
+        expected, detail = -1, exc.message
+    else:
+        detail = f"header declares {expected} bytes"
+    complete = expected == obj.size
+    return KeptObject(
+        region,
+        obj.key,
+        obj.size,
+        KeptReason.UNKNOWN if complete else KeptReason.SIZE_MISMATCH,
+        record_id=header.record_id,
+        record_version=header.record_version,
+        key_name=header.key_block.key_name,
+        key_version=header.key_block.key_version,
+        detail="" if complete else detail,
+    )

@@ -287,22 +287,37 @@ class RecordWriter:
         p.header, p.etag = header, salt[:16].hex()
 
     def _abandon(self, plan: list[PendingVersion]) -> None:
-        """Best effort after a failed write; ``gc`` removes whatever this misses."""
+        """Best effort after a failed write; ``gc`` removes whatever this misses.
+
+        A version whose object could not be deleted keeps its pending row: gc
+        removes pending versions, but keeps (and reports) any object no row names.
+        """
+        deleted: list[PendingVersion] = []
         for p in plan:
             try:
                 self.ctx.region(p.subject.region).store.delete(p.object_key)
             except Exception:  # noqa: S112  # gc retries later
                 continue
+            deleted.append(p)
         try:
             with session_scope(self.ctx.engine) as session:
-                for p in plan:
+                for p in deleted:
                     row = session.get(RecordVersionRow, (p.record_id, p.version))
                     if row is not None and row.state == VersionState.PENDING:
                         session.delete(row)
                 session.flush()
-                for p in plan:
+                for p in deleted:
                     record = session.get(RecordRow, p.record_id)
-                    if record is not None and record.state == RecordState.PENDING:
+                    if record is None or record.state != RecordState.PENDING:
+                        continue
+                    if (
+                        session.exec(
+                            select(RecordVersionRow).where(
+                                RecordVersionRow.record_id == p.record_id
+                            )
+                        ).first()
+                        is None
+                    ):
                         session.delete(record)
         except VaultError:
             pass

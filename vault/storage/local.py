@@ -286,10 +286,15 @@ class LocalStore(ObjectStore):
                 except FileNotFoundError:
                     continue
 
-    def remove_stale_temp(self, older_than: timedelta, now: datetime | None = None) -> int:
+    def remove_stale_temp(
+        self, older_than: timedelta, now: datetime | None = None, *, dry_run: bool = False
+    ) -> int:
         """Delete stale temp files (see ``stale_temp_files``); return how many went."""
+        stale = list(self.stale_temp_files(older_than, now))
+        if dry_run:
+            return len(stale)
         removed = 0
-        for path in list(self.stale_temp_files(older_than, now)):
+        for path in stale:
             try:
                 path.unlink()
             except FileNotFoundError:

@@ -13,7 +13,7 @@ import io
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import boto3
@@ -364,6 +364,39 @@ class S3Store(ObjectStore):
                 if isinstance(error, ObjectNotFound):
                     continue  # deleted concurrently
                 raise error from exc
+
+    # -- crash leftovers ------------------------------------------------------
+
+    def remove_stale_temp(
+        self, older_than: timedelta, now: datetime | None = None, *, dry_run: bool = False
+    ) -> int:
+        """Abort multipart uploads started before ``now - older_than`` (a put that crashed
+        leaves its parts stored and billed, but never an object); return how many.
+
+        ``recvault gc`` calls it with its grace period, longer than any put.
+        """
+        cutoff = (now or datetime.now(UTC)) - older_than
+        stale: builtins.list[tuple[str, str]] = []
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        with boto_errors("listing incomplete uploads", bucket_call=True):
+            for page in paginator.paginate(Bucket=self.bucket):
+                for upload in page.get("Uploads", []):
+                    started = _utc(upload.get("Initiated"))
+                    if started is not None and started < cutoff:
+                        stale.append((upload["Key"], upload["UploadId"]))
+        if dry_run:
+            return len(stale)
+        removed = 0
+        for key, upload_id in stale:
+            try:
+                self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            except BOTO_ERRORS as exc:
+                error = translate(exc, f"aborting an upload of {key!r}")
+                if isinstance(error, ObjectNotFound):
+                    continue  # completed or aborted meanwhile
+                raise error from exc
+            removed += 1
+        return removed
 
     def _version_ids(self, key: str) -> builtins.list[str]:
         """Every version and delete marker of exactly ``key`` (not of longer keys)."""
