@@ -81,6 +81,12 @@ def _seed_region(api: ApiEnv, region: str) -> RegionData:
 
 
 @pytest.fixture
+def api(make_api, db_url) -> ApiEnv:
+    """The matrix runs on SQLite and on PostgreSQL."""
+    return make_api(db_url)
+
+
+@pytest.fixture
 def seeded(api: ApiEnv) -> dict[str, RegionData]:
     return {region: _seed_region(api, region) for region in ("JP", "PH")}
 
