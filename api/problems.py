@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keys.base import KeyAccessDenied, KeyError_, KeyNotFound
@@ -129,6 +130,16 @@ async def _on_vault_error(request: Request, exc: Exception) -> JSONResponse:
     return vault_error_response(exc)
 
 
+async def _on_database(request: Request, exc: Exception) -> JSONResponse:
+    """A driver failure that escaped the vault: the database cannot serve now (503).
+
+    The type only: the text of a driver error quotes SQL (parameters are hidden by
+    the engine, but the statement is none of the log's business either).
+    """
+    log.error("request failed: database unavailable (%s)", type(exc).__name__)
+    return vault_error_response(Unavailable("metadata database unavailable"))
+
+
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # Only where and what: the offending input itself may be an identifier of a person.
@@ -173,5 +184,8 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(VaultError, _on_vault_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
+    # Any error of the driver (lost connection, statement or lock timeout, pool exhausted)
+    app.add_exception_handler(sa_exc.DBAPIError, _on_database)
+    app.add_exception_handler(sa_exc.TimeoutError, _on_database)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -89,6 +89,19 @@ class RegionConfig(_Strict):
 
 class DatabaseConfig(_Strict):
     url: str = "sqlite:///.recvault/meta.db"
+    #: PostgreSQL: longest any one statement may run before it is cancelled (503)
+    statement_timeout: IsoDuration = Duration.parse("PT10S")
+    #: PostgreSQL: longest a statement waits for a lock held by another (503)
+    lock_timeout: IsoDuration = Duration.parse("PT5S")
+    #: PostgreSQL: longest a new connection may take
+    connect_timeout: IsoDuration = Duration.parse("PT5S")
+
+    def engine_options(self) -> dict[str, float]:
+        """Keyword arguments of ``vault.metadata.make_engine``, in seconds."""
+        return {
+            name: getattr(self, name).approx_timedelta().total_seconds()
+            for name in ("statement_timeout", "lock_timeout", "connect_timeout")
+        }
 
 
 class RetentionConfig(_Strict):
