@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
+from api.headers import SecurityHeaders
 from api.limits import JsonBodyLimit
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import v1
@@ -30,13 +31,18 @@ DESCRIPTION = (
 
 def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI:
     """An app serving ``vault``; the caller keeps ownership of the vault (and closes it)."""
-    app = FastAPI(title="recvault", version="1", description=DESCRIPTION)
+    # No /docs or /redoc: FastAPI's pages load Swagger UI and ReDoc from a CDN, and recvault
+    # loads nothing from third parties. /openapi.json stays; render it with any offline viewer.
+    app = FastAPI(
+        title="recvault", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None
+    )
     app.state.vault = vault
     app.state.metrics = metrics or ApiMetrics()
     problems.install(app)
     app.include_router(health_router)
     app.include_router(v1)
     app.add_middleware(JsonBodyLimit)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 
