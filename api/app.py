@@ -12,12 +12,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems
+from api import problems, server
 from api.headers import SecurityHeaders
-from api.limits import JsonBodyLimit
+from api.limits import BodyIdleTimeout, JsonBodyLimit
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import v1
 from api.routes.health import router as health_router
+from api.streaming import UploadGate
 from vault.service import RecordVault
 from vault.settings import Settings
 from vault.storage import tune_process
@@ -38,9 +39,13 @@ def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI
     )
     app.state.vault = vault
     app.state.metrics = metrics or ApiMetrics()
+    limits = vault.settings.limits
+    idle = limits.body_idle_timeout.approx_timedelta().total_seconds()
+    app.state.upload_gate = UploadGate(limits.upload_concurrency, wait=idle)
     problems.install(app)
     app.include_router(health_router)
     app.include_router(v1)
+    app.add_middleware(BodyIdleTimeout, idle_seconds=idle)
     app.add_middleware(JsonBodyLimit)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
@@ -52,6 +57,7 @@ def build() -> FastAPI:
     metrics = ApiMetrics()
     settings = Settings.load()
     tune_process(settings.limits.tune_allocator)
+    server.configure(settings.limits)
     vault = RecordVault.from_settings(settings, key_observer=metrics.observe_key_call)
     app = create_app(vault, metrics)
 

@@ -30,6 +30,7 @@ from vault.errors import (
     NotFound,
     PermissionDenied,
     RangeNotSatisfiable,
+    RequestTimeout,
     TooLarge,
     Unauthenticated,
     Unavailable,
@@ -75,6 +76,7 @@ ERROR_MAP: tuple[tuple[type[VaultError], Mapping], ...] = (
     (Conflict, Mapping(409, "conflict", "Conflict")),
     (TooLarge, Mapping(413, "too-large", "Content too large")),
     (RangeNotSatisfiable, Mapping(416, "range-not-satisfiable", "Range not satisfiable")),
+    (RequestTimeout, Mapping(408, "request-timeout", "Request timeout")),
 )
 INTERNAL = Mapping(500, "internal", "Internal error", False)
 
@@ -114,6 +116,8 @@ def vault_error_response(exc: VaultError) -> JSONResponse:
         headers["Retry-After"] = str(max(1, int(retry)))
     if mapping.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="recvault"'
+    if mapping.status == 408:
+        headers["Connection"] = "close"  # the rest of the body will never be read
     if isinstance(exc, RangeNotSatisfiable) and exc.size is not None:
         headers["Content-Range"] = f"bytes */{exc.size}"
     if mapping.expose_detail:

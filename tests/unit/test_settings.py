@@ -86,3 +86,51 @@ def test_short_or_missing_secret(monkeypatch):
         Settings.load(None).secret_bytes("master_key")
     with pytest.raises(ConfigError, match="at least 32 bytes"):
         Settings.load(None, master_key="abcd").secret_bytes("master_key")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "read"),
+    [
+        ("RECVAULT_LIMITS__GC_GRACE", "PT5S", lambda s: str(s.limits.gc_grace)),
+        ("RECVAULT_LIMITS__BODY_IDLE_TIMEOUT", "PT2S", lambda s: str(s.limits.body_idle_timeout)),
+        ("RECVAULT_LIMITS__TUNE_ALLOCATOR", "no", lambda s: s.limits.tune_allocator),
+        ("RECVAULT_DESTRUCTION__REVIEW", "true", lambda s: s.destruction.review),
+        ("RECVAULT_RETENTION__CATEGORIES__XRAY", "P5Y", lambda s: str(s.retention_for("xray"))),
+        ("RECVAULT_DATABASE__LOCK_TIMEOUT", "PT1S", lambda s: str(s.database.lock_timeout)),
+        ("RECVAULT_LIMITS", '{"gc_grace": "PT7S"}', lambda s: str(s.limits.gc_grace)),
+    ],
+)
+def test_environment_is_read_as_written(monkeypatch, variable, value, read):
+    """Durations, booleans and nested values need no JSON quoting; JSON still works."""
+    monkeypatch.setenv(variable, value)
+    expected = {"no": False, "true": True}.get(value, value)
+    if variable == "RECVAULT_LIMITS":
+        expected = "PT7S"
+    assert read(Settings.load()) == expected
+
+
+def test_a_list_is_comma_separated():
+    from vault.settings import KeysConfig, PlainEnvSource
+
+    source = PlainEnvSource(Settings)
+    field = KeysConfig.model_fields["mounts"]
+    assert source.decode_complex_value("mounts", field, "transit-a, transit-b") == [
+        "transit-a",
+        "transit-b",
+    ]
+    assert source.decode_complex_value("mounts", field, '["x"]') == ["x"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("RECVAULT_LIMITS__GC_GRACE", "5 minutes"),
+        ("RECVAULT_LIMITS__MAX_RECORD_BYTES", "lots"),
+        ("RECVAULT_LIMITS", "{not json"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_the_variable(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        Settings.load()
+    assert variable in caught.value.message and "\n" not in caught.value.message
