@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from api import problems, server
 from api.headers import SecurityHeaders
 from api.limits import BodyIdleTimeout, JsonBodyLimit
+from api.logs import RequestContext
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import v1
 from api.routes.health import router as health_router
@@ -49,6 +50,7 @@ def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI
     app.add_middleware(JsonBodyLimit)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestContext)  # outermost: its access line sees every status
     return app
 
 

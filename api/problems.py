@@ -181,7 +181,11 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Frames only: an exception's message may quote input, and input may identify a person.
     frames = "".join(traceback.format_tb(exc.__traceback__))
-    log.error("unexpected failure: %s\n%s", type(exc).__name__, frames)
+    log.error(
+        "unexpected failure: %s",
+        type(exc).__name__,
+        extra={"exc_type": type(exc).__qualname__, "stack": frames},
+    )
     return problem_response(500, "internal", "Internal error", "internal error", "internal")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import io
 import logging
 import queue
@@ -344,7 +345,11 @@ async def run_export(write: Callable[[PipeWriter], object]) -> AsyncIterator[byt
         else:
             pipe.finish()
 
-    threading.Thread(target=produce, name="recvault-export", daemon=True).start()
+    # the export's audit events carry the request's id: run it in a copy of this context
+    context = contextvars.copy_context()
+    threading.Thread(
+        target=context.run, args=(produce,), name="recvault-export", daemon=True
+    ).start()
     first = await anyio.to_thread.run_sync(pipe.pipe.get)
     if isinstance(first, BaseException):
         pipe.pipe.abandon()

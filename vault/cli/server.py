@@ -11,6 +11,7 @@ from rich.table import Table
 
 from vault.cli.app import app
 from vault.domain import Actor, Role
+from vault.logs import LOGGING
 from vault.settings import Settings, vault_token
 
 console = Console(highlight=False)
@@ -135,8 +136,10 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": max(1, round(limits.keep_alive.approx_timedelta().total_seconds())),
         "limit_concurrency": limits.max_connections,
         # No uvicorn access log: it prints query strings (a file name may name a patient).
-        # The API writes its own access log by route name (api.logs).
+        # The API writes its own access log by route name (api.logs, JSON lines).
         "access_log": False,
+        # one JSON-lines log: uvicorn's lines, the access log and errors (vault.logs)
+        "log_config": LOGGING,
         # The loop is asyncio on purpose: under uvloop, streamed uploads ran at half the
         # rate (docs/benchmarks.md, P9).
         "loop": "asyncio",
