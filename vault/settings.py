@@ -183,6 +183,15 @@ class PlainEnvSource(EnvSettingsSource):
             return [part.strip() for part in text.split(",") if part.strip()]
         return text
 
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        regions = data.get("regions")
+        if isinstance(regions, dict):
+            # Variable names are read case-insensitively, so RECVAULT_REGIONS__JP__... arrives
+            # as "jp"; region names are upper case (JP, PH), as the TOML file writes them.
+            data["regions"] = {str(name).upper(): value for name, value in regions.items()}
+        return data
+
     def _variable(self, field_name: str) -> str:
         wanted = field_name.lower()
         for name in self.env_vars:

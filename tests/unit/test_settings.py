@@ -134,3 +134,18 @@ def test_a_bad_value_is_one_line_naming_the_variable(monkeypatch, variable, valu
     with pytest.raises(ConfigError) as caught:
         Settings.load()
     assert variable in caught.value.message and "\n" not in caught.value.message
+
+
+def test_a_region_setting_from_the_environment_joins_the_toml_region(tmp_path, monkeypatch):
+    config = tmp_path / "recvault.toml"
+    config.write_text(
+        '[regions.JP]\nlocation = "ap-northeast-1"\n[regions.JP.keys]\nkind = "vault"\n'
+    )
+    monkeypatch.setenv("RECVAULT_CONFIG", str(config))
+    monkeypatch.setenv("RECVAULT_REGIONS__JP__KEYS__MOUNTS", "transit-jp-a,transit-jp-b")
+    monkeypatch.setenv("RECVAULT_REGIONS__JP__KEYS__TIMEOUT", "2.5")
+    settings = Settings.load()
+    assert list(settings.regions) == ["JP"]
+    keys = settings.regions["JP"].keys
+    assert keys.mount_list() == ["transit-jp-a", "transit-jp-b"] and keys.timeout == 2.5
+    assert settings.regions["JP"].location == "ap-northeast-1"
