@@ -12,11 +12,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems
-from api.limits import JsonBodyLimit
+from api import problems, server
+from api.headers import SecurityHeaders
+from api.limits import BodyIdleTimeout, JsonBodyLimit
+from api.logs import RequestContext
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import v1
 from api.routes.health import router as health_router
+from api.streaming import UploadGate
 from vault.audit.schedule import CheckpointSchedule, interval_seconds
 from vault.domain import Actor, Role
 from vault.service import RecordVault
@@ -34,16 +37,26 @@ CHECKPOINTER = Actor("audit-checkpoints", frozenset({Role.COMPLIANCE}))
 
 def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI:
     """An app serving ``vault``; the caller keeps ownership of the vault (and closes it)."""
-    app = FastAPI(title="recvault", version="1", description=DESCRIPTION)
+    # No /docs or /redoc: FastAPI's pages load Swagger UI and ReDoc from a CDN, and recvault
+    # loads nothing from third parties. /openapi.json stays; render it with any offline viewer.
+    app = FastAPI(
+        title="recvault", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None
+    )
     app.state.vault = vault
     app.state.metrics = metrics or ApiMetrics()
     #: the periodic audit checkpoints of this process (set by ``build``; read by /readyz)
     app.state.audit_checkpoints = None
+    limits = vault.settings.limits
+    idle = limits.body_idle_timeout.approx_timedelta().total_seconds()
+    app.state.upload_gate = UploadGate(limits.upload_concurrency, wait=idle)
     problems.install(app)
     app.include_router(health_router)
     app.include_router(v1)
+    app.add_middleware(BodyIdleTimeout, idle_seconds=idle)
     app.add_middleware(JsonBodyLimit)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestContext)  # outermost: its access line sees every status
     return app
 
 
@@ -52,6 +65,7 @@ def build() -> FastAPI:
     metrics = ApiMetrics()
     settings = Settings.load()
     tune_process(settings.limits.tune_allocator)
+    server.configure(settings.limits)
     vault = RecordVault.from_settings(settings, key_observer=metrics.observe_key_call)
     app = create_app(vault, metrics)
     schedule = CheckpointSchedule(

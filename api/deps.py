@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.logs import PRINCIPAL_KEY
 from api.metrics import ApiMetrics
 from api.permissions import allowed
 from vault.domain import Actor
@@ -52,6 +53,7 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 def authorize(request: Request, vault: VaultDep, principal: CurrentPrincipal) -> Actor:
     """The principal's actor, if the permission matrix lets its roles call this route."""
     actor = principal.actor()
+    setattr(request.state, PRINCIPAL_KEY, actor.name)  # for the access line
     route = request.scope.get("route")
     name = getattr(route, "name", "")
     if not allowed(name, actor.roles):

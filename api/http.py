@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -51,11 +51,16 @@ def aware_time(value: str | None, name: str) -> datetime | None:
     except ValueError:
         raise InvalidInput(f"{name} must be an ISO 8601 date and time with a zone") from None
     try:
-        return require_aware(moment)
+        require_aware(moment)
     except InvalidInput:
         raise InvalidInput(
             f"{name} must carry a time zone (e.g. 2026-01-31T09:00:00+09:00)"
         ) from None
+    try:
+        # Near year 1 or 9999 an offset moves the instant outside what datetime can hold.
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidInput(f"{name} is outside the supported range of dates") from None
 
 
 def header_safe(value: str, default: str = "application/octet-stream") -> str:

@@ -1,9 +1,15 @@
-"""Refuse oversized request bodies on JSON routes before they are read (413, problem+json).
+"""Limits on request bodies: size on JSON routes (413), and idleness on every route (408).
 
+``JsonBodyLimit`` refuses oversized bodies on JSON routes before they are read.
 Record uploads are exempt: their routes declare a raw body (``api.http.RAW_BODY``
 in their OpenAPI extra), check Content-Length against ``limits.max_record_bytes``
 themselves and stream the body. The exemption is read once from the app's own
 OpenAPI document, so a new raw-body route needs nothing here.
+
+``BodyIdleTimeout`` bounds the wait for each piece of a request body: a client
+that sends nothing for ``limits.body_idle_timeout`` (a stalled upload, or a body
+shorter than its Content-Length) gets 408 with ``Connection: close``, whatever the
+route made of the error, and an upload in progress is aborted (nothing is kept).
 """
 
 from __future__ import annotations
@@ -11,12 +17,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import anyio
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http import RAW_BODY_MARK
 from api.problems import vault_error_response
-from vault.errors import TooLarge
+from vault.errors import RequestTimeout, TooLarge
 
 #: JSON request bodies are small; anything bigger is refused before it is parsed
 JSON_BODY_LIMIT = 64 * 1024
@@ -73,3 +80,53 @@ def raw_body_routes(app: Any) -> list[tuple[str, re.Pattern[str]]]:
                 pattern, _, _ = compile_path(path)
                 found.append((method.upper(), pattern))
     return found
+
+
+class BodyIdleTimeout:
+    """408 for a request body that stops arriving (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, idle_seconds: float) -> None:
+        self.app = app
+        self.idle = idle_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.idle <= 0:
+            await self.app(scope, receive, send)
+            return
+        body_done = False
+        timed_out = False
+        started = replaced = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done, timed_out
+            if body_done:
+                # the body is complete: what follows is only the wait for a disconnect
+                return await receive()
+            with anyio.move_on_after(self.idle):
+                message = await receive()
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    body_done = True
+                return message
+            timed_out = True
+            raise RequestTimeout(f"no part of the request body arrived for {self.idle:g} s")
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started, replaced
+            if replaced:
+                return
+            if timed_out and not started and message["type"] == "http.response.start":
+                # Whatever the route made of the timeout, the client is told 408 and the
+                # connection closes (the rest of its body is never read).
+                started = replaced = True
+                timeout = RequestTimeout("the request body stopped arriving")
+                await vault_error_response(timeout)(scope, _nothing, send)
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, timed_receive, guarded_send)
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}

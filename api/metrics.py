@@ -4,20 +4,17 @@ One registry per app, so several apps (tests) never collide. Requests are
 labelled by route *name* (``records.content``, the permission matrix's key),
 never by raw path or query string, so no identifier reaches the metrics and
 cardinality stays bounded.
-The ASGI middleware also writes the access log, on the same terms.
+The access log is written by ``api.logs.RequestContext``, on the same terms.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-access_log = logging.getLogger("recvault.api.access")
 
 
 class ApiMetrics:
@@ -93,7 +90,7 @@ class ApiMetrics:
 
 
 class MetricsMiddleware:
-    """Counts requests and body bytes per route template, and writes the access log."""
+    """Counts requests and body bytes per route template."""
 
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
@@ -133,12 +130,3 @@ class MetricsMiddleware:
             m.request_bytes.labels(template, method).inc(received)
             m.response_bytes.labels(template, method).inc(sent)
             m.duration.labels(template, method).observe(elapsed)
-            access_log.info(
-                "%s %s %d %.1fms in=%d out=%d",
-                method,
-                template,
-                status,
-                elapsed * 1000,
-                received,
-                sent,
-            )

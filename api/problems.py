@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keys.base import KeyAccessDenied, KeyError_, KeyNotFound
@@ -29,6 +30,7 @@ from vault.errors import (
     NotFound,
     PermissionDenied,
     RangeNotSatisfiable,
+    RequestTimeout,
     TooLarge,
     Unauthenticated,
     Unavailable,
@@ -74,6 +76,7 @@ ERROR_MAP: tuple[tuple[type[VaultError], Mapping], ...] = (
     (Conflict, Mapping(409, "conflict", "Conflict")),
     (TooLarge, Mapping(413, "too-large", "Content too large")),
     (RangeNotSatisfiable, Mapping(416, "range-not-satisfiable", "Range not satisfiable")),
+    (RequestTimeout, Mapping(408, "request-timeout", "Request timeout")),
 )
 INTERNAL = Mapping(500, "internal", "Internal error", False)
 
@@ -113,6 +116,8 @@ def vault_error_response(exc: VaultError) -> JSONResponse:
         headers["Retry-After"] = str(max(1, int(retry)))
     if mapping.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="recvault"'
+    if mapping.status == 408:
+        headers["Connection"] = "close"  # the rest of the body will never be read
     if isinstance(exc, RangeNotSatisfiable) and exc.size is not None:
         headers["Content-Range"] = f"bytes */{exc.size}"
     if mapping.expose_detail:
@@ -127,6 +132,16 @@ def vault_error_response(exc: VaultError) -> JSONResponse:
 async def _on_vault_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VaultError)
     return vault_error_response(exc)
+
+
+async def _on_database(request: Request, exc: Exception) -> JSONResponse:
+    """A driver failure that escaped the vault: the database cannot serve now (503).
+
+    The type only: the text of a driver error quotes SQL (parameters are hidden by
+    the engine, but the statement is none of the log's business either).
+    """
+    log.error("request failed: database unavailable (%s)", type(exc).__name__)
+    return vault_error_response(Unavailable("metadata database unavailable"))
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -166,12 +181,19 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Frames only: an exception's message may quote input, and input may identify a person.
     frames = "".join(traceback.format_tb(exc.__traceback__))
-    log.error("unexpected failure: %s\n%s", type(exc).__name__, frames)
+    log.error(
+        "unexpected failure: %s",
+        type(exc).__name__,
+        extra={"exc_type": type(exc).__qualname__, "stack": frames},
+    )
     return problem_response(500, "internal", "Internal error", "internal error", "internal")
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(VaultError, _on_vault_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
+    # Any error of the driver (lost connection, statement or lock timeout, pool exhausted)
+    app.add_exception_handler(sa_exc.DBAPIError, _on_database)
+    app.add_exception_handler(sa_exc.TimeoutError, _on_database)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -55,8 +55,11 @@ def parse_range(header: str | None) -> RangeSpec | None:
     if not first and not last:
         return Malformed()
     if not first:
-        return Suffix(int(last))
+        return Suffix(min(int(last), OPEN_END))
     start = int(first)
+    if start >= OPEN_END:
+        # no record is that long: unsatisfiable whatever the size (416, not a bad request)
+        return Malformed()
     if not last:
         return Span(start, OPEN_END)
     end = int(last)

@@ -3,6 +3,9 @@
 - ``run_with_body``: the request body becomes a blocking binary stream that a
   worker thread (``put_record``/``update_record``) reads while the event loop
   keeps receiving; a bounded queue of ~1 MiB chunks holds at most a few MiB.
+  Uploads pass an ``UploadGate`` first (``limits.upload_concurrency`` at once)
+  and run on threads of their own, never on the thread pool the rest of the API
+  uses: slow or many uploads cannot starve reads, metadata calls or health checks.
 - ``stream_chunks``: a ``RecordReader`` (sync) becomes an async body.
 - ``run_export``: ``export_subject`` writes its zip into a pipe from a worker
   thread; the response reads the other end.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import io
 import logging
 import queue
@@ -23,7 +27,7 @@ import anyio
 import anyio.to_thread
 from starlette.requests import ClientDisconnect, Request
 
-from vault.errors import InvalidInput, VaultError
+from vault.errors import InvalidInput, Unavailable, VaultError
 from vault.format.reader import RecordReader
 
 log = logging.getLogger("recvault.api")
@@ -57,11 +61,11 @@ class _BoundedQueue:
                 continue
         raise _Abandoned
 
-    async def aput(self, item: object) -> None:
+    async def aput(self, item: object, limiter: anyio.CapacityLimiter | None = None) -> None:
         try:
             self._queue.put_nowait(item)
         except queue.Full:
-            await anyio.to_thread.run_sync(self.put, item)
+            await anyio.to_thread.run_sync(self.put, item, limiter=limiter)
 
     def get(self) -> object:
         """Blocking get; raises ``_Abandoned`` once the producer has gone and left nothing."""
@@ -84,8 +88,9 @@ class _BoundedQueue:
 class BodyReader(io.RawIOBase):
     """The request body as a blocking stream of exactly ``expected`` bytes."""
 
-    def __init__(self, expected: int) -> None:
+    def __init__(self, expected: int, limiter: anyio.CapacityLimiter | None = None) -> None:
         super().__init__()
+        self.limiter = limiter
         self.expected = expected
         self.received = 0
         self.pipe = _BoundedQueue()
@@ -130,11 +135,11 @@ class BodyReader(io.RawIOBase):
                 parts.append(chunk)
                 size += len(chunk)
                 if size >= CHUNK:
-                    await self.pipe.aput(b"".join(parts))
+                    await self.pipe.aput(b"".join(parts), self.limiter)
                     parts, size = [], 0
             if parts:
-                await self.pipe.aput(b"".join(parts))
-            await self.pipe.aput(_END)
+                await self.pipe.aput(b"".join(parts), self.limiter)
+            await self.pipe.aput(_END, self.limiter)
         except _Abandoned:
             return
         except ClientDisconnect:
@@ -144,18 +149,75 @@ class BodyReader(io.RawIOBase):
 
     async def _fail(self, exc: BaseException) -> None:
         with contextlib.suppress(_Abandoned):
-            await self.pipe.aput(exc)
+            await self.pipe.aput(exc, self.limiter)
+
+
+class UploadGate:
+    """At most ``slots`` uploads at once; another waits up to ``wait`` seconds, then 503.
+
+    A counter polled by the waiting requests, not an anyio primitive: one gate serves
+    every event loop of the app (the test client runs several).
+    """
+
+    POLL = 0.05
+
+    def __init__(self, slots: int, wait: float) -> None:
+        self.slots = slots
+        self.wait = wait
+        self.active = 0
+        self._lock = threading.Lock()
+
+    def _try_enter(self) -> bool:
+        with self._lock:
+            if self.active >= self.slots:
+                return False
+            self.active += 1
+            return True
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.active -= 1
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        deadline = anyio.current_time() + self.wait
+        while not self._try_enter():
+            if anyio.current_time() >= deadline:
+                raise Unavailable("too many uploads in progress; retry shortly", retry_after=2)
+            await anyio.sleep(self.POLL)
+        try:
+            yield
+        finally:
+            self._leave()
 
 
 async def run_with_body(request: Request, expected: int, work: Callable[[BodyReader], T]) -> T:
-    """Run ``work(body)`` in a worker thread while the body streams in."""
-    body = BodyReader(expected)
+    """Run ``work(body)`` in a worker thread while the body streams in.
+
+    With an ``UploadGate`` on ``app.state.upload_gate`` the upload first takes a slot
+    there; its two threads (the worker, and the receiver when the queue is full) come
+    from a limiter of its own, so they never take tokens of the shared thread pool.
+    """
+    gate: UploadGate | None = getattr(request.app.state, "upload_gate", None)
+    if gate is None:
+        return await _run_with_body(request, expected, work)
+    async with gate.slot():
+        return await _run_with_body(request, expected, work, anyio.CapacityLimiter(2))
+
+
+async def _run_with_body(
+    request: Request,
+    expected: int,
+    work: Callable[[BodyReader], T],
+    limiter: anyio.CapacityLimiter | None = None,
+) -> T:
+    body = BodyReader(expected, limiter)
     outcome: list[T] = []
     failure: list[BaseException] = []
 
     async def worker() -> None:
         try:
-            outcome.append(await anyio.to_thread.run_sync(work, body))
+            outcome.append(await anyio.to_thread.run_sync(work, body, limiter=limiter))
         except BaseException as exc:  # re-raised below, outside the task group
             failure.append(exc)
         finally:
@@ -283,7 +345,11 @@ async def run_export(write: Callable[[PipeWriter], object]) -> AsyncIterator[byt
         else:
             pipe.finish()
 
-    threading.Thread(target=produce, name="recvault-export", daemon=True).start()
+    # the export's audit events carry the request's id: run it in a copy of this context
+    context = contextvars.copy_context()
+    threading.Thread(
+        target=context.run, args=(produce,), name="recvault-export", daemon=True
+    ).start()
     first = await anyio.to_thread.run_sync(pipe.pipe.get)
     if isinstance(first, BaseException):
         pipe.pipe.abandon()

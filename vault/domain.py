@@ -189,6 +189,8 @@ class AuditEvent:
     outcome: str
     prev_hash: str
     hash: str
+    #: X-Request-ID of the HTTP request behind the event ('' outside a request)
+    request_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -60,11 +60,15 @@ class Duration:
     def after(self, start: datetime) -> datetime:
         """``start`` moved forward by this duration on the calendar."""
         require_aware(start)
-        total_months = start.month - 1 + self.months + 12 * self.years
-        year, month = start.year + total_months // 12, total_months % 12 + 1
-        day = min(start.day, calendar.monthrange(year, month)[1])
-        moved = start.replace(year=year, month=month, day=day)
-        return moved + timedelta(days=self.days, seconds=self.seconds)
+        try:
+            total_months = start.month - 1 + self.months + 12 * self.years
+            year, month = start.year + total_months // 12, total_months % 12 + 1
+            day = min(start.day, calendar.monthrange(year, month)[1])
+            moved = start.replace(year=year, month=month, day=day)
+            return moved + timedelta(days=self.days, seconds=self.seconds)
+        except (OverflowError, ValueError):
+            # Past year 9999 (or before year 1) there is no date to compute.
+            raise InvalidInput(f"{start.date()} + {self} is outside the supported dates") from None
 
     def approx_timedelta(self) -> timedelta:
         """An approximate length (365-day years, 30-day months) for display and caches."""

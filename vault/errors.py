@@ -100,6 +100,12 @@ class RangeNotSatisfiable(VaultError):
         self.size = size
 
 
+class RequestTimeout(VaultError):
+    """The client stopped sending its request before it was complete."""
+
+    code = "request-timeout"
+
+
 class IntegrityError(VaultError):
     """Stored data failed authentication: tampered, truncated, or wrong key."""
 

@@ -99,7 +99,7 @@ class RecordVault:
         if not settings.regions and not regions:
             raise ConfigError("regions: configure at least one region (e.g. [regions.JP])")
         clock = clock or _utcnow
-        engine = make_engine(settings.database.url)
+        engine = make_engine(settings.database.url, **settings.database.engine_options())
         signing_seed = settings.secret_bytes("signing_key")
         built = regions or {
             name: build_region(name, config, settings, key_observer)
@@ -390,17 +390,21 @@ class RecordVault:
             actor=actor, action=action, target=audit_target(target), outcome=outcome
         )
 
+    def readiness_checks(self) -> dict[str, Callable[[], object]]:
+        """Component → a call that raises if it cannot serve (the edge may run them at once)."""
+        checks: dict[str, Callable[[], object]] = {"database": self._ping_database}
+        for name, region in sorted(self._ctx.regions.items()):
+            checks[f"keys:{name}"] = region.keys.health
+            checks[f"store:{name}"] = region.store.health
+        return checks
+
     def readiness(self) -> dict[str, str]:
         """Check the DB and each region's key provider and store: component → ``ok`` or a code.
 
         Codes are error slugs (``key-unavailable``...), never messages: safe to publish.
         """
-        checks: dict[str, Callable[[], object]] = {"database": self._ping_database}
-        for name, region in sorted(self._ctx.regions.items()):
-            checks[f"keys:{name}"] = region.keys.health
-            checks[f"store:{name}"] = region.store.health
         status: dict[str, str] = {}
-        for component, check in checks.items():
+        for component, check in self.readiness_checks().items():
             try:
                 check()
                 status[component] = "ok"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import tomllib
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,8 +27,15 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from vault.domain import Category
 from vault.durations import Duration
@@ -140,6 +149,19 @@ class RegionConfig(_Strict):
 
 class DatabaseConfig(_Strict):
     url: str = "sqlite:///.recvault/meta.db"
+    #: PostgreSQL: longest any one statement may run before it is cancelled (503)
+    statement_timeout: IsoDuration = Duration.parse("PT10S")
+    #: PostgreSQL: longest a statement waits for a lock held by another (503)
+    lock_timeout: IsoDuration = Duration.parse("PT5S")
+    #: PostgreSQL: longest a new connection may take
+    connect_timeout: IsoDuration = Duration.parse("PT5S")
+
+    def engine_options(self) -> dict[str, float]:
+        """Keyword arguments of ``vault.metadata.make_engine``, in seconds."""
+        return {
+            name: getattr(self, name).approx_timedelta().total_seconds()
+            for name in ("statement_timeout", "lock_timeout", "connect_timeout")
+        }
 
 
 class RetentionConfig(_Strict):
@@ -173,6 +195,60 @@ class LimitsConfig(_Strict):
     gc_grace: IsoDuration = Duration.parse("PT1H")
     #: keep 1 MiB segment buffers in the heap (vault.storage.tune_process at start-up)
     tune_allocator: bool = True
+    #: a request body that sends nothing for this long is answered 408 and discarded
+    body_idle_timeout: IsoDuration = Duration.parse("PT30S")
+    #: uploads streaming at once, on threads of their own; more wait body_idle_timeout, then 503
+    upload_concurrency: int = Field(default=16, ge=1, le=1024)
+    #: request line and headers must arrive within this (else 408 and the connection closes)
+    header_timeout: IsoDuration = Duration.parse("PT10S")
+    #: bytes of request line and headers together (more: 431)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
+    #: number of header fields (more: 431)
+    max_headers: int = Field(default=100, ge=8, le=1000)
+    #: an idle keep-alive connection is closed after this
+    keep_alive: IsoDuration = Duration.parse("PT5S")
+    #: connections and requests one server process takes at once (more: 503)
+    max_connections: int = Field(default=1000, ge=10)
+
+
+class PlainEnvSource(EnvSettingsSource):
+    """``RECVAULT_*`` read as people write them: ``PT5S``, ``false``, ``a,b`` — no JSON quoting.
+
+    A value that starts like JSON (``{``, ``[`` or ``"``) is still read as JSON, so
+    ``RECVAULT_REGIONS='{"JP": {...}}'`` keeps working; anything else is handed to
+    validation as written, and a list field splits it on commas.
+    """
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text[:1] in ("{", "[", '"'):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(
+                    f"{self._variable(field_name)}: not valid JSON ({exc.msg})"
+                ) from None
+        if field is not None and typing.get_origin(field.annotation) is list:
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return text
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        regions = data.get("regions")
+        if isinstance(regions, dict):
+            # Variable names are read case-insensitively, so RECVAULT_REGIONS__JP__... arrives
+            # as "jp"; region names are upper case (JP, PH), as the TOML file writes them.
+            data["regions"] = {str(name).upper(): value for name, value in regions.items()}
+        return data
+
+    def _variable(self, field_name: str) -> str:
+        wanted = field_name.lower()
+        for name in self.env_vars:
+            if name.lower().endswith(wanted):
+                return name.upper()
+        return f"RECVAULT_{field_name.upper()}"
 
 
 class AuditConfig(_Strict):
@@ -217,7 +293,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings)
+        return (init_settings, PlainEnvSource(settings_cls))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
@@ -253,7 +329,14 @@ class Settings(BaseSettings):
                 where, message = f"{where}.{context['field']}", str(context["problem"])
             else:
                 message = first["msg"]
+            variable = "RECVAULT_" + "__".join(str(p) for p in first["loc"]).upper()
+            if variable.lower() in {name.lower() for name in os.environ}:
+                where = f"{where} ({variable})"
             raise ConfigError(f"invalid setting {where}: {message}") from None
+        except SettingsError as exc:
+            if isinstance(exc.__cause__, ConfigError):
+                raise exc.__cause__ from None
+            raise ConfigError(f"invalid environment: {exc}") from None
 
     # -- derived values -------------------------------------------------------
 

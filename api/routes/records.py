@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from api.deps import AuthorizedActor, VaultDep
+from api.headers import content_headers
 from api.http import RAW_BODY, content_type, declared_length, header_safe
 from api.ranges import Span, parse_range, resolve_suffix
 from api.schemas import IdPath
@@ -106,12 +107,13 @@ async def read_content(
             raise RangeNotSatisfiable("the byte range cannot be satisfied", size=size)
     reader = await run_in_threadpool(vault.open_record, record_id, version, byte_range, actor=actor)
     meta = reader.meta
+    media_type = header_safe(meta.content_type)
     headers = {
         "Content-Length": str(meta.length),
         "ETag": f'"{meta.etag}"',
         "Accept-Ranges": "bytes",
-        "X-Content-Type-Options": "nosniff",
         "X-Record-Version": str(meta.version),
+        **content_headers(record_id, media_type),
     }
     code = status.HTTP_200_OK
     if byte_range is not None:
@@ -121,5 +123,5 @@ async def read_content(
         stream_chunks(reader),
         status_code=code,
         headers=headers,
-        media_type=header_safe(meta.content_type),
+        media_type=media_type,
     )

@@ -172,3 +172,66 @@ def test_the_approle_example_of_the_operations_guide_is_valid():
     for block in blocks:
         keys = KeysConfig(**tomllib.loads(block)["regions"]["JP"]["keys"])
         assert keys.auth == "approle" and keys.tls_client_cert() is not None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "read"),
+    [
+        ("RECVAULT_LIMITS__GC_GRACE", "PT5S", lambda s: str(s.limits.gc_grace)),
+        ("RECVAULT_LIMITS__BODY_IDLE_TIMEOUT", "PT2S", lambda s: str(s.limits.body_idle_timeout)),
+        ("RECVAULT_LIMITS__TUNE_ALLOCATOR", "no", lambda s: s.limits.tune_allocator),
+        ("RECVAULT_DESTRUCTION__REVIEW", "true", lambda s: s.destruction.review),
+        ("RECVAULT_RETENTION__CATEGORIES__XRAY", "P5Y", lambda s: str(s.retention_for("xray"))),
+        ("RECVAULT_DATABASE__LOCK_TIMEOUT", "PT1S", lambda s: str(s.database.lock_timeout)),
+        ("RECVAULT_LIMITS", '{"gc_grace": "PT7S"}', lambda s: str(s.limits.gc_grace)),
+    ],
+)
+def test_environment_is_read_as_written(monkeypatch, variable, value, read):
+    """Durations, booleans and nested values need no JSON quoting; JSON still works."""
+    monkeypatch.setenv(variable, value)
+    expected = {"no": False, "true": True}.get(value, value)
+    if variable == "RECVAULT_LIMITS":
+        expected = "PT7S"
+    assert read(Settings.load()) == expected
+
+
+def test_a_list_is_comma_separated():
+    from vault.settings import KeysConfig, PlainEnvSource
+
+    source = PlainEnvSource(Settings)
+    field = KeysConfig.model_fields["mounts"]
+    assert source.decode_complex_value("mounts", field, "transit-a, transit-b") == [
+        "transit-a",
+        "transit-b",
+    ]
+    assert source.decode_complex_value("mounts", field, '["x"]') == ["x"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("RECVAULT_LIMITS__GC_GRACE", "5 minutes"),
+        ("RECVAULT_LIMITS__MAX_RECORD_BYTES", "lots"),
+        ("RECVAULT_LIMITS", "{not json"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_the_variable(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        Settings.load()
+    assert variable in caught.value.message and "\n" not in caught.value.message
+
+
+def test_a_region_setting_from_the_environment_joins_the_toml_region(tmp_path, monkeypatch):
+    config = tmp_path / "recvault.toml"
+    config.write_text(
+        '[regions.JP]\nlocation = "ap-northeast-1"\n[regions.JP.keys]\nkind = "vault"\n'
+    )
+    monkeypatch.setenv("RECVAULT_CONFIG", str(config))
+    monkeypatch.setenv("RECVAULT_REGIONS__JP__KEYS__MOUNTS", "transit-jp-a,transit-jp-b")
+    monkeypatch.setenv("RECVAULT_REGIONS__JP__KEYS__TIMEOUT", "2.5")
+    settings = Settings.load()
+    assert list(settings.regions) == ["JP"]
+    keys = settings.regions["JP"].keys
+    assert keys.mount_list() == ["transit-jp-a", "transit-jp-b"] and keys.timeout == 2.5
+    assert settings.regions["JP"].location == "ap-northeast-1"

@@ -22,6 +22,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from vault.audit.context import REQUEST_ID
 from vault.domain import Actor, AuditEvent, AuditVerification
 from vault.metadata import AuditEventRow, AuditHeadRow, session_scope
 
@@ -77,6 +78,8 @@ def _canonical(seq: int, event: dict[str, Any]) -> bytes:
     body = {name: event[name] for name in _FIELDS}
     body["seq"] = seq
     body["ts"] = event["ts"].isoformat(timespec="microseconds")
+    if event.get("request_id"):  # chained when present; events from before it hash as they did
+        body["request_id"] = event["request_id"]
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -168,6 +171,7 @@ class AuditLog:
                 "region": entry.region,
                 "purpose": entry.purpose[:200],
                 "outcome": entry.outcome[:64],
+                "request_id": REQUEST_ID.get()[:128],
             }
             digest = self._link(prev, seq, event)
             rows.append({**event, "seq": seq, "prev_hash": prev, "hash": digest})
@@ -225,7 +229,7 @@ class AuditLog:
                     if row.seq != expected_seq:
                         broken = AuditVerification(False, count, expected_seq, "event missing")
                         return _Walk(broken, count, at_anchor)
-                    event = {name: getattr(row, name) for name in _FIELDS}
+                    event = {name: getattr(row, name) for name in (*_FIELDS, "request_id")}
                     if row.prev_hash != prev or self._link(prev, row.seq, event) != row.hash:
                         broken = AuditVerification(False, count, row.seq, "hash mismatch")
                         return _Walk(broken, count, at_anchor)
@@ -294,5 +298,6 @@ class AuditLog:
                     outcome=row.outcome,
                     prev_hash=row.prev_hash,
                     hash=row.hash,
+                    request_id=row.request_id,
                 )
             last_seq = rows[-1].seq

@@ -24,7 +24,9 @@ import typer
 from vault.cli.app import app
 from vault.cli.devbao import EmbeddedBao, write_private
 from vault.cli.output import console
+from vault.cli.server import server_options
 from vault.errors import ConfigError, Conflict, Unauthenticated
+from vault.settings import Settings
 
 if TYPE_CHECKING:
     from vault.domain import Actor
@@ -201,10 +203,14 @@ def dev(
         tokens = ensure_principals(data_dir)
         env_file = write_dev_env(data_dir, addr, tokens)
         _banner(addr, tokens, env_file, data_dir)
-        # Same as `recvault serve`: no uvicorn access log (query strings may name a patient).
+        # Same limits and logs as `recvault serve`
         server = uvicorn.Server(
             uvicorn.Config(
-                "api.app:build", factory=True, host="127.0.0.1", port=port, access_log=False
+                "api.app:build",
+                factory=True,
+                host="127.0.0.1",
+                port=port,
+                **server_options(Settings.load()),
             )
         )
         server.run()

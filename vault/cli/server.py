@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -11,6 +11,7 @@ from rich.table import Table
 
 from vault.cli.app import app
 from vault.domain import Actor, GcResult, Role, to_json
+from vault.logs import LOGGING
 from vault.settings import Settings, vault_token
 
 console = Console(highlight=False)
@@ -169,6 +170,28 @@ def _print_gc(result: GcResult) -> None:
     console.print(table)
 
 
+#: uvicorn's protocol for recvault: its httptools parser with header size, count and time limits
+HTTP_PROTOCOL = "api.server:GuardedHttpToolsProtocol"
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn options that bound a recvault server (docs/operations.md, server limits)."""
+    limits = settings.limits
+    return {
+        "http": HTTP_PROTOCOL,
+        "timeout_keep_alive": max(1, round(limits.keep_alive.approx_timedelta().total_seconds())),
+        "limit_concurrency": limits.max_connections,
+        # No uvicorn access log: it prints query strings (a file name may name a patient).
+        # The API writes its own access log by route name (api.logs, JSON lines).
+        "access_log": False,
+        # one JSON-lines log: uvicorn's lines, the access log and errors (vault.logs)
+        "log_config": LOGGING,
+        # The loop is asyncio on purpose: under uvloop, streamed uploads ran at half the
+        # rate (docs/benchmarks.md, P9).
+        "loop": "asyncio",
+    }
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
@@ -182,16 +205,11 @@ def serve(
 
     if config:
         os.environ["RECVAULT_CONFIG"] = config
-    # No uvicorn access log: it would print query strings (a file name may name a patient).
-    # The API writes its own access log by route name.
-    # http "auto" is httptools (a dependency) when importable, else h11. The loop is asyncio
-    # on purpose: under uvloop, streamed uploads ran at half the rate (docs/benchmarks.md, P9).
+    settings = Settings.load(config)
     uvicorn.run(
         "api.app:build",
         factory=True,
         host=host,
         port=port,
-        access_log=False,
-        http="auto",
-        loop="asyncio",
+        **server_options(settings),
     )

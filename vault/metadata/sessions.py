@@ -1,7 +1,12 @@
 """Engines and transactions for the metadata DB (SQLite embedded, PostgreSQL in production).
 
 SQLite runs in WAL mode with one writer at a time (``BEGIN IMMEDIATE``);
-PostgreSQL pools connections. A lost connection surfaces as ``Unavailable``.
+PostgreSQL pools connections, and bounds every statement and every lock wait
+per connection (``statement_timeout``, ``lock_timeout``), so a stuck query or a
+held lock becomes an error instead of a request that waits for ever. A lost
+connection, a timeout or any other failure of the database driver surfaces as
+``Unavailable``. Bound parameters never appear in an error's text
+(``hide_parameters``): they may be identifiers of a person.
 """
 
 from __future__ import annotations
@@ -17,12 +22,29 @@ from sqlmodel import Session, create_engine
 
 from vault.errors import Unavailable
 
+#: driver failures that mean "the database cannot serve this now", not a bug in the request
+DB_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.InternalError,
+    sa_exc.TimeoutError,  # no pooled connection came free in time
+)
 
-def make_engine(url: str) -> Engine:
-    """An engine with the pragmas and pool settings recvault relies on."""
+
+def make_engine(
+    url: str, *, statement_timeout: float = 0, lock_timeout: float = 0, connect_timeout: float = 5
+) -> Engine:
+    """An engine with the pragmas, pool settings and timeouts recvault relies on.
+
+    Timeouts are seconds; 0 leaves the server's default (none). They apply to
+    PostgreSQL; SQLite waits for its single writer with ``busy_timeout``.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 60}, pool_pre_ping=True
+            url,
+            connect_args={"check_same_thread": False, "timeout": 60},
+            pool_pre_ping=True,
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -40,7 +62,38 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    connect_args: dict[str, Any] = {}
+    if connect_timeout and "connect_timeout" not in url:
+        connect_args["connect_timeout"] = max(1, round(connect_timeout))
+    engine = create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        pool_timeout=10,
+        hide_parameters=True,
+        connect_args=connect_args,
+    )
+    settings = [
+        (name, round(seconds * 1000))
+        for name, seconds in (
+            ("statement_timeout", statement_timeout),
+            ("lock_timeout", lock_timeout),
+        )
+        if seconds > 0
+    ]
+    if settings and engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _pg_timeouts(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            for name, millis in settings:
+                # set_config, not SET: it takes the value as a bound parameter
+                cur.execute("SELECT set_config(%s, %s, false)", (name, f"{millis}ms"))
+            cur.close()
+            dbapi_conn.commit()
+
+    return engine
 
 
 @contextmanager
@@ -54,5 +107,5 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             except BaseException:
                 session.rollback()
                 raise
-    except sa_exc.OperationalError as exc:
+    except DB_UNAVAILABLE as exc:
         raise Unavailable("metadata database unavailable") from exc

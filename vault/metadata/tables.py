@@ -259,6 +259,13 @@ class AuditEventRow(SQLModel, table=True):
     outcome: str = Field(max_length=64)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    #: X-Request-ID of the HTTP request behind the event ('' outside a request)
+    request_id: str = Field(
+        default="",
+        max_length=128,
+        index=True,
+        sa_column_kwargs={"server_default": ""},
+    )
 
 
 class AuditHeadRow(SQLModel, table=True):

@@ -1,0 +1,193 @@
+"""How recvault runs under uvicorn: server limits, and request headers bounded in size and time.
+
+uvicorn bounds keep-alive idleness (``timeout_keep_alive``) and open
+connections (``limit_concurrency``), but with the httptools parser it bounds
+neither the size of a request's headers nor the time they take to arrive (a
+50 MB header was answered 200; a connection trickling headers stayed open for
+ever). ``GuardedHttpToolsProtocol`` adds both to uvicorn's own protocol class,
+which uvicorn accepts as its ``http`` option (``recvault serve`` names it; ADR 0006):
+
+- request line and headers above ``limits.max_header_bytes`` bytes, or more than
+  ``limits.max_headers`` fields: 431, and the connection closes;
+- headers not complete ``limits.header_timeout`` after the connection opened or
+  the request began: 408, and the connection closes.
+
+Request bodies are bounded in the app (``api.limits.BodyIdleTimeout``,
+``api.streaming.UploadGate``), where the route knows what to clean up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from vault.settings import LimitsConfig
+
+log = logging.getLogger("recvault.api")
+
+
+class _Refused(Exception):
+    """Raised from a parser callback to stop parsing a request that is refused."""
+
+
+#: seconds a refused connection is drained before it is closed
+LINGER = 2.0
+
+_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a size, count and time limit on request headers."""
+
+    max_header_bytes = 32 * 1024
+    max_headers = 100
+    header_timeout = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_headers = True
+        self._pending_bytes = 0  # raw bytes received while headers are incomplete
+        self._parsed_bytes = 0  # request line and header fields the parser accepted
+        self._header_count = 0
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._refused = False
+
+    # -- the time limit --------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is None and self.header_timeout > 0:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self._in_headers and not self.transport.is_closing():
+            if self._pending_bytes or self._parsed_bytes:
+                self._refuse(408)
+            else:  # nothing of a request arrived: no answer is owed
+                self.transport.close()
+
+    # -- the size limit --------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except _Refused:
+            return
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        except httptools.HttpParserError:
+            if self._refused:
+                return
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        if self._in_headers and not self._refused:
+            # The parser holds an unfinished header until it is whole: bound what it
+            # holds, so a 50 MB header is refused long before it is complete.
+            self._arm_header_timer()
+            self._pending_bytes += len(data)
+            if self._pending_bytes > self.max_header_bytes:
+                self._refuse(431)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_headers = True
+        self._pending_bytes = self._parsed_bytes = self._header_count = 0
+        self._arm_header_timer()
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url), 0)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4, 1)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_headers = False
+        self._disarm_header_timer()
+        super().on_headers_complete()
+
+    def _count(self, size: int, fields: int) -> None:
+        self._parsed_bytes += size
+        self._header_count += fields
+        if self._header_count > self.max_headers or self._parsed_bytes > self.max_header_bytes:
+            self._refuse(431)
+            raise _Refused
+
+    # -- refusing ---------------------------------------------------------------
+
+    def _refuse(self, status: int) -> None:
+        """Answer ``status`` with a problem document and close; nothing reaches the app."""
+        if self._refused:
+            return
+        self._refused = True
+        self._disarm_header_timer()
+        code = "request-timeout" if status == 408 else "headers-too-large"
+        body = (
+            b'{"type":"urn:recvault:problem:'
+            + code.encode()
+            + b'","title":"'
+            + _REASONS[status]
+            + b'","status":'
+            + str(status).encode()
+            + b',"detail":"'
+            + _REASONS[status].lower()
+            + b'","code":"'
+            + code.encode()
+            + b'"}'
+        )
+        head = b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])
+        headers = (
+            b"content-type: application/problem+json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+        )
+        log.warning("request refused before the app: %d %s", status, code)
+        if self.transport.is_closing():
+            return
+        self.transport.write(head + headers + body)
+        # A lingering close: closing with unread data would reset the connection and the
+        # client could lose the answer. Stop writing, read and drop what is still coming,
+        # and close once the client has sent it all, or after LINGER seconds at most.
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self.loop.call_later(LINGER, self.transport.close)
+        else:
+            self.transport.close()
+
+
+def configure(limits: LimitsConfig) -> None:
+    """Apply this deployment's header limits to every connection accepted from now on.
+
+    ``api.app:build`` calls it; uvicorn is given the class by name
+    (``http="api.server:GuardedHttpToolsProtocol"``, see ``recvault serve``).
+    """
+    GuardedHttpToolsProtocol.max_header_bytes = limits.max_header_bytes
+    GuardedHttpToolsProtocol.max_headers = limits.max_headers
+    GuardedHttpToolsProtocol.header_timeout = (
+        limits.header_timeout.approx_timedelta().total_seconds()
+    )

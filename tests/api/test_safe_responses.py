@@ -1,0 +1,74 @@
+"""Safe responses: nothing under /v1 is cached, record content is an attachment that no
+browser runs as a page of recvault, and no page of recvault loads anything from a CDN."""
+
+from __future__ import annotations
+
+from api.headers import CONTENT_CSP, attachment_name
+
+
+def _subject(api) -> str:
+    response = api.client.post(
+        "/v1/subjects", json={"external_ref": "p-1", "region": "JP"}, headers=api.auth("svc")
+    )
+    return str(response.json()["id"])
+
+
+def test_v1_answers_are_never_cached(api):
+    h = api.auth("svc")
+    subject_id = _subject(api)
+    for response in (
+        api.client.get(f"/v1/subjects/{subject_id}", headers=h),
+        api.client.get(f"/v1/subjects/{subject_id}/records", headers=h),
+        api.client.get("/v1/subjects/" + "0" * 32, headers=h),  # 404
+        api.client.get(f"/v1/subjects/{subject_id}"),  # 401
+    ):
+        assert response.headers["cache-control"] == "no-store", response.status_code
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_html_content_is_an_attachment_in_a_sandbox(api):
+    h = api.auth("svc")
+    subject_id = _subject(api)
+    page = b"<html><script>fetch('/v1/holds')</script></html>"
+    created = api.client.post(
+        f"/v1/subjects/{subject_id}/records?category=photo&filename=tanaka.html",
+        content=page,
+        headers={**h, "Content-Type": "text/html"},
+    )
+    record_id = created.json()["id"]
+    for extra in ({}, {"Range": "bytes=0-5"}):
+        got = api.client.get(f"/v1/records/{record_id}/content", headers={**h, **extra})
+        assert got.status_code in (200, 206)
+        assert got.headers["content-disposition"] == f'attachment; filename="{record_id}.html"'
+        assert got.headers["content-security-policy"] == CONTENT_CSP
+        assert got.headers["x-content-type-options"] == "nosniff"
+        assert got.headers["cache-control"] == "no-store"
+        assert "tanaka" not in str(got.headers)
+
+
+def test_scan_gets_its_extension():
+    assert attachment_name("r1", "model/stl") == "r1.stl"
+    assert attachment_name("r1", "image/png") == "r1.png"
+    assert attachment_name("r1", "application/dicom") == "r1.dcm"
+    assert attachment_name("r1", "application/x-unknown") == "r1.bin"
+    assert attachment_name("r1", 'text/plain; charset="x"') == "r1.txt"
+
+
+def test_no_cdn_docs_and_html_pages_are_locked_down(api):
+    assert api.client.get("/docs").status_code == 404
+    assert api.client.get("/redoc").status_code == 404
+    assert api.client.get("/openapi.json").json()["info"]["title"] == "recvault"
+
+
+def test_html_pages_get_a_strict_csp_and_no_framing(api):
+    from fastapi.responses import HTMLResponse
+
+    @api.app.get("/probe-page", include_in_schema=False)
+    def page() -> HTMLResponse:
+        return HTMLResponse("<p>hello</p>")
+
+    got = api.client.get("/probe-page")
+    assert got.headers["x-frame-options"] == "DENY"
+    csp = got.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "cache-control" not in got.headers
