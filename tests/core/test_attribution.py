@@ -19,7 +19,15 @@ from vault.durations import Duration
 
 #: not operations of a principal: construction, configuration, shutdown, the edge's own
 #: refusal record (itself an audit write) and the unauthenticated readiness probe
-EXEMPT = {"from_settings", "settings", "regions", "close", "audit_refusal", "readiness"}
+EXEMPT = {
+    "from_settings",
+    "settings",
+    "regions",
+    "close",
+    "audit_refusal",
+    "readiness",
+    "readiness_checks",
+}
 
 
 def caller(name: str) -> Actor:
