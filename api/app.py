@@ -52,7 +52,7 @@ def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI
     problems.install(app)
     app.include_router(health_router)
     app.include_router(v1)
-    app.add_middleware(BodyIdleTimeout, idle_seconds=idle)
+    app.add_middleware(BodyIdleTimeout, idle_seconds=idle, min_rate=limits.body_min_rate)
     app.add_middleware(JsonBodyLimit)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -85,9 +85,11 @@ def raw_body_routes(app: Any) -> list[tuple[str, re.Pattern[str]]]:
 class BodyIdleTimeout:
     """408 for a request body that stops arriving (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, idle_seconds: float) -> None:
+    def __init__(self, app: ASGIApp, idle_seconds: float, min_rate: int = 0) -> None:
         self.app = app
         self.idle = idle_seconds
+        #: bytes/s a body must average once ``idle`` seconds have passed since it started
+        self.min_rate = min_rate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.idle <= 0:
@@ -96,19 +98,41 @@ class BodyIdleTimeout:
         body_done = False
         timed_out = False
         started = replaced = False
+        began: float | None = None
+        received = 0
+        reason = "the request body stopped arriving"
+
+        def wait_limit(now: float) -> tuple[float, str]:
+            """How long the next part may take, and what to say when it does not come."""
+            idle = (self.idle, f"no part of the request body arrived for {self.idle:g} s")
+            if not self.min_rate or began is None:
+                return idle
+            # by time t the body must hold min_rate * (t - idle) bytes: a head start of
+            # ``idle`` seconds, then at least the minimum rate on average
+            latest = began + self.idle + received / self.min_rate
+            if latest - now < self.idle:
+                return max(0.0, latest - now), (
+                    f"the request body arrived slower than {self.min_rate} bytes/s"
+                )
+            return idle
 
         async def timed_receive() -> Message:
-            nonlocal body_done, timed_out
+            nonlocal body_done, timed_out, began, received, reason
             if body_done:
                 # the body is complete: what follows is only the wait for a disconnect
                 return await receive()
-            with anyio.move_on_after(self.idle):
+            now = anyio.current_time()
+            if began is None:
+                began = now
+            limit, why = wait_limit(now)
+            with anyio.move_on_after(limit):
                 message = await receive()
                 if message["type"] != "http.request" or not message.get("more_body", False):
                     body_done = True
+                received += len(message.get("body", b""))
                 return message
-            timed_out = True
-            raise RequestTimeout(f"no part of the request body arrived for {self.idle:g} s")
+            timed_out, reason = True, why
+            raise RequestTimeout(why)
 
         async def guarded_send(message: Message) -> None:
             nonlocal started, replaced
@@ -118,7 +142,7 @@ class BodyIdleTimeout:
                 # Whatever the route made of the timeout, the client is told 408 and the
                 # connection closes (the rest of its body is never read).
                 started = replaced = True
-                timeout = RequestTimeout("the request body stopped arriving")
+                timeout = RequestTimeout(reason)
                 await vault_error_response(timeout)(scope, _nothing, send)
                 return
             if message["type"] == "http.response.start":

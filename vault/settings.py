@@ -197,6 +197,10 @@ class LimitsConfig(_Strict):
     tune_allocator: bool = True
     #: a request body that sends nothing for this long is answered 408 and discarded
     body_idle_timeout: IsoDuration = Duration.parse("PT30S")
+    #: after body_idle_timeout, a body must have averaged this many bytes/s since it started
+    #: (else 408): a client that trickles a byte every few seconds cannot hold an upload slot
+    #: forever. 8 KiB/s is far below any clinic's line; 0 turns the check off.
+    body_min_rate: int = Field(default=8 * 1024, ge=0)
     #: uploads streaming at once, on threads of their own; more wait body_idle_timeout, then 503
     upload_concurrency: int = Field(default=16, ge=1, le=1024)
     #: request line and headers must arrive within this (else 408 and the connection closes)

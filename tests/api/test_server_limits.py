@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import select
 import socket
 import sqlite3
 import subprocess
@@ -160,6 +161,35 @@ def test_a_body_shorter_than_its_length_is_408_and_nothing_is_kept(server):
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert b"request-timeout" in answer and b"connection: close" in answer.lower()
     assert server.count("record_versions") == 0
+
+
+def test_a_trickling_upload_is_408_once_it_falls_below_the_minimum_rate(tmp_path):
+    """A byte every 0.3 s never trips the idle timeout; the minimum rate ends it."""
+    for server in _start(tmp_path, body_idle_timeout="PT1S", body_min_rate="100"):
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=LIVENESS)
+        head = (
+            f"POST /v1/subjects/{server.subject_id}/records?category=xray HTTP/1.1\r\n"
+            f"Host: 127.0.0.1\r\nAuthorization: {server.headers['Authorization']}\r\n"
+            "Content-Length: 10000000\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        sent = 0
+        closed = False
+        for _ in range(int(LIVENESS / 0.3)):  # bounded: the server must end it long before
+            try:
+                sock.sendall(b"x")
+                sent += 1
+            except OSError:
+                closed = True
+                break
+            readable, _, _ = select.select([sock], [], [], 0.3)
+            if readable:
+                break
+        answer = b"" if closed else _answer(sock)
+        assert closed or answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"slower than 100 bytes/s" in answer or closed
+        assert sent < 60  # ended after about the idle head start, not after 10 MB
+        assert server.count("record_versions") == 0
 
 
 def test_a_whole_upload_still_works(server):
