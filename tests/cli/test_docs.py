@@ -1,4 +1,8 @@
-"""The ``console`` examples of README.md and docs/users.md, run in order against a live API."""
+"""The ``console`` and ``bash`` (curl) examples of README.md and docs/users.md, run against a live API.
+
+The curl examples run with ``--fail-with-body``: a refused request (a hold
+released by the wrong id, 409) fails the test instead of printing a problem.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,26 @@ import re
 import subprocess
 import sys
 
+import httpx
 import pytest
 
 from tests.cli.conftest import ROOT
 
 USERS_MD = ROOT / "docs" / "users.md"
 README = ROOT / "README.md"
-BLOCK = re.compile(r"^```console\n(.*?)^```", re.DOTALL | re.MULTILINE)
+BLOCK = re.compile(r"^```(console|bash)\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 def console_commands(text: str) -> list[str]:
-    """Lines starting with ``$ `` (continuations end with a backslash); output lines skipped."""
+    """Lines starting with ``$ `` (continuations end with a backslash); output lines skipped.
+
+    A ``bash`` block is a script as a whole (its curl examples), run in document order.
+    """
     commands: list[str] = []
-    for block in BLOCK.findall(text):
+    for kind, block in BLOCK.findall(text):
+        if kind == "bash":
+            commands.append(block.rstrip("\n"))
+            continue
         pending = ""
         for line in block.splitlines():
             if pending:
@@ -51,10 +62,11 @@ def test_console_examples_run(live_api, tmp_path, doc, at_least):
         f"export RECVAULT_TOKEN_{role}={token}" for role, token in live_api.tokens.items()
     ]
     (tmp_path / ".recvault" / "dev.env").write_text("\n".join(env_lines) + "\n")
-    script = ["set -euo pipefail"]
+    script = ["set -euo pipefail", 'curl() { command curl --fail-with-body "$@"; }']
     for number, command in enumerate(commands, 1):
         script.append(f"echo '>>> {number}' >&2")
         script.append(command)
+    script.append('echo; echo "RECORD=${RECORD:-}"')  # curl's answers end without a newline
     env = live_api.env(None)
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
     done = subprocess.run(
@@ -69,3 +81,12 @@ def test_console_examples_run(live_api, tmp_path, doc, at_least):
     failed_at = commands[int(last[-1][4:]) - 1] if last else "?"
     assert done.returncode == 0, f"failed at: {failed_at}\n{done.stderr[-2000:]}"
     assert "deferred" in done.stdout  # the erasure request was answered with its deferral
+    if doc is USERS_MD:
+        # every version, including the one curl PUT, was stored as the PNG it is
+        record = re.findall(r"^RECORD=(\w+)$", done.stdout, re.MULTILINE)[-1]
+        info = httpx.get(
+            f"{live_api.addr}/v1/records/{record}",
+            headers={"Authorization": f"Bearer {live_api.tokens['DPO']}"},
+        ).json()
+        assert len(info["versions"]) == 3
+        assert {v["content_type"] for v in info["versions"]} == {"image/png"}
