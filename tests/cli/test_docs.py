@@ -1,4 +1,4 @@
-"""The ``console`` and ``bash`` (curl) examples of README.md and docs/users.md, run against a live API.
+"""The ``console`` and ``bash`` (curl) examples of README.md and docs/users.md, run live.
 
 The curl examples run with ``--fail-with-body``: a refused request (a hold
 released by the wrong id, 409) fails the test instead of printing a problem.
