@@ -136,11 +136,13 @@ def run_cli(api: LiveApi, role: str | None, *args: str, stdin: bytes | None = No
     return Result(code, raw.decode(errors="replace"), err.getvalue().decode(), raw)
 
 
-def run_cli_process(api: LiveApi, role: str | None, *args: str) -> Result:
-    """The console entry point in a real subprocess (``python -m vault.cli``)."""
+def run_cli_process(
+    api: LiveApi, role: str | None, *args: str, env: dict[str, str] | None = None
+) -> Result:
+    """The console entry point in a real subprocess (``python -m vault.cli``), stdout a pipe."""
     done = subprocess.run(
         [sys.executable, "-m", "vault.cli", *args],
-        env=api.env(role),
+        env={**api.env(role), **(env or {})},
         cwd=api.workdir,
         capture_output=True,
         timeout=120,

@@ -51,12 +51,15 @@ def show_object(value: Any, title: str | None = None) -> None:
     if not isinstance(value, dict):
         console.print(_cell(value), markup=False)
         return
+    rows = [(str(key), _cell(item)) for key, item in value.items()]
+    ids = [len(cell) for key, cell in rows if _is_id_column(key)]
+    fields = max((len(key) for key, _ in rows), default=0)
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
-    for key, item in value.items():
-        table.add_row(str(key), _cell(item))
-    console.print(table)
+    table.add_column("value", overflow="fold", min_width=max(ids, default=None))
+    for key, cell in rows:
+        table.add_row(key, cell)
+    _print_at_least(table, fields + max(ids, default=0) + 7)
 
 
 def show_rows(
@@ -70,10 +73,37 @@ def show_rows(
     chosen = [c for c in (columns or []) if any(c in r for r in dict_rows)]
     if not chosen:
         chosen = list(dict_rows[0].keys())
-    table = Table(*chosen, title=title, title_justify="left")
-    for row in dict_rows:
-        table.add_row(*(_cell(row.get(c)) for c in chosen))
-    console.print(table)
+    cells = [[_cell(row.get(c)) for c in chosen] for row in dict_rows]
+    table = Table(title=title, title_justify="left")
+    needed = 1
+    for index, name in enumerate(chosen):
+        widest = max(len(name), *(len(line[index]) for line in cells))
+        if _is_id_column(name):
+            # an id is copied into the next command: it is never cut or folded
+            table.add_column(name, no_wrap=True, min_width=widest)
+            needed += widest + 3
+        else:
+            table.add_column(name, overflow="fold")
+            needed += min(widest, _NARROWEST) + 3
+    for line in cells:
+        table.add_row(*line)
+    _print_at_least(table, needed)
+
+
+def _print_at_least(table: Table, needed: int) -> None:
+    """Print ``table``; wider than the terminal (or a pipe's 80) when its ids need it."""
+    if needed > console.width:
+        Console(highlight=False, soft_wrap=True, width=needed).print(table)
+    else:
+        console.print(table)
+
+
+#: the width other columns may shrink to before a table is printed wider than the terminal
+_NARROWEST = 10
+
+
+def _is_id_column(name: str) -> bool:
+    return name in ("id", "target") or name.endswith("_id")
 
 
 def show(
