@@ -189,6 +189,8 @@ class RotationConfig(_Strict):
 
 class LimitsConfig(_Strict):
     max_record_bytes: int = Field(default=8 * 1024**3, ge=1)
+    #: a 0-byte upload is almost always a client's mistake, and it would be kept ten years
+    allow_empty_records: bool = False
     wrap_batch: int = Field(default=250, ge=1, le=1000)
     dek_cache_entries: int = Field(default=10_000, ge=0)
     dek_cache_ttl_seconds: float = Field(default=300.0, ge=0)

@@ -72,7 +72,7 @@ def test_unknown_region_refused(vault):
         vault.create_subject("p-1", "EU")
 
 
-@pytest.mark.parametrize("size", [0, 1, MiB - 1, MiB, MiB + 1, 3 * MiB + 17])
+@pytest.mark.parametrize("size", [1, MiB - 1, MiB, MiB + 1, 3 * MiB + 17])
 def test_put_and_read_round_trip(vault, size):
     subject = vault.create_subject("p-roundtrip", "JP")
     data = os.urandom(size)
@@ -156,6 +156,25 @@ def test_unknown_ids(vault):
     info = vault.put_record(subject.id, "photo", b"x")
     with pytest.raises(NotFound):
         vault.open_record(info.id, version=9)
+
+
+def test_empty_content_is_refused_unless_allowed(make_vault, sqlite_url):
+    vault = make_vault(sqlite_url)
+    subject = vault.create_subject("p-empty", "JP")
+    with pytest.raises(InvalidInput, match="empty record is refused"):
+        vault.put_record(subject.id, "xray", b"", content_type="image/png")
+    with pytest.raises(InvalidInput, match="empty record is refused"):
+        vault.put_record(subject.id, "xray", io.BytesIO(b""), size=0)
+    kept = vault.put_record(subject.id, "xray", b"x")
+    with pytest.raises(InvalidInput, match="empty record is refused"):
+        vault.update_record(kept.id, b"")
+    assert [r.id for r in vault.list_records(subject.id)] == [kept.id]
+    assert vault.record_info(kept.id).version == 1
+
+    lenient = make_vault(sqlite_url, limits={"allow_empty_records": True})
+    other = lenient.create_subject("p-empty-allowed", "JP")
+    empty = lenient.put_record(other.id, "xray", b"", content_type="image/png")
+    assert empty.size == 0 and read_all(lenient, empty.id) == b""
 
 
 def test_bad_category_and_oversize(make_vault, sqlite_url):

@@ -132,6 +132,8 @@ class RecordWriter:
         content_type = _content_type(item.content_type)
         length = content_length(item.content, item.size)
         limit = self.ctx.settings.limits.max_record_bytes
+        if length == 0 and not self.ctx.settings.limits.allow_empty_records:
+            raise InvalidInput("an empty record is refused (the content has 0 bytes)")
         if length > limit:
             raise TooLarge(f"content of {length} bytes exceeds the limit of {limit} bytes")
         object_id = uuid.uuid4().hex
