@@ -8,7 +8,8 @@ object is then abandoned and ``gc`` removes anything left).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,15 @@ from sqlmodel import Session, select
 from keys.base import WrappedDek
 from vault.audit.chain import AuditEntry
 from vault.context import VaultContext
-from vault.domain import Actor, Category, RecordInfo, RecordState, SubjectState, VersionState
+from vault.domain import (
+    Actor,
+    Category,
+    RecordInfo,
+    RecordState,
+    SubjectState,
+    VersionInfo,
+    VersionState,
+)
 from vault.errors import Conflict
 from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, session_scope
 from vault.residency.transfer import transfer_in_progress
@@ -84,6 +93,7 @@ def commit_versions(
             events.append(AuditEntry(action, p.record_id, subject.id, subject.region, purpose))
             infos.append(_info(p, record, subject, latest, now, retain))
         _apply(session, version_updates, list(record_updates.values()))
+        infos = _with_versions(session, infos)
         for subject_id in state.subjects:
             cancel_pending_destruction(session, subject_id, now)
         ctx.audit.append_many(session, actor, events)
@@ -157,6 +167,22 @@ def _info(
         retain_until=retain,
         region=subject.region,
     )
+
+
+def _with_versions(session: Session, infos: list[RecordInfo]) -> list[RecordInfo]:
+    """The answers of a write list every version, as ``record_info`` does, not an empty list."""
+    rows = session.execute(
+        select(VERSIONS)
+        .where(VERSIONS.c.record_id.in_([i.id for i in infos]))
+        .where(VERSIONS.c.state != VersionState.PENDING.value)
+        .order_by(VERSIONS.c.record_id, VERSIONS.c.version)
+    )
+    versions: dict[str, list[VersionInfo]] = defaultdict(list)
+    for v in rows:
+        versions[v.record_id].append(
+            VersionInfo(v.version, v.size, v.content_type, v.created_at, v.key_version, v.etag)
+        )
+    return [replace(i, versions=tuple(versions[i.id])) for i in infos]
 
 
 def _apply(
