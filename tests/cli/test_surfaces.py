@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -89,3 +93,109 @@ def test_tables_print_ids_in_full_when_narrow_or_piped(live_api, scene, columns)
     shown = run_cli_process(live_api, "DPO", "subjects", "get", scene["subject"], env=narrow)
     assert shown.code == 0, shown.err
     assert scene["subject"] in shown.out
+
+
+def one_line_error(result: Result, *needles: str) -> None:
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("error: "), lines[0]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_an_empty_file_is_refused(live_api, scene):
+    empty = live_api.workdir / "empty.png"
+    empty.write_bytes(b"")
+    new = run_cli(
+        live_api,
+        "SERVICE",
+        "records",
+        "put",
+        str(empty),
+        "-s",
+        scene["subject"],
+        "--category",
+        "xray",
+    )
+    assert new.code == 2
+    one_line_error(new, "empty record is refused", "[invalid-input]")
+    version = run_cli(
+        live_api, "SERVICE", "records", "put", str(empty), "--record", scene["record"]
+    )
+    assert version.code == 2
+    one_line_error(version, "empty record is refused")
+    piped = run_cli(
+        live_api, "SERVICE", "records", "put", "-", "-s", scene["subject"], "--category", "xray"
+    )
+    assert piped.code == 2 and "empty record is refused" in piped.err
+
+
+def test_an_unknown_category_is_refused_before_anything_is_sent(live_api, scene):
+    # an unreachable address: had the CLI sent the file, the error would say "unreachable"
+    result = run_cli(
+        live_api,
+        "SERVICE",
+        "records",
+        "put",
+        scene["path"],
+        "-s",
+        scene["subject"],
+        "--category",
+        "scan",
+        "--addr",
+        "http://127.0.0.1:9",
+    )
+    assert result.code == 2
+    assert "scan" in result.err and "xray" in result.err and "unreachable" not in result.err
+
+
+def test_a_directory_is_named_as_one(live_api, scene, tmp_path):
+    result = run_cli(
+        live_api,
+        "SERVICE",
+        "records",
+        "put",
+        str(tmp_path),
+        "-s",
+        scene["subject"],
+        "--category",
+        "xray",
+    )
+    assert result.code == 2
+    assert "is a directory" in result.err and "no such file" not in result.err
+
+
+def _on_a_terminal(live_api: LiveApi, *args: str) -> tuple[int, bytes, str]:
+    """Run the CLI with stdout on a pseudo-terminal; return (exit code, stdout bytes, stderr)."""
+    primary, secondary = pty.openpty()
+    done = subprocess.Popen(
+        [sys.executable, "-m", "vault.cli", *args],
+        env=live_api.env("SERVICE"),
+        cwd=live_api.workdir,
+        stdout=secondary,
+        stderr=subprocess.PIPE,
+    )
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    err = done.stderr.read().decode() if done.stderr else ""
+    code = done.wait(timeout=60)
+    os.close(primary)
+    return code, seen, err
+
+
+def test_records_get_refuses_binary_to_a_terminal(live_api, scene):
+    code, seen, err = _on_a_terminal(live_api, "records", "get", scene["record"])
+    assert code == 2 and b"an x-ray" not in seen
+    assert "-o FILE" in err and len(err.strip().splitlines()) == 1
+    forced_code, forced, _ = _on_a_terminal(live_api, "records", "get", scene["record"], "-o", "-")
+    assert forced_code == 0 and b"an x-ray" in forced
+    piped = run_cli_process(live_api, "SERVICE", "records", "get", scene["record"])
+    assert piped.code == 0 and piped.raw == b"an x-ray"

@@ -22,6 +22,7 @@ import typer
 from vault.cli.app import app
 from vault.cli.http import ApiClient
 from vault.cli.output import say, show, transfer_progress
+from vault.domain import Category
 
 AddrOpt = Annotated[
     str | None,
@@ -103,12 +104,8 @@ def records_put(
         str | None, typer.Option("--subject", "-s", help="new record for this subject")
     ] = None,
     category: Annotated[
-        str | None,
-        typer.Option(
-            "--category",
-            "-c",
-            help="photo, impression, xray, clinical_finding, contact, financial, usage",
-        ),
+        Category | None,
+        typer.Option("--category", help="what the file is (checked before it is sent)"),
     ] = None,
     record: Annotated[
         str | None, typer.Option("--record", help="new version of this record instead")
@@ -136,6 +133,8 @@ def records_put(
         label = "stdin"
     else:
         path = Path(file)
+        if path.is_dir():
+            raise typer.BadParameter(f"{file} is a directory; give a file (or - for stdin)")
         if not path.is_file():
             raise typer.BadParameter(f"{file}: no such file")
         source, size = path.open("rb"), path.stat().st_size
@@ -148,7 +147,7 @@ def records_put(
             method, url, params = "PUT", f"/v1/records/{record}/content", {"filename": filename}
         else:
             method, url = "POST", f"/v1/subjects/{subject}/records"
-            params = {"category": category, "filename": filename}
+            params = {"category": category.value if category else None, "filename": filename}
         info = api.upload(
             method,
             url,
@@ -215,7 +214,8 @@ def stream_to(
 def records_get(
     record_id: str,
     output: Annotated[
-        str | None, typer.Option("--output", "-o", help="file to write (default: stdout)")
+        str | None,
+        typer.Option("--output", "-o", help="file to write; - for stdout (default when piped)"),
     ] = None,
     version: Annotated[int | None, typer.Option("--version", "-v", min=1)] = None,
     byte_range: Annotated[
@@ -230,6 +230,10 @@ def records_get(
     headers = _range_header(byte_range)
     if as_json and output in (None, "-"):
         raise typer.BadParameter("--json needs --output FILE (stdout would carry the content)")
+    if output is None and sys.stdout.isatty():
+        raise typer.BadParameter(
+            "the content is binary and stdout is a terminal: give -o FILE (or -o - to force it)"
+        )
     written = stream_to(
         client(addr, token),
         f"/v1/records/{record_id}/content",
