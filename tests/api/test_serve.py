@@ -53,7 +53,9 @@ def test_principals_and_serve(tmp_path):
             f"{base}/v1/subjects", json={"external_ref": "p-2", "region": "PH"}, headers=headers
         )
         assert ph.status_code == 403
+        assert re.search(r"intake .* no ", cli(env, "principals", "list"))
         cli(env, "principals", "disable", "intake")
+        assert re.search(r"intake .* yes ", cli(env, "principals", "list"))  # as other tables
         assert (
             httpx.get(f"{base}/v1/subjects/{created.json()['id']}", headers=headers).status_code
             == 401

@@ -253,7 +253,7 @@ def test_keys_and_residency(live_api, stored):
     signed = ok_json(run_cli(live_api, "COMPLIANCE", "residency", "report", "--json"))
     assert verify_document(signed) and signed["document"]["ok"] is True
     denied = run_cli(live_api, "SERVICE", "keys", "rotate", "--json")
-    assert denied.code == 1 and denied.err.strip().splitlines()[-1].startswith("error: ")
+    assert denied.code == 1 and json.loads(denied.err)["code"] == "forbidden"
 
 
 def test_audit_verify_and_query(live_api, stored):

@@ -199,3 +199,78 @@ def test_records_get_refuses_binary_to_a_terminal(live_api, scene):
     assert forced_code == 0 and b"an x-ray" in forced
     piped = run_cli_process(live_api, "SERVICE", "records", "get", scene["record"])
     assert piped.code == 0 and piped.raw == b"an x-ray"
+
+
+def test_keys_status_and_residency_report_are_tables_per_region(live_api, scene):
+    keys = run_cli_process(live_api, "SECURITY", "keys", "status", env={"COLUMNS": "100"})
+    assert keys.code == 0, keys.err
+    header = next(line for line in keys.out.splitlines() if " JP " in line and " PH " in line)
+    assert header  # one column per region
+    row = next(line for line in keys.out.splitlines() if "subject_keys" in line)
+    assert "=" not in row and "region=" not in keys.out  # no flattened key=value dump
+    residency = run_cli_process(live_api, "COMPLIANCE", "residency", "report")
+    assert residency.code == 0, residency.err
+    for name in ("expected_location", "reported_location", "objects_accounted"):
+        assert name in residency.out
+    assert "…" not in residency.out
+
+
+def test_a_new_version_shows_its_versions(live_api, scene):
+    update = live_api.workdir / "surface-v2.png"
+    update.write_bytes(b"an annotated x-ray")
+    shown = run_cli(live_api, "SERVICE", "records", "put", str(update), "--record", scene["record"])
+    assert shown.code == 0, shown.err
+    row = next(line for line in shown.out.splitlines() if "versions" in line)
+    assert "1, 2" in row
+    answer = ok_json(
+        run_cli(
+            live_api,
+            "SERVICE",
+            "records",
+            "put",
+            str(update),
+            "--record",
+            scene["record"],
+            "--json",
+        )
+    )
+    assert [v["version"] for v in answer["versions"]] == [1, 2, 3]
+
+
+def test_restriction_answers_on_stdout(live_api, scene):
+    subject = ok_json(
+        run_cli(
+            live_api, "SERVICE", "subjects", "create", "CLINIC-RESTR", "--region", "JP", "--json"
+        )
+    )["id"]
+    restricted = run_cli(live_api, "DPO", "restriction", "set", subject)
+    assert restricted.code == 0 and "restricted" in restricted.out
+    cleared = run_cli(live_api, "DPO", "restriction", "clear", subject)
+    assert cleared.code == 0 and "allowed" in cleared.out
+
+
+def test_json_wins_over_quiet_and_errors_are_json_with_json(live_api, scene):
+    both = run_cli(
+        live_api, "SERVICE", "subjects", "create", "CLINIC-SURF", "--region", "JP", "-q", "--json"
+    )
+    assert ok_json(both)["id"] == scene["subject"]
+    missing = run_cli(live_api, "SERVICE", "records", "info", "0" * 32, "--json")
+    assert missing.code == 1 and missing.out == ""
+    problem = json.loads(missing.err)
+    assert problem["code"] == "not-found" and problem["status"] == 404 and problem["exit_code"] == 1
+    usage = run_cli(live_api, "SERVICE", "records", "put", "nope", "--json")
+    assert usage.code == 2
+    assert json.loads(usage.err)["code"] == "usage"
+
+
+def test_one_error_shape_for_usage_and_server_errors(live_api, scene):
+    usage = run_cli(live_api, "SERVICE", "records", "put", "nope")
+    assert usage.code == 2
+    one_line_error(usage, "give exactly one of --subject", "[usage]")
+    assert "Invalid value" not in usage.err and "usage error" not in usage.err
+    choice = run_cli(live_api, "SERVICE", "records", "put", "nope", "-s", "x", "--category", "scan")
+    assert choice.code == 2
+    one_line_error(choice, "'scan'", "[usage]")
+    server = run_cli(live_api, "SERVICE", "records", "info", "0" * 32)
+    assert server.code == 1
+    one_line_error(server, "[not-found]")

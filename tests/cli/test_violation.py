@@ -19,8 +19,14 @@ def test_audit_verify_exits_1_on_a_broken_chain(live_api):
     assert after.code == 1
     report = json.loads(after.out)
     assert report["ok"] is False and report["first_broken_seq"] == 1
-    assert after.err.strip().splitlines() == [
-        "error: the audit chain is broken at event 1 [violation]"
-    ]
+    assert json.loads(after.err) == {  # with --json the error is JSON too
+        "code": "violation",
+        "detail": "the audit chain is broken at event 1",
+        "exit_code": 1,
+        "status": None,
+    }
     human = run_cli(live_api, "COMPLIANCE", "audit", "verify")
     assert human.code == 1 and "Traceback" not in human.err
+    assert human.err.strip().splitlines() == [
+        "error: the audit chain is broken at event 1 [violation]"
+    ]

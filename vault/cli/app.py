@@ -1,11 +1,13 @@
 """``recvault``: the Typer application and its one error-to-exit-code mapping.
 
 Exit codes: 0 ok, 1 failure or violation found, 2 usage error. Errors print
-one line on stderr, never a traceback.
+one line on stderr, never a traceback: ``error: <detail> [<code>]``, or with
+``--json`` one JSON problem object (``code``, ``detail``, ``status``, ``exit_code``).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from importlib import metadata
 from typing import Annotated, NoReturn
@@ -84,13 +86,30 @@ def exit_code_for(exc: BaseException) -> int:
     return EXIT_FAILURE
 
 
-def fail(exc: BaseException) -> NoReturn:
-    if isinstance(exc, VaultError):
-        message = f"error: {exc.message} [{exc.code}]"
+def _wants_json() -> bool:
+    """``--json`` on the command line: a script reads errors as JSON too."""
+    return "--json" in sys.argv[1:]
+
+
+def report_error(detail: str, code: str, exit_code: int, status: int | None = None) -> None:
+    """The one shape of an error, for people or (with ``--json``) for scripts."""
+    if _wants_json():
+        problem = {"code": code, "detail": detail, "status": status, "exit_code": exit_code}
+        sys.stderr.write(json.dumps(problem, sort_keys=True) + "\n")
+        sys.stderr.flush()
     else:
-        message = f"error: {exc}"
-    err_console.print(message, markup=False)
-    raise SystemExit(exit_code_for(exc))
+        err_console.print(f"error: {detail} [{code}]", markup=False)
+
+
+def fail(exc: BaseException) -> NoReturn:
+    code = exit_code_for(exc)
+    if isinstance(exc, VaultError):
+        report_error(exc.message, exc.code, code, getattr(exc, "status", None))
+    elif isinstance(exc, OSError) and exc.strerror and exc.filename:
+        report_error(f"{exc.filename}: {exc.strerror}", "os-error", code)
+    else:
+        report_error(str(exc), "error", code)
+    raise SystemExit(code)
 
 
 def main() -> None:
@@ -99,11 +118,11 @@ def main() -> None:
     try:
         code = app(standalone_mode=False, prog_name="recvault")
     except USAGE_ERRORS as exc:
-        if exc.format_message():  # empty when the help was printed instead (no arguments)
-            err_console.print(f"usage error: {exc.format_message()}", markup=False)
+        if message := exc.format_message():  # empty when the help was printed (no arguments)
+            report_error(message.removeprefix("Invalid value: "), "usage", EXIT_USAGE)
         sys.exit(EXIT_USAGE)
     except ABORTS:
-        err_console.print("aborted", markup=False)
+        report_error("aborted", "aborted", EXIT_FAILURE)
         sys.exit(EXIT_FAILURE)
     except EXITS as exc:
         sys.exit(exc.exit_code)

@@ -53,7 +53,8 @@ def client(addr: str | None, token: str | None) -> ApiClient:
 
 
 def print_id_or(value: Any, quiet: bool, as_json: bool, **show_args: Any) -> None:
-    if quiet and isinstance(value, dict) and "id" in value:
+    """``-q`` prints the bare id; ``--json`` always wins (a script asked for JSON)."""
+    if quiet and not as_json and isinstance(value, dict) and "id" in value:
         print(value["id"])
     else:
         show(value, as_json, **show_args)
@@ -157,7 +158,14 @@ def records_put(
             content_type=ctype,
             advance=lambda n: progress.advance(task, n),
         )
-    print_id_or(info, quiet, as_json, title="record")
+    print_id_or(_version_numbers(info, as_json), quiet, as_json, title="record")
+
+
+def _version_numbers(info: Any, as_json: bool) -> Any:
+    """For people, a record's versions are their numbers (``1, 2``), not a nested list."""
+    if as_json or not isinstance(info, dict) or not isinstance(info.get("versions"), list):
+        return info
+    return {**info, "versions": [v.get("version") for v in info["versions"]]}
 
 
 def _range_header(value: str | None) -> dict[str, str]:
@@ -267,9 +275,7 @@ def records_info(
 ) -> None:
     """Show a record's metadata: version, size, retain_until (not processing)."""
     info = client(addr, token).call("GET", f"/v1/records/{record_id}")
-    if not as_json and isinstance(info, dict):
-        info = {k: v for k, v in info.items() if k != "versions"}
-    show(info, as_json, title="record")
+    show(_version_numbers(info, as_json), as_json, title="record")
 
 
 @records_app.command("versions")

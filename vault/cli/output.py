@@ -106,6 +106,18 @@ def _is_id_column(name: str) -> bool:
     return name in ("id", "target") or name.endswith("_id")
 
 
+def show_by_region(regions: dict[str, Any], title: str) -> None:
+    """Per-region figures as one column per region and one row per figure (headers stay whole)."""
+    names = list(regions)
+    table = Table("", *names, title=title, title_justify="left")
+    fields: list[str] = []
+    for figures in regions.values():
+        fields += [f for f in (figures or {}) if f not in fields and f not in ("region", "name")]
+    for field in fields:
+        table.add_row(field, *(_cell((regions[n] or {}).get(field)) for n in names))
+    console.print(table)
+
+
 def show(
     value: Any,
     as_json: bool,

@@ -17,7 +17,7 @@ import typer
 
 from vault.cli.app import ViolationFound, app
 from vault.cli.client import AddrOpt, JsonOpt, TokenOpt, client, stream_to
-from vault.cli.output import say, show, show_rows, spinner
+from vault.cli.output import say, show, show_by_region, show_rows, spinner
 from vault.cli.server import OPERATOR, ConfigOpt, _vault, keys_app
 from vault.domain import to_json
 
@@ -136,7 +136,12 @@ def keys_status(as_json: JsonOpt = False, addr: AddrOpt = None, token: TokenOpt 
     """Key inventory: subject keys per region, versions, age, pending destructions."""
     with spinner("reading key status", as_json):
         status = client(addr, token).call("GET", "/v1/keys/status")
-    show(status, as_json, title="keys")
+    regions = status.get("regions") if isinstance(status, dict) else None
+    if as_json or not isinstance(regions, dict):
+        show(status, as_json, title="keys")
+        return
+    show({k: v for k, v in status.items() if k != "regions"}, False, title="keys")
+    show_by_region(regions, "subject keys per region")
 
 
 @destructions_app.command("ls")
@@ -201,9 +206,9 @@ def residency_report(
         summary = {k: v for k, v in report.items() if k not in ("regions", "violations")}
         show(summary, False, title="residency report")
         if isinstance(regions, list):
-            show_rows(regions, None, "regions")
-        elif isinstance(regions, dict):
-            show_rows([{"region": k, **v} for k, v in regions.items()], None, "regions")
+            regions = {str(r.get("name", r.get("region", i))): r for i, r in enumerate(regions)}
+        if isinstance(regions, dict):
+            show_by_region(regions, "regions")
         if report.get("violations"):
             show_rows(report["violations"], None, "violations")
     else:

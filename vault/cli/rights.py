@@ -107,7 +107,7 @@ def _restriction(
     if as_json:
         show(result, True)
     else:
-        say(f"subject {subject_id}: processing {'restricted' if restricted else 'allowed'}")
+        print(f"subject {subject_id}: processing {'restricted' if restricted else 'allowed'}")
 
 
 @restriction_app.command("set")

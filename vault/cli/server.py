@@ -81,7 +81,10 @@ def principals_add(
 
 @principals_app.command("list")
 def principals_list(
-    config: ConfigOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False
+    config: ConfigOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="machine-readable JSON on stdout")
+    ] = False,
 ) -> None:
     """List principals (never their tokens)."""
     rows = _vault(config).principals.list(OPERATOR)
@@ -102,7 +105,9 @@ def principals_list(
         return
     table = Table("name", "roles", "regions", "disabled")
     for p in rows:
-        table.add_row(p.name, ",".join(p.roles), ",".join(p.regions or ["*"]), str(p.disabled))
+        table.add_row(
+            p.name, ",".join(p.roles), ",".join(p.regions or ["*"]), "yes" if p.disabled else "no"
+        )
     console.print(table)
 
 
