@@ -274,3 +274,49 @@ def test_one_error_shape_for_usage_and_server_errors(live_api, scene):
     server = run_cli(live_api, "SERVICE", "records", "info", "0" * 32)
     assert server.code == 1
     one_line_error(server, "[not-found]")
+
+
+def _help(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "vault.cli", *args, "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_help_reads_as_help():
+    top = _help()
+    assert "<bool>" not in top and "``" not in top
+    names = [line.split()[1] for line in top.splitlines() if line.startswith("│ ") and "  " in line]
+    assert names.index("subjects") < names.index("records") < names.index("serve")
+    assert names.index("audit") < names.index("gc")
+    put = _help("records", "put")
+    assert "<bool>" not in put and "photo|impression|xray" in put
+    transfer = _help("residency", "transfer")
+    assert "consent|adequacy|contractual_safeguards" in transfer.replace("\n", "").replace("│", "")
+    listing = _help("principals", "list")
+    assert "machine-readable JSON" in listing
+
+
+def test_a_short_flag_means_one_thing_everywhere():
+    import typer
+
+    from vault.cli import dev, oversight, rights, server, worker  # noqa: F401  (registers)
+    from vault.cli.app import app, tidy_help
+
+    meanings: dict[str, set[str]] = {}
+
+    def walk(command) -> None:
+        for param in command.params:
+            longs = [o for o in param.opts if o.startswith("--")]
+            for short in (o for o in param.opts if o.startswith("-") and not o.startswith("--")):
+                meanings.setdefault(short, set()).update(longs)
+        for sub in getattr(command, "commands", {}).values():
+            walk(sub)
+
+    walk(tidy_help(typer.main.get_command(app)))
+    assert meanings and all(len(longs) == 1 for longs in meanings.values()), meanings

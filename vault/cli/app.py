@@ -15,6 +15,7 @@ from typing import Annotated, NoReturn
 import click
 import typer
 from rich.console import Console
+from typer._click import core as _typer_core
 from typer._click import exceptions as _typer_click
 
 from vault.errors import ConfigError, InvalidInput, VaultError
@@ -112,11 +113,50 @@ def fail(exc: BaseException) -> NoReturn:
     raise SystemExit(code)
 
 
+#: the order of ``recvault --help``: a service's tasks, oversight, then running a server
+COMMAND_ORDER = (
+    "subjects",
+    "records",
+    "holds",
+    "erasure",
+    "restriction",
+    "export",
+    "retention",
+    "residency",
+    "audit",
+    "keys",
+    "serve",
+    "worker",
+    "dev",
+    "db",
+    "principals",
+    "gc",
+)
+
+
+def tidy_help(command: _typer_core.Command) -> _typer_core.Command:
+    """Commands in ``COMMAND_ORDER``; a yes/no flag shows no ``<bool>`` type, as a flag."""
+    help_option = command.get_help_option(command.context_class(command))
+    for param in [*command.params, *([help_option] if help_option else [])]:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    subcommands: dict[str, _typer_core.Command] | None = getattr(command, "commands", None)
+    if subcommands is not None:
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        ordered = sorted(subcommands.items(), key=lambda kv: rank.get(kv[0], len(rank)))
+        subcommands.clear()
+        subcommands.update(ordered)
+        for sub in subcommands.values():
+            tidy_help(sub)
+    return command
+
+
 def main() -> None:
     from vault.cli import dev, oversight, rights, server, worker  # noqa: F401  (registers)
 
     try:
-        code = app(standalone_mode=False, prog_name="recvault")
+        command = tidy_help(typer.main.get_command(app))
+        code = command.main(standalone_mode=False, prog_name="recvault")
     except USAGE_ERRORS as exc:
         if message := exc.format_message():  # empty when the help was printed (no arguments)
             report_error(message.removeprefix("Invalid value: "), "usage", EXIT_USAGE)

@@ -19,7 +19,7 @@ from vault.cli.app import ViolationFound, app
 from vault.cli.client import AddrOpt, JsonOpt, TokenOpt, client, stream_to
 from vault.cli.output import say, show, show_by_region, show_rows, spinner
 from vault.cli.server import OPERATOR, ConfigOpt, _vault, keys_app
-from vault.domain import to_json
+from vault.domain import LegalBasis, to_json
 
 retention_app = typer.Typer(help="Retention and disposal (compliance).", no_args_is_help=True)
 destructions_app = typer.Typer(
@@ -222,7 +222,9 @@ def residency_report(
 def residency_transfer(
     subject_id: str,
     to_region: Annotated[str, typer.Option("--to", help="target region")],
-    legal_basis: Annotated[str, typer.Option("--legal-basis", help="why it may move")],
+    legal_basis: Annotated[
+        LegalBasis, typer.Option("--legal-basis", help="why it may move (Japan's APPI routes)")
+    ],
     evidence_ref: Annotated[str, typer.Option("--evidence-ref", help="where the proof is filed")],
     as_json: JsonOpt = False,
     addr: AddrOpt = None,
@@ -231,7 +233,7 @@ def residency_transfer(
     """Move a subject to another region: an explicit, audited transfer."""
     body = {
         "to_region": to_region.upper(),
-        "legal_basis": legal_basis,
+        "legal_basis": legal_basis.value,
         "evidence_ref": evidence_ref,
     }
     with spinner(f"transferring to {to_region.upper()}", as_json):

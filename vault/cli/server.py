@@ -65,7 +65,7 @@ def keys_bootstrap(config: ConfigOpt = None) -> None:
 def principals_add(
     name: str,
     role: Annotated[
-        list[str], typer.Option("--role", "-r", help="service, admin, security, compliance, dpo")
+        list[str], typer.Option("--role", help="service, admin, security, compliance, dpo")
     ],
     region: Annotated[
         list[str] | None, typer.Option("--region", help="granted region (default: all)")
@@ -203,7 +203,7 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     config: ConfigOpt = None,
 ) -> None:
-    """Serve the HTTP API (uvicorn; the app is built by ``api.app:build``)."""
+    """Serve the HTTP API (uvicorn running api.app:build)."""
     import os
 
     import uvicorn
