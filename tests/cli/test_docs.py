@@ -69,6 +69,8 @@ def test_console_examples_run(live_api, tmp_path, doc, at_least):
     script.append('echo; echo "RECORD=${RECORD:-}"')  # curl's answers end without a newline
     env = live_api.env(None)
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    env["TMPDIR"] = str(tmp_path / "tmp")  # where the examples' mktemp -d lands
+    (tmp_path / "tmp").mkdir()
     done = subprocess.run(
         ["bash", "-c", "\n".join(script)],
         cwd=tmp_path,
@@ -81,6 +83,8 @@ def test_console_examples_run(live_api, tmp_path, doc, at_least):
     failed_at = commands[int(last[-1][4:]) - 1] if last else "?"
     assert done.returncode == 0, f"failed at: {failed_at}\n{done.stderr[-2000:]}"
     assert "deferred" in done.stdout  # the erasure request was answered with its deferral
+    # the examples write into a directory of their own, not where the reader stands
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".recvault", ".venv", "bin", "tmp"]
     if doc is USERS_MD:
         # every version, including the one curl PUT, was stored as the PNG it is
         record = re.findall(r"^RECORD=(\w+)$", done.stdout, re.MULTILINE)[-1]
