@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pty
@@ -320,3 +321,18 @@ def test_a_short_flag_means_one_thing_everywhere():
 
     walk(tidy_help(typer.main.get_command(app)))
     assert meanings and all(len(longs) == 1 for longs in meanings.values()), meanings
+
+
+@pytest.mark.parametrize("total", [None, 80_000_000])
+def test_progress_shows_no_made_up_total(total):
+    from rich.console import Console
+
+    from vault.cli.output import transfer_progress
+
+    screen = Console(file=io.StringIO(), force_terminal=True, width=120)
+    with transfer_progress(total_known=total is not None, on=screen) as progress:
+        task = progress.add_task("export", total=total)
+        progress.advance(task, 55_600_000)
+    shown = screen.file.getvalue()
+    assert "/?" not in shown and "55.6" in shown
+    assert ("80.0 MB" in shown) is (total is not None)

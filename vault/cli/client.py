@@ -200,7 +200,7 @@ def stream_to(
         sink: IO[bytes]
         sink = sys.stdout.buffer if part is None else part.open("wb")
         try:
-            with transfer_progress(quiet or to_stdout) as progress:
+            with transfer_progress(quiet or to_stdout, total_known=bool(length)) as progress:
                 task = progress.add_task(label, total=int(length) if length else None)
                 for block in response.iter_bytes(1024 * 1024):
                     sink.write(block)

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    FileSizeColumn,
     Progress,
     SpinnerColumn,
     TextColumn,
@@ -138,16 +139,25 @@ def say(message: str) -> None:
     status_console.print(message, markup=False)
 
 
-def transfer_progress(quiet: bool = False) -> Progress:
-    """A byte progress bar for uploads and downloads (silent off a terminal)."""
+def transfer_progress(
+    quiet: bool = False, *, total_known: bool = True, on: Console | None = None
+) -> Progress:
+    """A byte progress bar for uploads and downloads (silent off a terminal).
+
+    Without a known total (an export is zipped as it streams) it counts bytes
+    and spins, instead of showing a bar against a made-up ``?`` total.
+    """
+    target = on or status_console
+    columns = (
+        (BarColumn(), DownloadColumn()) if total_known else (SpinnerColumn(), FileSizeColumn())
+    )
     return Progress(
         TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
+        *columns,
         TransferSpeedColumn(),
         TimeElapsedColumn(),
-        console=status_console,
-        disable=quiet or not status_console.is_terminal,
+        console=target,
+        disable=quiet or not target.is_terminal,
         transient=False,
     )
 
