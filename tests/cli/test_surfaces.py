@@ -297,6 +297,7 @@ def test_help_reads_as_help():
     assert names.index("audit") < names.index("gc")
     put = _help("records", "put")
     assert "<bool>" not in put and "photo|impression|xray" in put
+    assert "Usage: recvault records put [OPTIONS] FILE" in put and "{file}" not in put
     transfer = _help("residency", "transfer")
     assert "consent|adequacy|contractual_safeguards" in transfer.replace("\n", "").replace("│", "")
     listing = _help("principals", "list")

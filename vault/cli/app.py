@@ -135,11 +135,16 @@ COMMAND_ORDER = (
 
 
 def tidy_help(command: _typer_core.Command) -> _typer_core.Command:
-    """Commands in ``COMMAND_ORDER``; a yes/no flag shows no ``<bool>`` type, as a flag."""
+    """Commands in ``COMMAND_ORDER``; flags shown as flags (no ``<bool>``), arguments as FILE."""
     help_option = command.get_help_option(command.context_class(command))
     for param in [*command.params, *([help_option] if help_option else [])]:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        if param.param_type_name == "argument" and param.metavar is None and param.name:
+            param.metavar = param.name.upper()
+            # Typer 0.29 writes a required argument as {file}; a man page writes FILE
+            piece = param.metavar if param.required else f"[{param.metavar}]"
+            setattr(param, "get_usage_pieces", lambda ctx, piece=piece: [piece])  # noqa: B010
     subcommands: dict[str, _typer_core.Command] | None = getattr(command, "commands", None)
     if subcommands is not None:
         rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
