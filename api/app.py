@@ -16,7 +16,7 @@ from api import problems, server
 from api.headers import SecurityHeaders
 from api.limits import BodyIdleTimeout, JsonBodyLimit
 from api.logs import RequestContext
-from api.metrics import ApiMetrics, MetricsMiddleware
+from api.metrics import ApiMetrics
 from api.routes import v1
 from api.routes.health import router as health_router
 from api.streaming import UploadGate
@@ -55,8 +55,8 @@ def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI
     app.add_middleware(BodyIdleTimeout, idle_seconds=idle, min_rate=limits.body_min_rate)
     app.add_middleware(JsonBodyLimit)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(RequestContext)  # outermost: its access line sees every status
+    # outermost: its access line and metrics see every status
+    app.add_middleware(RequestContext, metrics=app.state.metrics)
     return app
 
 

@@ -19,6 +19,7 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.metrics import ApiMetrics
 from vault.audit.context import request_id_bound
 
 access_log = logging.getLogger("recvault.api.access")
@@ -39,8 +40,11 @@ def request_id_of(scope: Scope) -> str:
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp) -> None:
+    """Request id, access line and request metrics: each request is measured once, here."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,16 +77,21 @@ class RequestContext:
             with request_id_bound(request_id):
                 await self.app(scope, counting_receive, tagged_send)
         finally:
+            route = getattr(scope.get("route"), "name", None) or "unmatched"
+            method = scope.get("method", "")
+            elapsed = time.perf_counter() - started
+            if self.metrics is not None:
+                self.metrics.observe_request(route, method, status, received, sent, elapsed)
             access_log.info(
                 "request",
                 extra={
                     "request_id": request_id,
                     "principal": state.get(PRINCIPAL_KEY, ""),
-                    "route": getattr(scope.get("route"), "name", None) or "unmatched",
-                    "method": scope.get("method", ""),
+                    "route": route,
+                    "method": method,
                     "status": status,
                     "bytes_in": received,
                     "bytes_out": sent,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": round(elapsed * 1000, 1),
                 },
             )

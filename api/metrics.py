@@ -4,17 +4,16 @@ One registry per app, so several apps (tests) never collide. Requests are
 labelled by route *name* (``records.content``, the permission matrix's key),
 never by raw path or query string, so no identifier reaches the metrics and
 cardinality stays bounded.
-The access log is written by ``api.logs.RequestContext``, on the same terms.
+``api.logs.RequestContext`` measures each request once, for the access log and
+``ApiMetrics.observe_request`` alike.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class ApiMetrics:
@@ -68,6 +67,15 @@ class ApiMetrics:
             "recvault_keys_rotated_total", "Subject keys rotated, from rotation reports", registry=r
         )
 
+    def observe_request(
+        self, route: str, method: str, status: int, received: int, sent: int, seconds: float
+    ) -> None:
+        """One finished request (measured by ``api.logs.RequestContext``)."""
+        self.requests.labels(route, method, str(status)).inc()
+        self.request_bytes.labels(route, method).inc(received)
+        self.response_bytes.labels(route, method).inc(sent)
+        self.duration.labels(route, method).observe(seconds)
+
     def observe_key_call(self, region: str, op: str, seconds: float) -> None:
         self.key_calls.labels(region, op).observe(seconds)
 
@@ -87,46 +95,3 @@ class ApiMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-class MetricsMiddleware:
-    """Counts requests and body bytes per route template."""
-
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        received = sent = 0
-        status = 500
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-            return message
-
-        async def counting_send(message: Message) -> None:
-            nonlocal sent, status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            elif message["type"] == "http.response.body":
-                sent += len(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, counting_send)
-        finally:
-            template = getattr(scope.get("route"), "name", None) or "unmatched"
-            method = scope.get("method", "")
-            elapsed = time.perf_counter() - started
-            m = self.metrics
-            m.requests.labels(template, method, str(status)).inc()
-            m.request_bytes.labels(template, method).inc(received)
-            m.response_bytes.labels(template, method).inc(sent)
-            m.duration.labels(template, method).observe(elapsed)

@@ -115,7 +115,7 @@ def test_calls_are_counted_and_timed(transit: TransitSetup) -> None:
     provider.ensure_key(name)
     provider.unwrap(name, [w.ciphertext for w in provider.wrap(name, [dek()] * 300)])
     assert [op for op, _ in seen] == ["keys.create", "encrypt", "encrypt", "decrypt", "decrypt"]
-    assert all(seconds >= 0 for _, seconds in seen)
+    assert all(isinstance(seconds, float) for _, seconds in seen)  # a duration is reported
     assert provider.calls == len(seen)
     assert provider.label == f"vault:{transit.addr}/transit-jp"
 

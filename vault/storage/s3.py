@@ -9,6 +9,7 @@ translation from here.
 from __future__ import annotations
 
 import builtins
+import functools
 import io
 import threading
 from collections.abc import Iterable, Iterator
@@ -32,7 +33,7 @@ from vault.storage.base import (
     StoreUnavailable,
 )
 from vault.storage.naming import check_key, check_prefix
-from vault.storage.s3_multipart import MultipartUpload
+from vault.storage.s3_multipart import MultipartUpload, abort_stale_uploads
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -376,27 +377,14 @@ class S3Store(ObjectStore):
         ``recvault gc`` calls it with its grace period, longer than any put.
         """
         cutoff = (now or datetime.now(UTC)) - older_than
-        stale: builtins.list[tuple[str, str]] = []
-        paginator = self._client.get_paginator("list_multipart_uploads")
-        with boto_errors("listing incomplete uploads", bucket_call=True):
-            for page in paginator.paginate(Bucket=self.bucket):
-                for upload in page.get("Uploads", []):
-                    started = _utc(upload.get("Initiated"))
-                    if started is not None and started < cutoff:
-                        stale.append((upload["Key"], upload["UploadId"]))
-        if dry_run:
-            return len(stale)
-        removed = 0
-        for key, upload_id in stale:
-            try:
-                self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-            except BOTO_ERRORS as exc:
-                error = translate(exc, f"aborting an upload of {key!r}")
-                if isinstance(error, ObjectNotFound):
-                    continue  # completed or aborted meanwhile
-                raise error from exc
-            removed += 1
-        return removed
+        return abort_stale_uploads(
+            self._client,
+            self.bucket,
+            cutoff,
+            dry_run=dry_run,
+            errors=boto_errors,
+            bucket_errors=functools.partial(boto_errors, bucket_call=True),
+        )
 
     def _version_ids(self, key: str) -> builtins.list[str]:
         """Every version and delete marker of exactly ``key`` (not of longer keys)."""

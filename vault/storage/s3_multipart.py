@@ -1,4 +1,5 @@
-"""One S3 multipart upload for ``S3Store``: parts in flight, completed in order, or aborted.
+"""S3 multipart uploads for ``S3Store``: one in flight (parts, completed in order, or aborted),
+and the stale ones a crashed put leaves behind (``abort_stale_uploads``).
 
 It calls the S3 client it is given and needs no SDK import of its own:
 ``S3Store`` passes in how to translate the SDK's errors (``errors``) and which
@@ -11,7 +12,10 @@ import contextlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+from vault.storage.base import ObjectNotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -103,3 +107,36 @@ class MultipartUpload:
             self._client.abort_multipart_upload(
                 Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
             )
+
+
+def abort_stale_uploads(
+    client: S3Client,
+    bucket: str,
+    cutoff: datetime,
+    *,
+    dry_run: bool,
+    errors: Callable[[str], AbstractContextManager[None]],
+    bucket_errors: Callable[[str], AbstractContextManager[None]],
+) -> int:
+    """Abort multipart uploads started before ``cutoff``; how many (found, with ``dry_run``).
+
+    ``bucket_errors`` translates the listing's errors (its "not found" is the bucket's).
+    """
+    stale: list[tuple[str, str]] = []
+    with bucket_errors("listing incomplete uploads"):
+        for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+            for upload in page.get("Uploads", []):
+                started = upload.get("Initiated")
+                if started is not None and started.astimezone(UTC) < cutoff:
+                    stale.append((upload["Key"], upload["UploadId"]))
+    if dry_run:
+        return len(stale)
+    removed = 0
+    for key, upload_id in stale:
+        try:
+            with errors(f"aborting an upload of {key!r}"):
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except ObjectNotFound:
+            continue  # completed or aborted meanwhile
+        removed += 1
+    return removed
