@@ -290,3 +290,28 @@ def test_report_over_http_and_cli_shows_remnants_to_their_region_only(
         assert answer.status_code == 200 and old_object not in answer.text
     finally:
         served.stop()
+
+
+def test_override_transfer_lifts_the_hold_mirror_on_remnants_and_keeps_it_on_copies(
+    make_regions, sqlite_url, clock
+) -> None:
+    env = make_regions(sqlite_url, object_lock=True)
+    vault = env.vault
+    subject = vault.create_subject("clinic-w/patient-6", "JP")
+    vault.put_record(subject.id, "xray", b"x-ray under a legal hold")
+    vault.place_hold("subject", subject.id, "CASE-2026-9", "litigation", actor="adm")
+    (old_object,) = _keys(env, "JP")
+    jp, ph = vault.regions["JP"].store, vault.regions["PH"].store
+    assert jp.protection(old_object).legal_hold is True
+
+    result = vault.transfer_subject(
+        subject.id, "PH", "consent", "consent form W-6", actor="adm", override_hold=True
+    )
+
+    assert (result.state, result.remnants) == (TransferState.DONE, 1)
+    (row,) = _rows(env)
+    assert row.object_key == old_object and row.retain_until is not None
+    assert jp.protection(old_object).legal_hold is False  # unreadable bytes need no hold
+    (copy,) = _keys(env, "PH")
+    assert ph.protection(copy).legal_hold is True  # the hold protects the data, now here
+    assert vault.residency_report().ok
