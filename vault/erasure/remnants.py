@@ -231,16 +231,16 @@ def sweep_remnants(ctx: VaultContext, regions: Sequence[str], actor: Actor) -> t
             break
         for row in rows:
             last = row.id
-            if _delete_due(ctx, row, actor):
-                deleted += 1
-            else:
-                refused += 1
+            outcome = _delete_due(ctx, row, actor)
+            deleted += outcome is True
+            refused += outcome is False
     with session_scope(ctx.engine) as session:
         waiting = count_shredded(session, regions, locked_at=now)
     return deleted, refused + waiting
 
 
-def _delete_due(ctx: VaultContext, row: ShreddedRemnantRow, actor: Actor) -> bool:
+def _delete_due(ctx: VaultContext, row: ShreddedRemnantRow, actor: Actor) -> bool | None:
+    """True: deleted now; False: the store still refuses; None: another sweep took it."""
     store = ctx.region(row.region).store
     try:
         try:
@@ -258,7 +258,7 @@ def _delete_due(ctx: VaultContext, row: ShreddedRemnantRow, actor: Actor) -> boo
     with session_scope(ctx.engine) as session:
         fresh = session.get(ShreddedRemnantRow, row.id, with_for_update=True)
         if fresh is None:
-            return False  # another sweep removed it first
+            return None
         session.delete(fresh)
         _audit(ctx, session, fresh, actor, "remnant.delete", "ok")
     return True
