@@ -11,7 +11,7 @@ import dataclasses
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 
 class Category(enum.StrEnum):
@@ -365,6 +365,9 @@ class SweepResult:
     retention_locks_extended: int = 0
     keys_rotated: int = 0
     awaiting_approval: int = 0
+    #: shredded remnants deleted once their Object Lock lapsed, and those still locked
+    remnants_deleted: int = 0
+    remnants_locked: int = 0
 
 
 class LegalBasis(enum.StrEnum):
@@ -409,6 +412,52 @@ class TransferResult:
     hold_override: bool
     started_at: datetime
     finished_at: datetime | None
+    #: source objects the store refused to delete (Object Lock) after the old key was
+    #: destroyed: kept as shredded remnants until their retain-until date
+    remnants: int = 0
+
+
+class RemnantReason(enum.StrEnum):
+    """Why a shredded remnant was left: what tried to delete the object."""
+
+    TRANSFER = "transfer"
+    ERASURE = "erasure"
+    RECORD_ERASURE = "record-erasure"
+
+
+class RemnantState(enum.StrEnum):
+    #: the store refused the delete and the key that sealed it is not yet proven
+    #: destroyed (a per-record erasure before its reseal): still a violation
+    AWAITING_SHRED = "awaiting-shred"
+    #: the key is verifiably destroyed: unreadable bytes waiting for their lock to lapse
+    SHREDDED = "shredded"
+
+
+@dataclass(frozen=True)
+class Remnant:
+    """An object the store keeps under Object Lock although the key that sealed it is gone.
+
+    Names only pseudonymous things: the object key and the destroyed key's name
+    (``subj-<hmac>``), with the key version for a per-record erasure (versions up to
+    it were trimmed).
+    """
+
+    object_key: str
+    region: str
+    #: the store's retain-until (None: only a legal hold kept it)
+    retain_until: datetime | None
+    destroyed_key: str
+    #: the trimmed key version that sealed it (per-record erasure); None: the whole key
+    key_version: int | None
+    reason: RemnantReason
+    recorded_at: datetime
+
+    json_properties: ClassVar[tuple[str, ...]] = ("deletable_from",)
+
+    @property
+    def deletable_from(self) -> datetime | None:
+        """When a sweep may delete it: its lock's end."""
+        return self.retain_until
 
 
 def to_json(value: Any) -> Any:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import boto3
 import pytest
 
 from keys.bootstrap import bootstrap_transit, create_token
@@ -35,7 +37,15 @@ def make_regions(
 ) -> Iterator[Callable[..., TwoRegions]]:
     built: list[RecordVault] = []
 
-    def factory(db_url: str, bucket_regions: dict[str, str] | None = None) -> TwoRegions:
+    def factory(
+        db_url: str,
+        bucket_regions: dict[str, str] | None = None,
+        *,
+        object_lock: bool = False,
+        **extra: Any,
+    ) -> TwoRegions:
+        """``object_lock=True``: buckets with Object Lock and a COMPLIANCE default
+        retention of one day (a WORM store); ``extra`` overrides settings sections."""
         suffix = uuid.uuid4().hex[:8]
         mounts = {name: f"transit-{name.lower()}-{suffix}" for name in LOCATIONS}
         bootstrap_transit(
@@ -49,7 +59,18 @@ def make_regions(
             TOKEN_ENV, create_token(transit.addr, transit.root_token, [f"adm-{suffix}"])
         )
         where = {**LOCATIONS, **(bucket_regions or {})}
-        buckets = {name: server_bucket(where[name]) for name in LOCATIONS}
+        buckets = {name: server_bucket(where[name], object_lock=object_lock) for name in LOCATIONS}
+        if object_lock:
+            for name, bucket in buckets.items():
+                boto3.client(
+                    "s3", region_name=where[name], endpoint_url=moto_server
+                ).put_object_lock_configuration(
+                    Bucket=bucket,
+                    ObjectLockConfiguration={
+                        "ObjectLockEnabled": "Enabled",
+                        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+                    },
+                )
         regions = {
             name: {
                 "location": location,
@@ -68,7 +89,7 @@ def make_regions(
             }
             for name, location in LOCATIONS.items()
         }
-        settings = vault_settings(db_url, regions)
+        settings = vault_settings(db_url, regions, **extra)
         upgrade(settings.database.url)
         vault = RecordVault.from_settings(settings, clock=clock)
         built.append(vault)

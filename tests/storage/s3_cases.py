@@ -193,17 +193,28 @@ class S3StoreCases(ObjectStoreConformance):
 
     def test_delete_under_retention_is_refused(self, locked: S3Store) -> None:
         locked.put("jp/l4/rec", [b"kept"])
-        locked.set_retention("jp/l4/rec", datetime.now(UTC) + timedelta(days=1))
-        with pytest.raises(ObjectLocked):
+        until = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+        locked.set_retention("jp/l4/rec", until)
+        with pytest.raises(ObjectLocked) as refused:
             locked.delete("jp/l4/rec")
+        assert (refused.value.retain_until, refused.value.legal_hold) == (until, False)
         assert locked.get_range("jp/l4/rec", 0, 10) == b"kept"
+
+    def test_delete_removes_the_versions_no_lock_protects(self, locked: S3Store) -> None:
+        locked.put("jp/l6/rec", [b"locked version"])
+        locked.set_retention("jp/l6/rec", datetime.now(UTC) + timedelta(days=1))
+        locked.put("jp/l6/rec", [b"free version"])
+        with pytest.raises(ObjectLocked):
+            locked.delete("jp/l6/rec")
+        assert locked.get_range("jp/l6/rec", 0, 100) == b"locked version"
 
     def test_legal_hold_on_and_off(self, locked: S3Store) -> None:
         locked.put("jp/l5/rec", chunked(pattern(BIG_SIZE)))
         locked.set_legal_hold("jp/l5/rec", on=True)
         assert locked.protection("jp/l5/rec").legal_hold is True
-        with pytest.raises(ObjectLocked):
+        with pytest.raises(ObjectLocked) as refused:
             locked.delete("jp/l5/rec")
+        assert (refused.value.retain_until, refused.value.legal_hold) == (None, True)
         assert locked.head("jp/l5/rec").size == BIG_SIZE
 
         locked.set_legal_hold("jp/l5/rec", on=False)

@@ -35,6 +35,7 @@ keys_app.add_typer(destructions_app, name="destructions")
 
 ITEM_COLUMNS = ("kind", "id", "subject_id", "action", "disposable", "approved")
 DESTRUCTION_COLUMNS = ("id", "subject_id", "region", "state", "not_before", "reason")
+REMNANT_COLUMNS = ("region", "object_key", "reason", "deletable_from")
 EVENT_COLUMNS = ("seq", "ts", "actor", "role", "action", "target", "region", "outcome")
 
 
@@ -203,7 +204,8 @@ def residency_report(
         show(signed, True)
     elif isinstance(report, dict):
         regions = report.get("regions")
-        summary = {k: v for k, v in report.items() if k not in ("regions", "violations")}
+        listed = ("regions", "violations", "remnants")
+        summary = {k: v for k, v in report.items() if k not in listed}
         show(summary, False, title="residency report")
         if isinstance(regions, list):
             regions = {str(r.get("name", r.get("region", i))): r for i, r in enumerate(regions)}
@@ -211,6 +213,9 @@ def residency_report(
             show_by_region(regions, "regions")
         if report.get("violations"):
             show_rows(report["violations"], None, "violations")
+        if report.get("remnants"):
+            # Not violations: the key is destroyed; the store deletes them from the date.
+            show_rows(report["remnants"], REMNANT_COLUMNS, "shredded remnants (not violations)")
     else:
         show(report, False)
     ok = isinstance(report, dict) and report.get("ok") is True

@@ -3,8 +3,9 @@
 A destruction waits ``destruction.waiting_period`` (cancellable); when due,
 a worker claims it (``FOR UPDATE SKIP LOCKED``; a vanished worker's claim is
 taken over after a lease), re-checks the rules, destroys the subject key,
-wipes every wrapped DEK and header copy, deletes every object version and
-stores a signed certificate. Every step is idempotent, so a rerun finishes a
+wipes every wrapped DEK and header copy, deletes every object version (one
+kept under Object Lock becomes a shredded remnant, listed in the certificate)
+and stores a signed certificate. Every step is idempotent, so a rerun finishes a
 destruction that stopped half way.
 """
 
@@ -31,10 +32,12 @@ from vault.domain import (
     ErasureStatus,
     Reason,
     RecordState,
+    RemnantReason,
     SubjectState,
     VersionState,
 )
 from vault.erasure.certificates import destruction_certificate
+from vault.erasure.remnants import RemnantOrigin, delete_or_keep, promote, shredded_remnants
 from vault.errors import Conflict, NotFound
 from vault.metadata import (
     ErasureRequestRow,
@@ -286,8 +289,12 @@ class Destructions:
         region = self.ctx.region(row.region)
         region.keys.destroy(row.key_name)
         objects, counts = self._wipe(row.subject_id)
+        origin = RemnantOrigin(row.subject_id, RemnantReason.ERASURE, row.id, row.key_name)
         for key in objects:
-            region.store.delete(key)
+            delete_or_keep(self.ctx, region, key, origin, actor)
+        # A record erased earlier may have left objects waiting for its reseal: the
+        # whole key is gone now, so they are shredded too.
+        promote(self.ctx, actor, subject_id=row.subject_id)
         with session_scope(self.ctx.engine) as session:
             subject = self.ctx.subject(session, row.subject_id, for_update=True)
             destruction = session.get(KeyDestructionRow, row.id)
@@ -296,7 +303,12 @@ class Destructions:
             subject.state, subject.destroyed_at = SubjectState.DESTROYED, finished
             destruction.state, destruction.executed_at = DestructionState.DONE, finished
             destruction.certificate = destruction_certificate(
-                self.ctx, destruction, counts, region.keys.label, region.location
+                self.ctx,
+                destruction,
+                counts,
+                region.keys.label,
+                region.location,
+                shredded_remnants(session, [row.region], subject_id=row.subject_id),
             )
             for request in session.exec(open_requests(subject.id)).all():
                 request.status, request.executed_at = ErasureStatus.EXECUTED, finished

@@ -5,7 +5,9 @@ subject key is rotated, every remaining DEK rewrapped, the minimum versions
 raised and older versions trimmed, so a stray copy of the erased record's
 wrapped DEK (a DB backup, an object header in a replica) is dead too. The
 reseal runs as a persisted rotation job: stopped half-way, the next rotation
-run or sweep resumes it.
+run or sweep resumes it. An object the store keeps under Object Lock waits as an
+``awaiting-shred`` remnant until the trim is seen, then becomes a shredded remnant
+(``vault.erasure.remnants``).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from collections.abc import Mapping, Sequence
 from sqlmodel import select
 
 from vault.context import VaultContext
-from vault.domain import Actor, RecordState, VersionState
+from vault.domain import Actor, RecordState, RemnantReason, VersionState
+from vault.erasure.remnants import RemnantOrigin, keep_awaiting, promote
 from vault.metadata import RecordRow, RecordVersionRow, session_scope
 from vault.retention.holds import active_holds
 from vault.retention.rules import RecordFacts, decide_record
 from vault.rotation.rotate import KeyRotation
+from vault.storage.base import ObjectLocked
 
 
 def erase_records(ctx: VaultContext, by_subject: Mapping[str, Sequence[str]], actor: Actor) -> int:
@@ -34,6 +38,8 @@ def erase_records(ctx: VaultContext, by_subject: Mapping[str, Sequence[str]], ac
     rotation = KeyRotation(ctx)
     for subject_id in resealed:
         rotation.reseal(subject_id)
+        # The trim retired the key versions of the erased DEKs: locked objects are shredded.
+        promote(ctx, actor, subject_id=subject_id)
     return erased
 
 
@@ -53,11 +59,18 @@ def erase_record(ctx: VaultContext, record_id: str, actor: Actor) -> bool:
         )
         if not verdict.disposable:
             return False
-        objects = []
+        objects: list[tuple[str, RemnantOrigin]] = []
         for version in session.exec(
             select(RecordVersionRow).where(RecordVersionRow.record_id == record_id)
         ).all():
-            objects.append(version.object_key)
+            origin = RemnantOrigin(
+                subject.id,
+                RemnantReason.RECORD_ERASURE,
+                record_id,
+                version.key_name,
+                version.key_version,
+            )
+            objects.append((version.object_key, origin))
             version.state = VersionState.ERASED
             version.wrapped_dek, version.header = None, None
             session.add(version)
@@ -72,6 +85,10 @@ def erase_record(ctx: VaultContext, record_id: str, actor: Actor) -> bool:
             purpose="retention-passed",
         )
         region = ctx.region(subject.region)
-    for key in objects:
-        region.store.delete(key)
+    for key, origin in objects:
+        try:
+            region.store.delete(key)
+        except ObjectLocked as locked:
+            # Its key version still exists until the reseal trims it: not yet shredded.
+            keep_awaiting(ctx, region, key, origin, locked, actor)
     return True

@@ -244,6 +244,33 @@ class TransferItemRow(SQLModel, table=True):
     copied_at: datetime | None = _ts(nullable=True)
 
 
+class ShreddedRemnantRow(SQLModel, table=True):
+    """An object the store refused to delete (Object Lock) after its key was destroyed.
+
+    ``state`` is ``shredded`` once the key that sealed it is verifiably gone (the
+    whole key, or for a per-record erasure the trimmed versions up to
+    ``key_version``), ``awaiting-shred`` before. The sweep deletes the object once
+    ``retain_until`` has passed and removes the row. Names nothing but pseudonymous
+    object keys, subject ids and ``subj-<hmac>`` key names.
+    """
+
+    __tablename__ = "shredded_remnants"
+
+    id: str = Field(primary_key=True, max_length=32)
+    object_key: str = Field(max_length=128, unique=True)
+    region: str = Field(max_length=8, index=True)
+    subject_id: str = Field(max_length=32, index=True)
+    state: str = Field(max_length=16, index=True)
+    reason: str = Field(max_length=16)
+    #: the transfer, destruction or record whose deletion was refused
+    source_id: str = Field(max_length=32)
+    key_name: str = Field(max_length=80)
+    key_version: int | None = None
+    retain_until: datetime | None = _ts(nullable=True, index=True)
+    recorded_at: datetime = _ts()
+    shredded_at: datetime | None = _ts(nullable=True)
+
+
 class AuditEventRow(SQLModel, table=True):
     __tablename__ = "audit_events"
 

@@ -28,7 +28,7 @@ from vault.domain import GcResult, KeptObject, KeptReason, RecordState, VersionS
 from vault.durations import Duration
 from vault.errors import VaultError
 from vault.format.envelope import read_header, sealed_size
-from vault.metadata import RecordRow, RecordVersionRow, session_scope
+from vault.metadata import RecordRow, RecordVersionRow, ShreddedRemnantRow, session_scope
 from vault.storage.base import ObjectInfo, ObjectNotFound, ObjectStore
 
 
@@ -106,11 +106,20 @@ class GarbageCollector:
     def _examine(
         self, region: str, store: ObjectStore, batch: list[ObjectInfo]
     ) -> Iterator[KeptObject]:
+        keys = [o.key for o in batch]
         with session_scope(self.ctx.engine) as session:
             known = set(
                 session.exec(
                     select(RecordVersionRow.object_key).where(
-                        col(RecordVersionRow.object_key).in_([o.key for o in batch])
+                        col(RecordVersionRow.object_key).in_(keys)
+                    )
+                ).all()
+            )
+            # Shredded remnants are known too: kept by the store's lock, deleted by the sweep.
+            known.update(
+                session.exec(
+                    select(ShreddedRemnantRow.object_key).where(
+                        col(ShreddedRemnantRow.object_key).in_(keys)
                     )
                 ).all()
             )

@@ -5,5 +5,6 @@ what the DB expects and what stores and key providers hold (``streams``),
 and audited, resumable transfers of a subject between regions
 (``transfer``, copying each version with ``copy``). Imports
 ``vault.format``, ``vault.metadata``, ``vault.retention`` (holds, Object
-Lock) and the regions in the context.
+Lock), ``vault.erasure.remnants`` (objects a store keeps under Object Lock
+after their key was destroyed) and the regions in the context.
 """

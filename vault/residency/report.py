@@ -5,7 +5,9 @@ then merges the store's sorted listing with the metadata DB's object keys in
 the same order, and each key provider's sorted key names with the DB's key
 names. Both sides stream (a page at a time), so memory does not grow with the
 number of objects; violations are listed in detail up to a cap per kind and
-counted in full. See ``docs/residency.md``.
+counted in full. Shredded remnants (objects a store keeps under Object Lock
+after their key was destroyed) are accounted in their region and listed in
+their own section, with the date each may be deleted. See ``docs/residency.md``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from typing import Any, ClassVar
 from vault.audit.checkpoints import is_checkpoint_key
 from vault.context import VaultContext
 from vault.crypto.documents import sign_document
-from vault.domain import Actor, to_json
+from vault.domain import Actor, Remnant, to_json
+from vault.erasure.remnants import count_shredded, shredded_remnants
 from vault.errors import VaultError
+from vault.metadata import session_scope
 from vault.regions import Region
 from vault.residency.streams import (
     Expected,
@@ -73,6 +77,8 @@ class RegionResidency:
     #: signed audit checkpoints in the store (``audit/checkpoints/<seq>.json``): they
     #: belong to every region by design and are neither records nor strays
     audit_checkpoints: int = 0
+    #: of those accounted: shredded remnants the store keeps under Object Lock
+    objects_remnant: int = 0
 
     json_properties: ClassVar[tuple[str, ...]] = ("location_ok",)
 
@@ -90,11 +96,22 @@ class ResidencyReport:
     #: every violation counted, by kind
     counts: dict[str, int]
     detail_limit: int
+    #: objects kept under Object Lock after their key was destroyed: not violations
+    #: (unreadable, deleted by the sweep from ``deletable_from``); the first
+    #: ``detail_limit``, the soonest deletable first, and all of them counted
+    remnants: tuple[Remnant, ...] = ()
+    remnants_total: int = 0
     _signer: Callable[[dict[str, Any]], dict[str, Any]] | None = field(
         default=None, repr=False, compare=False
     )
 
-    json_properties: ClassVar[tuple[str, ...]] = ("type", "version", "ok", "truncated")
+    json_properties: ClassVar[tuple[str, ...]] = (
+        "type",
+        "version",
+        "ok",
+        "truncated",
+        "remnants_truncated",
+    )
 
     @property
     def type(self) -> str:
@@ -113,6 +130,10 @@ class ResidencyReport:
         """Some kind has more violations than the report details."""
         return any(n > self.detail_limit for n in self.counts.values())
 
+    @property
+    def remnants_truncated(self) -> bool:
+        return self.remnants_total > len(self.remnants)
+
     def signed(self) -> dict[str, Any]:
         """The report as a signed envelope (``verify_document`` checks it)."""
         if self._signer is None:
@@ -130,7 +151,8 @@ class ResidencyReport:
                 f" objects {r.objects_accounted}/{r.objects_listed} accounted"
                 f" ({r.objects_in_transfer} in transfer, {r.objects_pending} pending);"
                 f" keys {r.keys_accounted}/{r.keys_listed} accounted;"
-                f" {r.audit_checkpoints} audit checkpoints"
+                f" {r.audit_checkpoints} audit checkpoints;"
+                f" {r.objects_remnant} shredded remnants"
             )
         for kind in ViolationKind:
             count = self.counts.get(kind.value, 0)
@@ -142,6 +164,16 @@ class ResidencyReport:
                     lines.append(f"    [{v.region}] {v.target}: {v.detail}{also}")
                 if count > len(shown[:10]):
                     lines.append(f"    … {count - len(shown[:10])} more")
+        if self.remnants_total:
+            lines.append(
+                f"  shredded remnants (key destroyed, kept under Object Lock):"
+                f" {self.remnants_total}"
+            )
+            for m in self.remnants[:10]:
+                when = m.retain_until.isoformat() if m.retain_until else "when its hold lifts"
+                lines.append(f"    [{m.region}] {m.object_key}: {m.reason}, deletable {when}")
+            if self.remnants_total > len(self.remnants[:10]):
+                lines.append(f"    … {self.remnants_total - len(self.remnants[:10])} more")
         return "\n".join(lines)
 
 
@@ -186,14 +218,21 @@ class ResidencyCheck:
                     keys_listed=keys[0],
                     keys_accounted=keys[1],
                     audit_checkpoints=checkpoints.seen,
+                    objects_remnant=objects[4],
                 )
             )
+        granted = [r.name for r in regions]
+        with session_scope(self.ctx.engine) as session:
+            remnants = shredded_remnants(session, granted, limit=self.detail_limit)
+            remnants_total = count_shredded(session, granted)
         report = ResidencyReport(
             generated_at=now,
             regions=tuple(regions),
             violations=tuple(findings.details),
             counts=findings.counts,
             detail_limit=self.detail_limit,
+            remnants=tuple(remnants),
+            remnants_total=remnants_total,
             _signer=self._sign,
         )
         outcome = "ok" if report.ok else f"violations:{sum(report.counts.values())}"
@@ -230,13 +269,13 @@ class ResidencyCheck:
 
     def _objects(
         self, region: Region, findings: _Findings, checkpoints: _CheckpointCount
-    ) -> tuple[int, int, int, int]:
-        """Return (listed, accounted, in transfer, pending) for this region's store.
+    ) -> tuple[int, int, int, int, int]:
+        """Return (listed, accounted, in transfer, pending, remnants) for this region's store.
 
         Audit checkpoints are counted apart, by their exact name only: anything
         else under ``audit/`` is compared with the DB like any object (a stray).
         """
-        listed = accounted = in_transfer = pending = 0
+        listed = accounted = in_transfer = pending = remnants = 0
         here = region.name
         listing = checkpoints.skip(o.key for o in region.store.list("", page_size=1000))
         try:
@@ -248,14 +287,17 @@ class ResidencyCheck:
                         accounted += 1
                         assert expected is not None
                         in_transfer += expected.transit
-                        pending += expected.presence is Presence.MAYBE and not expected.transit
+                        remnants += expected.remnant
+                        pending += expected.presence is Presence.MAYBE and not (
+                            expected.transit or expected.remnant
+                        )
                     continue
                 missing, detail, belongs = verdict
                 kind = ViolationKind.MISSING_OBJECT if missing else ViolationKind.STRAY_OBJECT
                 findings.add(Violation(kind, here, key, detail, belongs))
         except VaultError as exc:
             findings.add(_incomplete(here, "store", exc))
-        return listed, accounted, in_transfer, pending
+        return listed, accounted, in_transfer, pending, remnants
 
     def _keys(self, region: Region, findings: _Findings) -> tuple[int, int]:
         """Return (listed, accounted) for this region's key provider."""

@@ -21,11 +21,18 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from vault.domain import SubjectState, TransferItemState, TransferState, VersionState
+from vault.domain import (
+    RemnantState,
+    SubjectState,
+    TransferItemState,
+    TransferState,
+    VersionState,
+)
 from vault.errors import Unavailable, VaultError
 from vault.metadata import (
     RecordRow,
     RecordVersionRow,
+    ShreddedRemnantRow,
     SubjectRow,
     TransferItemRow,
     TransferRow,
@@ -53,6 +60,8 @@ class Expected:
     #: among equal keys the lowest rank wins (record versions and subjects first)
     rank: int = 0
     transit: bool = False
+    #: a shredded remnant: its key is destroyed, the store keeps it under Object Lock
+    remnant: bool = False
 
 
 class ListingOutOfOrder(VaultError):
@@ -129,8 +138,15 @@ def expected_objects(engine: Engine) -> Iterator[Expected]:
     )
     leaving = sources.where(TransferRow.state == TransferState.CLEANING)
     new_key, old_key = col(TransferItemRow.new_object_key), col(TransferItemRow.old_object_key)
+    # A shredded remnant outranks its erased version or finished transfer: it may stay,
+    # in its region only, until the sweep deletes it.
+    remnants = select(ShreddedRemnantRow.object_key, ShreddedRemnantRow.region).where(
+        ShreddedRemnantRow.state == RemnantState.SHREDDED
+    )
+    remnant_key = col(ShreddedRemnantRow.object_key)
     return _unique(
         heapq.merge(
+            (_remnant(r[0], r[1]) for r in _rows(engine, remnants, remnant_key)),
             (_version(r) for r in _rows(engine, versions, col(RecordVersionRow.object_key))),
             (_transit(r[0], r[1], "a transfer's copy") for r in _rows(engine, copies, new_key)),
             (_transit(r[0], r[1], "a dropped copy") for r in _rows(engine, dropped, new_key)),
@@ -138,6 +154,10 @@ def expected_objects(engine: Engine) -> Iterator[Expected]:
             key=lambda e: (e.key, e.rank),
         )
     )
+
+
+def _remnant(key: str, region: str) -> Expected:
+    return Expected(key, region, Presence.MAYBE, "a shredded remnant", rank=-1, remnant=True)
 
 
 def _transit(key: str, region: str, what: str) -> Expected:

@@ -11,9 +11,11 @@ from the source region, sealed under a fresh DEK wrapped by the new key,
 written to the target store, read back and its plaintext digest compared;
 each copy is recorded once in ``TransferItemRow``) → ``switching`` (one
 transaction points every version row, and the subject, at the copies) →
-``cleaning`` (the old key is destroyed, then the old objects deleted) →
-``done``. Calling ``transfer`` again resumes where the last call stopped.
-Writes to the subject are refused until the transfer is done.
+``cleaning`` (the old key is destroyed, then the old objects deleted; one
+the store keeps under Object Lock is recorded as a shredded remnant, see
+``vault.erasure.remnants``) → ``done``. Calling ``transfer`` again resumes
+where the last call stopped. Writes to the subject are refused until the
+transfer is done.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_
+from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
 
 from keys.naming import subject_key_name
@@ -30,17 +32,20 @@ from vault.domain import (
     OPEN_DESTRUCTION,
     Actor,
     LegalBasis,
+    RemnantReason,
     SubjectState,
     TransferItemState,
     TransferResult,
     TransferState,
     VersionState,
 )
+from vault.erasure.remnants import RemnantOrigin, delete_or_keep
 from vault.errors import Conflict, HeldByLegalHold, InvalidInput
 from vault.metadata import (
     KeyDestructionRow,
     RecordRow,
     RecordVersionRow,
+    ShreddedRemnantRow,
     SubjectRow,
     TransferItemRow,
     TransferRow,
@@ -369,10 +374,12 @@ class Transfers:
 
     def _clean(self, row: TransferRow, actor: Actor) -> None:
         source, target = self.ctx.region(row.from_region), self.ctx.region(row.to_region)
-        # The key first: from here no stray copy of an old object can be read.
+        # The key first: from here no stray copy of an old object can be read, and an
+        # old object the store keeps under Object Lock is a shredded remnant.
         source.keys.destroy(row.old_key_name)
+        origin = RemnantOrigin(row.subject_id, RemnantReason.TRANSFER, row.id, row.old_key_name)
         for item in self._items(row.id):
-            source.store.delete(item.old_object_key)
+            delete_or_keep(self.ctx, source, item.old_object_key, origin, actor)
             if item.state == TransferItemState.DROPPED:
                 target.store.delete(item.new_object_key)
         with session_scope(self.ctx.engine) as session:
@@ -384,6 +391,12 @@ class Transfers:
 
     def _result(self, row: TransferRow, copied: int, resumed: bool) -> TransferResult:
         items = self._items(row.id)
+        with session_scope(self.ctx.engine) as session:
+            remnants = session.exec(
+                select(func.count())
+                .select_from(ShreddedRemnantRow)
+                .where(ShreddedRemnantRow.source_id == row.id)
+            ).one()
         return TransferResult(
             id=row.id,
             subject_id=row.subject_id,
@@ -398,6 +411,7 @@ class Transfers:
             hold_override=row.override_hold,
             started_at=row.started_at,
             finished_at=row.finished_at,
+            remnants=int(remnants),
         )
 
     # -- audit ------------------------------------------------------------------------

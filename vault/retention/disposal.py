@@ -7,8 +7,10 @@ a record past retention whose subject keeps other live records is erased
 alone (objects deleted, DEKs wiped, subject key resealed); a subject whose
 records may all go gets its key destruction scheduled after a cancellable
 waiting period; due destructions destroy the key, wipe the DEKs, delete the
-objects and store a signed certificate. Workers claim rows with
-``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent sweeps act once.
+objects and store a signed certificate; shredded remnants (objects a store
+kept under Object Lock after their key was destroyed) are deleted once their
+lock lapses. Workers claim rows with ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so concurrent sweeps act once.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from vault.erasure.destruction import (
     reasons,
     subject_decision,
 )
+from vault.erasure.remnants import sweep_remnants
 from vault.erasure.reseal import erase_records
 from vault.metadata import (
     DisposalApprovalRow,
@@ -191,7 +194,10 @@ class Disposal(Destructions):
         records_erased = erase_records(self.ctx, erased, actor)
         more_executed, more_blocked = self.execute_due(actor, regions)
         extended = extend_locks(self.ctx, regions)
+        remnants_deleted, remnants_locked = sweep_remnants(self.ctx, regions, actor)
         return SweepResult(
+            remnants_deleted=remnants_deleted,
+            remnants_locked=remnants_locked,
             retention_locks_extended=extended,
             records_erased=records_erased,
             destructions_scheduled=scheduled,

@@ -43,9 +43,25 @@ class StoreAccessDenied(PermissionDenied):
 
 
 class ObjectLocked(Conflict):
-    """The store refuses the change: a retention or legal hold protects the object."""
+    """The store refuses the change: a retention or legal hold protects the object.
+
+    ``retain_until`` is the latest retain-until date among the object's locked
+    versions (None when only a legal hold keeps it, or the store did not say);
+    ``legal_hold`` says whether a legal hold was among the reasons.
+    """
 
     code = "object-locked"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retain_until: datetime | None = None,
+        legal_hold: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.retain_until = retain_until
+        self.legal_hold = legal_hold
 
 
 class RetentionMode(enum.StrEnum):

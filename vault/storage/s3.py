@@ -355,16 +355,30 @@ class S3Store(ObjectStore):
             with boto_errors(f"deleting {key!r}"):
                 self._client.delete_object(Bucket=self.bucket, Key=key)
             return
+        # Every version that may go goes; the locked ones are reported together, with
+        # the latest retain-until among them (what a caller waits for).
+        locked: builtins.list[ObjectProtection] = []
         for version_id in self._version_ids(key):
             try:
                 self._client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
             except BOTO_ERRORS as exc:
                 error = translate(exc, f"deleting a version of {key!r}")
-                if isinstance(error, StoreAccessDenied) and self._locked(key, version_id):
-                    raise ObjectLocked(f"s3: {key!r} is under retention or legal hold") from exc
+                protection = (
+                    self._locked(key, version_id) if isinstance(error, StoreAccessDenied) else None
+                )
+                if protection is not None:
+                    locked.append(protection)
+                    continue
                 if isinstance(error, ObjectNotFound):
                     continue  # deleted concurrently
                 raise error from exc
+        if locked:
+            dates = [p.retain_until for p in locked if p.retain_until is not None]
+            raise ObjectLocked(
+                f"s3: {key!r} is under retention or legal hold",
+                retain_until=max(dates) if dates else None,
+                legal_hold=any(p.legal_hold for p in locked),
+            )
 
     # -- crash leftovers ------------------------------------------------------
 
@@ -397,15 +411,18 @@ class S3Store(ObjectStore):
                         ids.append(entry["VersionId"])
         return ids
 
-    def _locked(self, key: str, version_id: str) -> bool:
+    def _locked(self, key: str, version_id: str) -> ObjectProtection | None:
+        """The version's protection when it explains a refused delete, else None."""
         try:
             response = self._client.head_object(Bucket=self.bucket, Key=key, VersionId=version_id)
         except BOTO_ERRORS:
-            return False
+            return None
         protection = _protection(response)
         if protection.legal_hold:
-            return True
-        return protection.retain_until is not None and protection.retain_until > datetime.now(UTC)
+            return protection
+        if protection.retain_until is not None and protection.retain_until > datetime.now(UTC):
+            return protection
+        return None
 
     # -- Object Lock ----------------------------------------------------------
 
