@@ -21,10 +21,13 @@ from api.console.web import (
 )
 from api.permissions import allowed
 from api.streaming import PipeWriter, run_export
-from vault.domain import ErasureDecision, Hold, Subject
+from vault.domain import ErasureDecision, Hold, RecordInfo, Subject
 from vault.errors import InvalidInput, NotFound
 
 router = APIRouter(route_class=ConsoleRoute)
+
+#: a subject's versions are listed record by record up to this many records
+VERSIONS_SHOWN = 50
 
 
 @router.get("/subjects", name="console.subjects")
@@ -54,11 +57,14 @@ def subject(
     subject_id = an_id(subject_id, "the subject id")
     require(console, actor, "subjects.get", subject_id)
     found = vault.get_subject(subject_id, actor=actor)
-    records = (
-        vault.list_records(subject_id, actor=actor)
-        if allowed("records.list", actor.roles)
-        else None
-    )
+    records: list[RecordInfo] | None = None
+    if allowed("records.list", actor.roles):
+        listed = vault.list_records(subject_id, actor=actor)
+        # with every version (a metadata read, not processing) while the list is short
+        records = [
+            vault.record_info(r.id, actor=actor) if len(listed) <= VERSIONS_SHOWN else r
+            for r in listed
+        ]
     decision: ErasureDecision | None = None
     dpo = allowed("erasure.status", actor.roles)
     if dpo:
