@@ -150,9 +150,11 @@ def page(browser: Browser, offsite: Offsite, world: World) -> Iterator[Page]:
     # refusals answer 4xx on purpose; anything else logged as an error (a CSP block) fails
     opened.on(
         "console",
-        lambda m: errors.append(m.text)
-        if m.type == "error" and not m.text.startswith(REFUSED_STATUS)
-        else None,
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and not m.text.startswith(REFUSED_STATUS)
+            else None
+        ),
     )
     yield opened
     context.close()

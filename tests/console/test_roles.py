@@ -17,7 +17,9 @@ from playwright.sync_api import Page, expect
 from tests.console.conftest import World, axe_check, events, nav_labels, shoot, sign_in
 
 
-def test_sign_in_page_has_a_token_field_and_loads_only_from_the_server(page: Page, world: World) -> None:
+def test_sign_in_page_has_a_token_field_and_loads_only_from_the_server(
+    page: Page, world: World
+) -> None:
     response = page.goto("/console/")
     assert response is not None
     expect(page).to_have_url(re.compile(r"/console/sign-in$"))
@@ -49,7 +51,9 @@ def test_service_sees_subjects_only(page: Page, world: World) -> None:
     )
 
 
-def test_dpo_finds_a_subject_restricts_it_and_downloads_its_export(page: Page, world: World) -> None:
+def test_dpo_finds_a_subject_restricts_it_and_downloads_its_export(
+    page: Page, world: World
+) -> None:
     subject = world.ids["jp_subject"]
     sign_in(page, world, "dpo")
     assert nav_labels(page) == ["Subjects"]
@@ -138,7 +142,9 @@ def test_security_rotates_a_region_after_confirming(page: Page, world: World) ->
     axe_check(page)
     page.get_by_role("link", name="Rotate JP…").click()
     page.get_by_role("button", name="Yes, rotate JP").click()
-    expect(page.locator("#rotation-progress")).to_contain_text("Rotation of JP finished", timeout=30000)
+    expect(page.locator("#rotation-progress")).to_contain_text(
+        "Rotation of JP finished", timeout=30000
+    )
     after = world.vault.key_status().regions["JP"].versions_in_use
     assert max(after) == max(before) + 1
     assert [e for e in events(world, principal="sec") if e.action.startswith("key.rotate")]
