@@ -12,9 +12,13 @@ import json
 import re
 import zipfile
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.console.conftest import World, axe_check, events, nav_labels, shoot, sign_in
+
+#: one worker runs the console modules: one server, one browser at a time
+pytestmark = pytest.mark.xdist_group("console")
 
 
 def test_sign_in_page_has_a_token_field_and_loads_only_from_the_server(
@@ -82,6 +86,9 @@ def test_dpo_finds_a_subject_restricts_it_and_downloads_its_export(
     actions = [e.action for e in events(world, principal="dpo", subject_id=subject)]
     assert {"subject.restrict", "subject.unrestrict", "subject.export"} <= set(actions)
     assert "subject.find" in actions
+    # a subject whose erasure was requested: the decision, its date and state
+    page.goto(f"/console/subjects/{world.ids['jp_erase_subject']}")
+    expect(page.locator("#erasure-status")).to_have_text(re.compile("scheduled|cancelled"))
 
 
 def test_admin_places_a_hold_and_another_admin_releases_it(page: Page, world: World) -> None:

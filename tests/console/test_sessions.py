@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.console.conftest import World, axe_check, events, nav_labels, shoot, sign_in
+
+#: one worker runs the console modules: one server, one browser at a time
+pytestmark = pytest.mark.xdist_group("console")
 
 PAGES = [
     "/console/",

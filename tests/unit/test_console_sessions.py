@@ -75,3 +75,17 @@ def test_countdown_and_chart_geometry() -> None:
     assert first.total_label == "15" and second.total_label == "0"
     assert first.parts[0].h == pytest.approx(2 * first.parts[1].h, abs=0.2)
     assert chart.limit_y is not None and chart.limit_y < first.top  # the limit is above 15
+
+
+def test_the_console_settings_in_the_operations_guide_load() -> None:
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from vault.settings import ConsoleConfig
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    [block] = [b for b in re.findall(r"```toml\n(.*?)```", guide, re.DOTALL) if "[console]" in b]
+    config = ConsoleConfig(**tomllib.loads(block)["console"])
+    assert config.idle_timeout.approx_timedelta() == timedelta(minutes=15)
+    assert config.absolute_timeout.approx_timedelta() == timedelta(hours=8)
