@@ -125,3 +125,32 @@ def test_a_ph_only_principal_sees_nothing_of_jp_on_any_page(page: Page, world: W
         if e.action == "subject.info" and e.outcome.startswith("refused")
     ]
     assert refused
+
+
+def test_keyboard_only_sign_in_and_skip_link(page: Page, world: World) -> None:
+    page.goto("/console/sign-in")
+    assert page.evaluate("document.activeElement.id") == "token"  # focused on arrival
+    page.keyboard.type(world.tokens["admin-b"])
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/console/$"))
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    focused = page.evaluate("document.activeElement.textContent")
+    assert focused in {"Sign out", "Legal holds"}
+
+
+def test_no_page_of_the_api_process_loads_from_another_host(page: Page, world: World) -> None:
+    for path in ("/docs", "/redoc"):
+        response = page.goto(path)
+        assert response is not None and response.status == 404
+    sign_in(page, world, "comp")
+    page.goto("/console/audit")
+    # every request of the page (document, script, style) went to the server itself
+    assert all(
+        url.startswith(world.url)
+        for url in page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+    )
