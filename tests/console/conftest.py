@@ -60,8 +60,20 @@ class World:
     ids: dict[str, str] = field(default_factory=dict)
 
 
+def _executed_destruction(vault: RecordVault, clock: FakeClock) -> str:
+    """A subject erased to the end (approved, waited out, swept): its certificate exists."""
+    gone = vault.create_subject("clinic-jp-shredded", "JP", actor=OPERATOR)
+    decision = vault.request_erasure(gone.id, actor=OPERATOR)
+    clock.advance(days=31)
+    vault.approve_disposal(vault.plan_disposal(actor=OPERATOR), actor=OPERATOR)
+    vault.sweep(actor=OPERATOR)
+    [done] = [d for d in vault.list_destructions(actor=OPERATOR) if d.state == "done"]
+    assert done.id == decision.destruction_id
+    return done.id
+
+
 def _seed(vault: RecordVault, clock: FakeClock) -> dict[str, str]:
-    ids: dict[str, str] = {}
+    ids: dict[str, str] = {"jp_executed": _executed_destruction(vault, clock)}
     for region in ("JP", "PH"):
         tag = region.lower()
         subject = vault.create_subject(f"clinic-{tag}-1", region, actor=OPERATOR)

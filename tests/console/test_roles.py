@@ -130,6 +130,11 @@ def test_security_cancels_a_destruction_after_confirming(page: Page, world: Worl
     expect(row).to_contain_text("days")
     shoot(page, "destructions")
     axe_check(page)
+    executed = page.get_by_role("row").filter(has_text=world.ids["jp_executed"])
+    with page.expect_download() as download:
+        executed.get_by_role("link", name="Certificate").click()
+    certificate = json.loads(download.value.path().read_text())
+    assert world.ids["jp_executed"] in json.dumps(certificate) and "signature" in certificate
     row.get_by_role("link", name="Cancel…").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Cancel the destruction")
     axe_check(page)
