@@ -38,7 +38,7 @@ from api.console.sessions import (
 from api.permissions import allowed
 from api.problems import mapping_for
 from vault.domain import Actor
-from vault.errors import InvalidInput, PermissionDenied, Unavailable, VaultError
+from vault.errors import InvalidInput, PermissionDenied, TooLarge, Unavailable, VaultError
 from vault.service import RecordVault
 
 log = logging.getLogger("recvault.console")
@@ -133,7 +133,7 @@ async def form_of(request: Request) -> dict[str, str]:
     """The urlencoded form of a POST (bounded), last value of each field."""
     body = await request.body()
     if len(body) > FORM_LIMIT:
-        raise PermissionDenied("the form is too large")
+        raise TooLarge("the form is too large")
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
@@ -142,9 +142,8 @@ async def checked_form(request: Request, session: Signed, console: ConsoleDep) -
     form = await form_of(request)
     offered = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
     if not session.csrf_ok(offered):
-        console.vault.audit_refusal(
-            session.actor, f"console.{request.url.path}"[:64], "", "refused:csrf"
-        )
+        route = getattr(request.scope.get("route"), "name", "") or "unknown"
+        console.vault.audit_refusal(session.actor, f"{route}.csrf", "", "refused:csrf")
         raise CsrfRefused()
     return form
 

@@ -49,7 +49,7 @@ def test_a_state_change_without_the_csrf_token_is_refused(page: Page, world: Wor
     assert "reload the page" in forged.text()
     assert not world.vault.get_subject(subject).restricted
     refusals = [e for e in events(world, principal="dpo") if e.outcome == "refused:csrf"]
-    assert refusals
+    assert [e.action for e in refusals] == ["console.restriction.csrf"]
     wrong = page.request.post(
         f"/console/subjects/{subject}/restriction",
         form={"action": "set", "csrf": "not-the-token"},
