@@ -38,6 +38,9 @@ class ConsoleSession:
     method: str  # how the person proved who they are: "token", "oidc"
     started_at: datetime
     last_seen: datetime
+    #: the SHA-256 of the sign-in token (as the database keeps it): the principal is
+    #: checked again on every request, so disabling it ends its sessions at once
+    credential: str = ""
 
     def csrf_ok(self, offered: str | None) -> bool:
         return bool(offered) and hmac.compare_digest(self.csrf, str(offered))
@@ -66,10 +69,10 @@ class SessionStore:
         self._sessions: dict[str, ConsoleSession] = {}
         self._lock = threading.Lock()
 
-    def start(self, actor: Actor, method: str) -> tuple[str, ConsoleSession]:
+    def start(self, actor: Actor, method: str, credential: str = "") -> tuple[str, ConsoleSession]:
         cookie = secrets.token_urlsafe(32)
         now = self.clock()
-        session = ConsoleSession(actor, secrets.token_urlsafe(32), method, now, now)
+        session = ConsoleSession(actor, secrets.token_urlsafe(32), method, now, now, credential)
         with self._lock:
             self._drop_expired(now)
             self._sessions[_digest(cookie)] = session
@@ -109,7 +112,13 @@ class SessionStore:
             del self._sessions[key]
 
 
-def start_session(store: SessionStore, actor: Actor, method: str = "token") -> str:
-    """Sign ``actor`` in; return the cookie value to set (see ``api.console.web.signed_in``)."""
-    cookie, _ = store.start(actor, method)
+def start_session(
+    store: SessionStore, actor: Actor, method: str = "token", credential: str = ""
+) -> str:
+    """Sign ``actor`` in; return the cookie value to set (see ``api.console.web.signed_in``).
+
+    ``credential``: for a recvault token, its SHA-256, so that every request
+    checks the principal is still enabled; empty for proofs checked only once.
+    """
+    cookie, _ = store.start(actor, method, credential)
     return cookie

@@ -38,7 +38,14 @@ from api.console.sessions import (
 from api.permissions import allowed
 from api.problems import mapping_for
 from vault.domain import Actor
-from vault.errors import InvalidInput, PermissionDenied, TooLarge, Unavailable, VaultError
+from vault.errors import (
+    InvalidInput,
+    PermissionDenied,
+    TooLarge,
+    Unauthenticated,
+    Unavailable,
+    VaultError,
+)
 from vault.service import RecordVault
 
 log = logging.getLogger("recvault.console")
@@ -123,6 +130,13 @@ def signed_in_session(request: Request, console: ConsoleDep) -> ConsoleSession:
         raise SignInRequired(expired=True) from None
     if session is None:
         raise SignInRequired()
+    if session.credential:
+        try:
+            console.vault.principals.authenticate_hash(session.credential)
+        except Unauthenticated:
+            console.sessions.end(request.cookies.get(COOKIE))
+            console.vault.audit_session(session.actor, "console.session", "revoked")
+            raise SignInRequired() from None
     return session
 
 
@@ -193,13 +207,15 @@ def page_headers() -> dict[str, str]:
     return {"Content-Security-Policy": CONSOLE_CSP, "Cache-Control": "no-store"}
 
 
-def signed_in(request: Request, actor: Actor, method: str = "token") -> RedirectResponse:
+def signed_in(
+    request: Request, actor: Actor, method: str = "token", credential: str = ""
+) -> RedirectResponse:
     """Start a session for ``actor`` (already authenticated) and send the browser to the console.
 
     The sign-in of any method ends here: token today, single sign-on's callback too.
     """
     console = console_of(request)
-    cookie = start_session(console.sessions, actor, method)
+    cookie = start_session(console.sessions, actor, method, credential)
     console.vault.audit_session(actor, "console.sign_in", f"ok:{method}")
     response = RedirectResponse(f"{PREFIX}/", status_code=303, headers=page_headers())
     response.set_cookie(

@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.api.conftest import OPERATOR
 from tests.console.conftest import World, axe_check, events, nav_labels, shoot, sign_in
 
 #: one worker runs the console modules: one server, one browser at a time
@@ -154,3 +155,16 @@ def test_no_page_of_the_api_process_loads_from_another_host(page: Page, world: W
         url.startswith(world.url)
         for url in page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
     )
+
+
+def test_disabling_a_principal_ends_its_console_sessions(page: Page, world: World) -> None:
+    world.tokens["leaver"] = world.vault.principals.add("leaver", ["admin"], None, OPERATOR)[1]
+    sign_in(page, world, "leaver")
+    page.goto("/console/holds")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Legal holds")
+    world.vault.principals.disable("leaver", OPERATOR)
+    page.goto("/console/holds")
+    expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+    assert [e.outcome for e in events(world, principal="leaver", action="console.session")] == [
+        "revoked"
+    ]

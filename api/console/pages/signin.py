@@ -21,6 +21,7 @@ from api.console.web import (
     signed_in,
 )
 from vault.errors import Unauthenticated
+from vault.principals import token_hash
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -68,8 +69,9 @@ async def sign_in(request: Request, console: ConsoleDep) -> Response:
             oidc_provider=console.oidc_provider,
             error="The sign-in form expired. Reload the page and try again.",
         )
+    token = form.get("token", "").strip()
     try:
-        principal = console.vault.principals.authenticate(form.get("token", "").strip())
+        principal = console.vault.principals.authenticate(token)
     except Unauthenticated:
         return render(
             request,
@@ -80,7 +82,7 @@ async def sign_in(request: Request, console: ConsoleDep) -> Response:
             oidc_provider=console.oidc_provider,
             error="That token is not valid. Check it and try again.",
         )
-    return signed_in(request, principal.actor(), "token")
+    return signed_in(request, principal.actor(), "token", token_hash(token))
 
 
 @router.post("/sign-out", name="console.sign_out")
