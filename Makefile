@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: run test test-slow bench lint fmt clean compose-cli
+.PHONY: run test test-slow bench lint fmt clean compose-cli chromium
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,10 +34,19 @@ compose-cli:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-compose; }
 
-test: $(TEST_STAMP) compose-cli
+# tests/console/ drive Debian's Chromium through Playwright (no browser is downloaded).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "chromium is missing: apt-get install -y chromium (as root)" >&2; exit 1; \
+	  fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
+
+test: $(TEST_STAMP) compose-cli chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
-test-slow: $(TEST_STAMP)
+test-slow: $(TEST_STAMP) chromium
 	$(BIN)/python -m pytest -q -m slow
 
 bench: $(TEST_STAMP)

@@ -72,6 +72,18 @@ def test_the_wheel_carries_the_migrations_and_policies(wheel: Path) -> None:
     assert not any(n.startswith(("tests/", "bench/", "migrations/")) for n in names)
 
 
+def test_the_wheel_carries_the_console_templates_and_static_files(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    console = ROOT / "api" / "console"
+    shipped = {
+        path.relative_to(ROOT).as_posix()
+        for folder in ("templates", "static")
+        for path in (console / folder).iterdir()
+    }
+    assert {"api/console/static/htmx.min.js", "api/console/templates/base.html"} <= shipped
+    assert shipped <= names, sorted(shipped - names)
+
+
 def test_installed_wheel_upgrades_a_new_database_from_anywhere(wheel: Path, tmp_path: Path) -> None:
     home = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(home)  # pip from the bundled wheel, offline

@@ -116,7 +116,10 @@ class Principals:
     def authenticate(self, token: str | None) -> Principal:
         if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             raise Unauthenticated("a valid bearer token is required")
-        wanted = token_hash(token)
+        return self.authenticate_hash(token_hash(token))
+
+    def authenticate_hash(self, wanted: str) -> Principal:
+        """The live principal of a token's SHA-256 (a session re-checks its principal with it)."""
         with session_scope(self.ctx.engine) as session:
             row = session.exec(
                 select(PrincipalRow).where(PrincipalRow.token_hash == wanted)

@@ -55,6 +55,7 @@ from vault.residency.report import ResidencyCheck, ResidencyReport
 from vault.residency.transfer import Transfers
 from vault.retention.disposal import Disposal
 from vault.retention.holds import Holds
+from vault.retention.horizon import retention_horizon
 from vault.rotation.inventory import KeyStatus, key_status, rotate_due_keys
 from vault.rotation.report import RotationReport
 from vault.rotation.rotate import KeyRotation
@@ -124,6 +125,11 @@ class RecordVault:
     def regions(self) -> dict[str, Region]:
         return self._ctx.regions
 
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """The vault's clock (UTC): edges measure their own timeouts with it."""
+        return self._ctx.clock
+
     def close(self) -> None:
         self._ctx.engine.dispose()
 
@@ -142,6 +148,10 @@ class RecordVault:
 
     def get_subject(self, subject_id: str, *, actor: Actor | str = SYSTEM) -> Subject:
         return self._subjects.get(subject_id, _actor(actor))
+
+    def find_subjects(self, external_ref: str, *, actor: Actor | str = SYSTEM) -> list[Subject]:
+        """The live subjects of a clinic reference in the caller's regions (never creates)."""
+        return self._subjects.find(external_ref, _actor(actor))
 
     # -- records ---------------------------------------------------------------
 
@@ -241,6 +251,10 @@ class RecordVault:
         if as_of is not None:
             require_aware(as_of)
         return self._disposal.plan(_actor(actor), as_of)
+
+    def retention_horizon(self, *, actor: Actor | str = SYSTEM) -> dict[str, dict[int, int]]:
+        """Region → year → live records reaching retain-until that year (counts only)."""
+        return retention_horizon(self._ctx, _actor(actor))
 
     def approve_disposal(
         self, plan: DisposalPlan, ids: list[str] | None = None, *, actor: Actor | str = SYSTEM
@@ -389,6 +403,10 @@ class RecordVault:
         self._ctx.audit.record(
             actor=actor, action=action, target=audit_target(target), outcome=outcome
         )
+
+    def audit_session(self, actor: Actor, action: str, outcome: str = "ok") -> None:
+        """Record an edge's session event (a console sign-in, sign-out or expiry)."""
+        self._ctx.audit.record(actor=actor, action=action, outcome=outcome)
 
     def readiness_checks(self) -> dict[str, Callable[[], object]]:
         """Component → a call that raises if it cannot serve (the edge may run them at once)."""

@@ -264,6 +264,13 @@ class AuditConfig(_Strict):
     checkpoint_retention: IsoDuration = Duration.parse("P11Y")
 
 
+class ConsoleConfig(_Strict):
+    #: a console session unused this long signs its person out
+    idle_timeout: IsoDuration = Duration.parse("PT15M")
+    #: a console session ends this long after sign-in, however busy
+    absolute_timeout: IsoDuration = Duration.parse("PT8H")
+
+
 class Settings(BaseSettings):
     """Every setting of a recvault deployment."""
 
@@ -278,6 +285,7 @@ class Settings(BaseSettings):
     rotation: RotationConfig = RotationConfig()
     limits: LimitsConfig = LimitsConfig()
     audit: AuditConfig = AuditConfig()
+    console: ConsoleConfig = ConsoleConfig()
     name_secret: SecretStr | None = None
     signing_key: SecretStr | None = None
     master_key: SecretStr | None = None

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -78,6 +79,10 @@ def test_dev_start_env_stop_and_restart_reuses_data(tmp_path):
         assert (data_dir / "bao" / "init.json").stat().st_mode & 0o777 == 0o600
         values = read_env_file(env_file)
         assert values["RECVAULT_ADDR"] == f"http://127.0.0.1:{port}"
+        banner = (tmp_path / f"dev-{port}.log").read_text()
+        assert f"Web console: http://127.0.0.1:{port}/console" in banner
+        sign_in = httpx.get(f"http://127.0.0.1:{port}/console/sign-in", timeout=10)
+        assert sign_in.status_code == 200 and 'for="token">Token<' in sign_in.text
         roles = {"SERVICE", "ADMIN", "ADMIN2", "SECURITY", "COMPLIANCE", "DPO"}
         tokens = {k.removeprefix("RECVAULT_TOKEN_"): v for k, v in values.items() if "TOKEN" in k}
         assert roles <= set(tokens)

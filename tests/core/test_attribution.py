@@ -17,14 +17,16 @@ import pytest
 from vault import Actor, RecordInput, RecordVault, Role
 from vault.durations import Duration
 
-#: not operations of a principal: construction, configuration, shutdown, the edge's own
-#: refusal record (itself an audit write) and the unauthenticated readiness probe
+#: not operations of a principal: construction, configuration, the clock, shutdown, the
+#: edge's own refusal and session records (themselves audit writes) and the readiness probe
 EXEMPT = {
     "from_settings",
     "settings",
     "regions",
     "close",
     "audit_refusal",
+    "audit_session",
+    "clock",
     "readiness",
     "readiness_checks",
 }
@@ -74,6 +76,7 @@ def calls(w: dict[str, Any]) -> dict[str, Callable[[Actor], object]]:
         "create_subject": lambda a: v.create_subject("ref-new", "PH", actor=a),
         "create_subject_ex": lambda a: v.create_subject_ex("ref-new-2", "PH", actor=a),
         "get_subject": lambda a: v.get_subject(w["subject"], actor=a),
+        "find_subjects": lambda a: v.find_subjects("ref-attr-1", actor=a),
         "put_record": lambda a: v.put_record(w["subject"], "photo", b"x", actor=a),
         "put_records": lambda a: v.put_records([RecordInput(w["subject"], "photo", b"y")], actor=a),
         "update_record": lambda a: v.update_record(w["record"], b"scan2", actor=a),
@@ -89,6 +92,7 @@ def calls(w: dict[str, Any]) -> dict[str, Callable[[Actor], object]]:
         "unrestrict": lambda a: v.unrestrict(w["subject"], actor=a),
         "export_subject": lambda a: v.export_subject(w["subject"], io.BytesIO(), actor=a),
         "plan_disposal": lambda a: v.plan_disposal(actor=a),
+        "retention_horizon": lambda a: v.retention_horizon(actor=a),
         "approve_disposal": lambda a: v.approve_disposal(v.plan_disposal(actor=a), actor=a),
         "sweep": lambda a: v.sweep(actor=a),
         "list_destructions": lambda a: v.list_destructions(actor=a),

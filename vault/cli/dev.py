@@ -156,6 +156,7 @@ def _banner(addr: str, tokens: dict[str, str], env_file: Path, data_dir: Path) -
     for suffix, token in tokens.items():
         console.print(f"  {suffix.lower():<11} {token}", markup=False)
     console.print(
+        f"\nWeb console: {addr}/console (sign in with a token above)\n"
         f"\nIn another shell:\n  export PATH={Path(sys.executable).parent}:$PATH\n"
         f"  source {env_file}\n"
         "  RECVAULT_TOKEN=$RECVAULT_TOKEN_SERVICE recvault subjects create CLINIC-1 --region JP\n"

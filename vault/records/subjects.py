@@ -94,6 +94,23 @@ class Subjects:
             return to_subject(winner), False
         return to_subject(row), True
 
+    def find(self, external_ref: str, actor: Actor) -> list[Subject]:
+        """Live subjects of this reference, only in regions ``actor`` is granted (audited)."""
+        if not isinstance(external_ref, str) or not external_ref.strip() or len(external_ref) > 512:
+            raise InvalidInput("external_ref must be a non-empty string of at most 512 characters")
+        base = self.ctx.ref_base(external_ref)
+        found = [
+            row
+            for region in sorted(self.ctx.granted(actor))
+            if (row := self._live(region, base)) is not None
+        ]
+        if not found:
+            self.ctx.audit.record(actor=actor, action="subject.find", outcome="not-found")
+        with session_scope(self.ctx.engine) as session:
+            for row in found:
+                self.ctx.audit.about(session, actor, "subject.find", row)
+        return [to_subject(row) for row in found]
+
     def get(self, subject_id: str, actor: Actor) -> Subject:
         with session_scope(self.ctx.engine) as session:
             row = self.ctx.subject(session, subject_id)

@@ -1,0 +1,102 @@
+"""Key destructions (security, compliance): the waiting period counted down, cancel, certificate."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.console.web import (
+    PREFIX,
+    CheckedForm,
+    ConsoleDep,
+    ConsoleRoute,
+    Signed,
+    an_id,
+    page_headers,
+    render,
+    require,
+)
+from vault.domain import Destruction
+from vault.errors import NotFound
+
+router = APIRouter(route_class=ConsoleRoute)
+
+
+def countdown(not_before: datetime, now: datetime) -> str:
+    """``12 days 3 h left`` until the key may be destroyed; ``due`` once it may."""
+    left = not_before - now
+    if left <= timedelta(0):
+        return "due now"
+    days, rest = divmod(int(left.total_seconds()), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days} days {hours} h left"
+    return f"{hours} h {minutes} min left"
+
+
+@router.get("/destructions", name="console.destructions")
+def destructions(
+    request: Request, session: Signed, console: ConsoleDep, done: str = ""
+) -> Response:
+    actor = session.actor
+    require(console, actor, "destructions.list")
+    listed = sorted(
+        console.vault.list_destructions(actor=actor), key=lambda d: d.not_before, reverse=True
+    )
+    now = console.vault.clock()
+    return render(
+        request,
+        "destructions.html",
+        session,
+        destructions=[(d, countdown(d.not_before, now)) for d in listed],
+        message="The destruction is cancelled; the key stays." if done == "cancelled" else "",
+    )
+
+
+def _one(console: ConsoleDep, session: Signed, destruction_id: str) -> Destruction:
+    for found in console.vault.list_destructions(actor=session.actor):
+        if found.id == destruction_id:
+            return found
+    raise NotFound(f"no destruction {destruction_id} in your regions")
+
+
+@router.get("/destructions/{destruction_id}/cancel", name="console.cancel_confirm")
+def confirm_cancel(
+    request: Request, destruction_id: str, session: Signed, console: ConsoleDep
+) -> Response:
+    destruction_id = an_id(destruction_id, "the destruction id")
+    require(console, session.actor, "destructions.cancel", destruction_id)
+    found = _one(console, session, destruction_id)
+    left = countdown(found.not_before, console.vault.clock())
+    return render(request, "destruction_cancel.html", session, destruction=found, left=left)
+
+
+@router.post("/destructions/{destruction_id}/cancel", name="console.cancel")
+def cancel(
+    destruction_id: str, session: Signed, form: CheckedForm, console: ConsoleDep
+) -> Response:
+    destruction_id = an_id(destruction_id, "the destruction id")
+    require(console, session.actor, "destructions.cancel", destruction_id)
+    console.vault.cancel_destruction(destruction_id, actor=session.actor)
+    return RedirectResponse(
+        f"{PREFIX}/destructions?done=cancelled", status_code=303, headers=page_headers()
+    )
+
+
+@router.get("/destructions/{destruction_id}/certificate", name="console.certificate")
+def certificate(destruction_id: str, session: Signed, console: ConsoleDep) -> Response:
+    destruction_id = an_id(destruction_id, "the destruction id")
+    require(console, session.actor, "destructions.certificate", destruction_id)
+    signed = console.vault.destruction_certificate(destruction_id, actor=session.actor)
+    return Response(
+        json.dumps(signed, indent=2, sort_keys=True, default=str),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="destruction-{destruction_id}.json"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,85 @@
+"""Legal holds (admin): list and filter by case reference, place, release with a reason."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.console.web import (
+    PREFIX,
+    CheckedForm,
+    ConsoleDep,
+    ConsoleRoute,
+    Signed,
+    an_id,
+    page_headers,
+    render,
+    require,
+)
+from vault.errors import InvalidInput
+
+router = APIRouter(route_class=ConsoleRoute)
+
+
+@router.get("/holds", name="console.holds")
+def holds(
+    request: Request,
+    session: Signed,
+    console: ConsoleDep,
+    case_ref: str = "",
+    show: str = "active",
+    done: str = "",
+) -> Response:
+    actor = session.actor
+    require(console, actor, "holds.list")
+    listed = console.vault.list_holds(active_only=show != "all", actor=actor)
+    wanted = case_ref.strip().lower()
+    if wanted:
+        listed = [h for h in listed if wanted in h.case_ref.lower()]
+    return render(
+        request,
+        "holds.html",
+        session,
+        holds=sorted(listed, key=lambda h: h.placed_at, reverse=True),
+        case_ref=case_ref,
+        show=show,
+        message={"placed": "The hold is placed.", "released": "The hold is released."}.get(
+            done, ""
+        ),
+    )
+
+
+def _required(form: dict[str, str], name: str, label: str) -> str:
+    value = form.get(name, "").strip()
+    if not value:
+        raise InvalidInput(f"{label} is required")
+    return value
+
+
+@router.post("/holds", name="console.place_hold")
+def place(session: Signed, form: CheckedForm, console: ConsoleDep) -> Response:
+    actor = session.actor
+    require(console, actor, "holds.place")
+    scope = form.get("scope", "subject")
+    if scope not in ("subject", "record"):
+        raise InvalidInput("the scope is a subject or a record")
+    target = an_id(form.get("target_id", ""), f"the {scope} id")
+    case_ref = _required(form, "case_ref", "a case reference")
+    reason = _required(form, "reason", "a reason")
+    console.vault.place_hold(scope, target, case_ref, reason, actor=actor)
+    url = f"{PREFIX}/holds?done=placed&case_ref={quote(case_ref)}"
+    return RedirectResponse(url, status_code=303, headers=page_headers())
+
+
+@router.post("/holds/{hold_id}/release", name="console.release_hold")
+def release(hold_id: str, session: Signed, form: CheckedForm, console: ConsoleDep) -> Response:
+    actor = session.actor
+    hold_id = an_id(hold_id, "the hold id")
+    require(console, actor, "holds.release", hold_id)
+    reason = _required(form, "reason", "a reason for the release")
+    console.vault.release_hold(hold_id, reason, actor=actor)
+    return RedirectResponse(
+        f"{PREFIX}/holds?done=released&show=all", status_code=303, headers=page_headers()
+    )

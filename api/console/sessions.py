@@ -1,0 +1,124 @@
+"""Console sessions: kept on the server, named by a random cookie, ended by idleness or age.
+
+``start_session`` is the one way a person becomes signed in, whatever proved
+who they are (a recvault token today, single sign-on tomorrow): it takes the
+``Actor`` the proof established and returns the cookie to set. The cookie
+carries only a random name; the store keeps a hash of it, the actor, and the
+CSRF token that every state-changing request must echo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from vault.domain import Actor
+
+#: the session cookie (path /console, HttpOnly, SameSite=Strict, Secure over TLS)
+COOKIE = "recvault_console"
+#: the cookie and form field that protect the sign-in form itself (double submit)
+SIGN_IN_COOKIE = "recvault_console_signin"
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    actor: Actor
+    csrf: str
+    method: str  # how the person proved who they are: "token", "oidc"
+    started_at: datetime
+    last_seen: datetime
+    #: the SHA-256 of the sign-in token (as the database keeps it): the principal is
+    #: checked again on every request, so disabling it ends its sessions at once
+    credential: str = ""
+
+    def csrf_ok(self, offered: str | None) -> bool:
+        return bool(offered) and hmac.compare_digest(self.csrf, str(offered))
+
+
+class Expired(Exception):
+    """The session existed but timed out (the person is told so on the sign-in page)."""
+
+    def __init__(self, session: ConsoleSession) -> None:
+        super().__init__("session expired")
+        self.session = session
+
+
+class SessionStore:
+    """Sessions of this API process, in memory, bounded by the two timeouts.
+
+    In memory on purpose: a restart signs everyone out, and nothing that grants
+    access outlives the process in a database or a backup. Replicas behind a
+    load balancer need sticky sessions for the console (ADR 0007).
+    """
+
+    def __init__(self, clock: Callable[[], datetime], idle: timedelta, absolute: timedelta) -> None:
+        self.clock = clock
+        self.idle = idle
+        self.absolute = absolute
+        self._sessions: dict[str, ConsoleSession] = {}
+        self._lock = threading.Lock()
+
+    def start(self, actor: Actor, method: str, credential: str = "") -> tuple[str, ConsoleSession]:
+        cookie = secrets.token_urlsafe(32)
+        now = self.clock()
+        session = ConsoleSession(actor, secrets.token_urlsafe(32), method, now, now, credential)
+        with self._lock:
+            self._drop_expired(now)
+            self._sessions[_digest(cookie)] = session
+        return cookie, session
+
+    def get(self, cookie: str | None) -> ConsoleSession | None:
+        """The live session of ``cookie``, its idle clock restarted; ``Expired`` if timed out."""
+        if not cookie:
+            return None
+        key = _digest(cookie)
+        now = self.clock()
+        with self._lock:
+            session = self._sessions.get(key)
+            if session is None:
+                return None
+            if self._expired(session, now):
+                del self._sessions[key]
+                raise Expired(session)
+            session = replace(session, last_seen=now)
+            self._sessions[key] = session
+            return session
+
+    def end(self, cookie: str | None) -> ConsoleSession | None:
+        if not cookie:
+            return None
+        with self._lock:
+            return self._sessions.pop(_digest(cookie), None)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def _expired(self, session: ConsoleSession, now: datetime) -> bool:
+        return now - session.last_seen >= self.idle or now - session.started_at >= self.absolute
+
+    def _drop_expired(self, now: datetime) -> None:
+        for key in [k for k, s in self._sessions.items() if self._expired(s, now)]:
+            del self._sessions[key]
+
+
+def start_session(
+    store: SessionStore, actor: Actor, method: str = "token", credential: str = ""
+) -> str:
+    """Sign ``actor`` in; return the cookie value to set (see ``api.console.web.signed_in``).
+
+    ``credential``: for a recvault token, its SHA-256, so that every request
+    checks the principal is still enabled; empty for proofs checked only once.
+    """
+    cookie, _ = store.start(actor, method, credential)
+    return cookie
