@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems, server
+from api import oidc_login, problems, server
 from api.headers import SecurityHeaders
 from api.limits import BodyIdleTimeout, JsonBodyLimit
 from api.logs import RequestContext
@@ -52,6 +52,7 @@ def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI
     problems.install(app)
     app.include_router(health_router)
     app.include_router(v1)
+    oidc_login.install(app, vault)  # [auth.oidc]: JWT access tokens and console sign-in
     app.add_middleware(BodyIdleTimeout, idle_seconds=idle, min_rate=limits.body_min_rate)
     app.add_middleware(JsonBodyLimit)
     app.add_middleware(SecurityHeaders)
