@@ -54,10 +54,6 @@ class ProviderUnavailable(Unavailable):
         )
 
 
-def _http(config: OidcConfig) -> httpx.Client:
-    return httpx.Client(timeout=config.timeout, verify=config.ca_cert or True)
-
-
 class ProviderMetadata:
     """The provider's discovery document, fetched once and kept ``cache_lifespan``."""
 
@@ -67,6 +63,16 @@ class ProviderMetadata:
         self._lock = threading.Lock()
         self._document: dict[str, Any] | None = None
         self._fetched_at = 0.0
+        self._http: httpx.Client | None = None
+
+    @property
+    def http(self) -> httpx.Client:
+        """One client for every call to the provider (its TLS context is built once)."""
+        if self._http is None:
+            self._http = httpx.Client(
+                timeout=self.config.timeout, verify=self.config.ca_cert or True
+            )
+        return self._http
 
     def document(self) -> dict[str, Any]:
         lifespan = self.config.cache_lifespan.approx_timedelta().total_seconds()
@@ -90,10 +96,9 @@ class ProviderMetadata:
     def _fetch(self) -> dict[str, Any]:
         url = self.config.issuer.rstrip("/") + "/.well-known/openid-configuration"
         try:
-            with _http(self.config) as client:
-                response = client.get(url)
-                response.raise_for_status()
-                document = response.json()
+            response = self.http.get(url)
+            response.raise_for_status()
+            document = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise ProviderUnavailable(f"discovery: {type(exc).__name__}") from None
         if not isinstance(document, dict) or document.get("issuer") != self.config.issuer:

@@ -317,10 +317,7 @@ def _exchange(
     if secret is None:
         form["client_id"] = client_id
     try:
-        with httpx.Client(
-            timeout=verifier.config.timeout, verify=verifier.config.ca_cert or True
-        ) as client:
-            answer = client.post(token_endpoint, data=form, headers=headers)
+        answer = verifier.metadata.http.post(token_endpoint, data=form, headers=headers)
     except httpx.HTTPError as exc:
         raise ProviderUnavailable(f"token endpoint: {type(exc).__name__}") from None
     if answer.status_code >= 500:

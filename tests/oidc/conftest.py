@@ -14,7 +14,8 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +35,18 @@ class Provider:
     issuer: str
     #: the console callback the provider's console client accepts
     callback_port: int
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
 
     def admin(self, path: str, method: str = "GET") -> Any:
-        response = httpx.request(method, f"{self.issuer}/admin/{path}", timeout=10)
+        response = self.http.request(method, f"{self.issuer}/admin/{path}")
         response.raise_for_status()
         return response.json()
 
     def service_token(self, client: str = "svc-ph") -> str:
-        response = httpx.post(
+        response = self.http.post(
             f"{self.issuer}/token",
             data={"grant_type": "client_credentials", "scope": "recvault"},
             auth=(client, f"{client}-secret"),
-            timeout=10,
         )
         response.raise_for_status()
         token: str = response.json()["access_token"]
@@ -129,7 +130,9 @@ def oidc(tmp_path_factory) -> Iterator[Provider]:
             continue
         break
     try:
-        yield Provider(issuer, callback_port)
+        provider = Provider(issuer, callback_port)
+        yield provider
+        provider.http.close()
     finally:
         stop_process(process, 5)
 
@@ -157,6 +160,41 @@ def sso_api(make_api, sqlite_url, oidc, monkeypatch) -> Callable[..., ApiEnv]:  
         return make_api(sqlite_url, use_clock=False, auth=oidc_settings(oidc, **overrides))
 
     return factory
+
+
+class _Forms(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {name: value or "" for name, value in attrs}
+        if tag == "form":
+            self.forms.append((found.get("action", ""), {}))
+        elif tag == "input" and self.forms and found.get("name"):
+            self.forms[-1][1][found["name"]] = found.get("value", "")
+
+
+def form_of(page: httpx.Response, **filled: str) -> tuple[str, dict[str, str]]:
+    """The first form on ``page`` as a browser would submit it: its address and its fields."""
+    parser = _Forms()
+    parser.feed(page.text)
+    assert parser.forms, page.text[:500]
+    action, fields = parser.forms[0]
+    return str(page.url.join(action or page.url.path)), {**fields, **filled}
+
+
+def through_provider(browser: httpx.Client, page: httpx.Response, user: str) -> httpx.Response:
+    """Submit the provider's pages as a person would (confirm, sign in as ``user``, consent)
+    until one without a form: where the provider sent the browser in the end."""
+    for _ in range(8):
+        if "<form" not in page.text:
+            return page
+        action, fields = form_of(page)
+        if "login" in fields:
+            fields.update(login=user, password="pw")
+        page = browser.post(action, data=fields)
+    raise AssertionError(f"still at the provider's pages: {page.url}")
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -7,7 +7,6 @@ on the port the provider's console client names as its redirect URI.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -21,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from api.oidc import TokenRefused
 from api.oidc_login import SignIn
 from tests.api.conftest import Served
-from tests.oidc.conftest import bearer
+from tests.oidc.conftest import bearer, form_of
 
 
 class ServedAt(Served):
@@ -44,13 +43,8 @@ def console(sso_api, oidc) -> Iterator[tuple]:
 
 
 def sign_in_form(page: httpx.Response, user: str) -> tuple[str, dict[str, str]]:
-    """The provider's login form on ``page``: where it posts, and its fields filled in."""
-    action = re.search(r'<form[^>]*action="([^"]+)"', page.text)
-    assert action, page.text[:500]
-    fields = dict(re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"',
-                             page.text))  # fmt: skip
-    fields.update(login=user, password="pw")
-    return str(page.url.join(action.group(1))), fields
+    """The provider's login form on ``page``, filled in."""
+    return form_of(page, login=user, password="pw")
 
 
 def browser_sign_in(base: str, user: str, browser: httpx.Client | None = None) -> httpx.Response:
@@ -149,9 +143,8 @@ def test_sign_out_ends_the_session_at_the_provider(console, oidc) -> None:
         assert f"{target.scheme}://{target.netloc}" == oidc.issuer
         assert "id_token_hint" in parse_qs(target.query)
         confirm = browser.get(out.headers["location"])
-        action, fields = sign_in_form(confirm, "")
-        fields = {k: v for k, v in fields.items() if k not in ("login", "password")}
-        browser.post(action, data={**fields, "logout": "yes"})
+        action, fields = form_of(confirm, logout="yes")
+        browser.post(action, data=fields)
         after = browser.get(f"{served.url}/console/sso/login")
         assert "<form" in after.text and "password" in after.text  # asked to sign in again
 
