@@ -237,7 +237,7 @@ def login(
 
 @app.command("logout")
 def logout(addr: AddrOpt = None) -> None:
-    """Forget the token ``recvault login`` kept for the API (and revoke its refresh token)."""
+    """Forget the token recvault login kept for the API (and revoke its refresh token)."""
     chosen = _addr(addr)
     entry = credentials.forget(chosen)
     if entry is None:
