@@ -167,7 +167,7 @@ def oidc_config(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/console/sso/login", name="sso_login", response_model=None)
+@router.get("/console/sso/login", name="sso_login", response_model=None, include_in_schema=False)
 def sso_login(request: Request, vault: VaultDep, next: str | None = None) -> Response:
     verifier = _verifier(request)
     client_id = _console_client(verifier)
@@ -200,7 +200,9 @@ def sso_login(request: Request, vault: VaultDep, next: str | None = None) -> Res
     return response
 
 
-@router.get("/console/sso/callback", name="sso_callback", response_model=None)
+@router.get(
+    "/console/sso/callback", name="sso_callback", response_model=None, include_in_schema=False
+)
 def sso_callback(
     request: Request,
     vault: VaultDep,
@@ -252,7 +254,7 @@ def sso_callback(
     return response
 
 
-@router.get("/console/sso/logout", name="sso_logout", response_model=None)
+@router.get("/console/sso/logout", name="sso_logout", response_model=None, include_in_schema=False)
 def sso_logout(request: Request) -> Response:
     verifier = _verifier(request)
     back = verifier.config.post_logout_redirect_uri or str(request.base_url) + "console"

@@ -174,3 +174,19 @@ def test_without_oidc_a_jwt_is_just_an_unknown_token(make_api, sqlite_url, oidc)
     answer = api.client.get("/v1/holds", headers=bearer(oidc.service_token()))
     assert answer.status_code == 401
     assert api.client.get("/auth/oidc").status_code == 404
+
+
+def test_groups_map_to_roles_and_regions(sso_api, oidc) -> None:
+    """Entra-style: the roles claim holds the provider's app roles, mapped by [auth.oidc.groups]."""
+    groups = {"compliance.PH": {"roles": ["compliance"], "regions": ["PH"]}}
+    api = sso_api(roles_claim="", regions_claim="", groups_claim="roles", groups=groups)
+    jp = api.client.post(
+        "/v1/subjects", json={"external_ref": "jp-1", "region": "JP"}, headers=api.auth("owner")
+    ).json()
+    mapped = oidc.forge({"roles": ["compliance.PH", "Everyone"], "regions": None})
+    report = api.client.get("/v1/residency/report", headers=bearer(mapped))
+    assert report.status_code == 200, report.text
+    assert jp["id"] not in report.text and '"JP"' not in report.text
+    unmapped = oidc.forge({"roles": ["Everyone"], "regions": None})
+    refused = api.client.get("/v1/residency/report", headers=bearer(unmapped))
+    assert refused.status_code == 401 and "no recvault role" in problem(refused)["detail"]
