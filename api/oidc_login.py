@@ -168,6 +168,7 @@ def oidc_config(request: Request) -> dict[str, Any]:
 
 
 @router.get("/console/sso/login", name="sso_login", response_model=None, include_in_schema=False)
+@router.get("/console/oidc/start", response_model=None, include_in_schema=False)
 def sso_login(request: Request, vault: VaultDep, next: str | None = None) -> Response:
     verifier = _verifier(request)
     client_id = _console_client(verifier)
@@ -247,7 +248,7 @@ def sso_callback(
         next=str(pending["next"]),
     )
     start: SessionStarter | None = getattr(request.app.state, "sso_start_session", None)
-    response = start(request, sign_in) if start else _principal_answer(sign_in)
+    response = _same_site_hop(start(request, sign_in)) if start else _principal_answer(sign_in)
     response.delete_cookie(PENDING_COOKIE, path=COOKIE_PATH)
     # kept only to name the session at the provider when signing out (id_token_hint)
     _set_cookie(request, response, ID_TOKEN_COOKIE, id_token, 12 * 3600)
@@ -332,6 +333,31 @@ def _exchange(
         reason = body.get("error", answer.status_code) if isinstance(body, dict) else "?"
         raise TokenRefused("provider", f"the provider refused the code ({reason})")
     return body
+
+
+def _same_site_hop(response: Response) -> Response:
+    """A redirect answered instead by a page that moves on by itself.
+
+    The callback is reached through redirects that started at the provider, another
+    site: a browser withholds SameSite=Strict cookies (the console's session) from
+    the request a redirect leads to. A page's own refresh is a navigation of this
+    site, so the session cookie set here is sent with it. No script (the console's
+    Content-Security-Policy allows none); the page keeps the cookies being set.
+    """
+    location = response.headers.get("location")
+    if not (300 <= response.status_code < 400 and location):
+        return response
+    target = html.escape(location, quote=True)
+    page = HTMLResponse(
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        f'<meta http-equiv="refresh" content="0;url={target}"><title>recvault</title>'
+        f'<p>Signed in. <a href="{target}">Continue to the console</a></p></html>',
+        headers={"Cache-Control": "no-store"},
+    )
+    for name, value in response.raw_headers:
+        if name.lower() == b"set-cookie":
+            page.raw_headers.append((name, value))
+    return page
 
 
 def _principal_answer(sign_in: SignIn) -> Response:

@@ -291,6 +291,8 @@ class OidcConfig(_Strict):
 
     #: the provider's issuer URL, exactly as its tokens' ``iss`` and its discovery document say
     issuer: str
+    #: how the console names the provider: "Sign in with <display_name>"
+    display_name: str = "single sign-on"
     #: the ``aud`` every access token must carry (the API's identifier at the provider)
     audience: str
     #: the console's client (authorization code + PKCE); its secret, if it has one, comes from

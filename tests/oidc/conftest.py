@@ -99,41 +99,42 @@ def npm_install() -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def oidc(tmp_path_factory) -> Iterator[Provider]:
+def start_provider(log_path: Path, host: str = "127.0.0.1") -> tuple[Provider, subprocess.Popen]:
+    """provider.js on a free port, ready; its console client's callback on another free port."""
     npm_install()
     node = shutil.which("node")
     assert node, "node is needed for the OpenID provider of the SSO tests"
-    log_path = tmp_path_factory.mktemp("oidc") / "provider.log"
-    for attempt in range(3):
+    for _ in range(3):
         port, callback_port = free_port(), free_port()
         callback = f"http://127.0.0.1:{callback_port}/console/sso/callback"
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                [node, str(HERE / "provider.js"), str(port), callback],
+                [node, str(HERE / "provider.js"), str(port), callback, host],
                 cwd=HERE,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        issuer = f"http://127.0.0.1:{port}"
+        issuer = f"http://{host}:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=2).is_success:
-                    break
+                url = f"http://127.0.0.1:{port}/.well-known/openid-configuration"
+                if httpx.get(url, timeout=2).is_success:
+                    return Provider(issuer, callback_port), process
             except httpx.HTTPError:
                 time.sleep(0.1)
-        else:
-            stop_process(process, 5)
-            if attempt == 2:
-                raise RuntimeError(f"the OpenID provider did not start: {log_path.read_text()}")
-            continue
-        break
+        stop_process(process, 5)
+    raise RuntimeError(f"the OpenID provider did not start: {log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def oidc(tmp_path_factory) -> Iterator[Provider]:
+    log_path = tmp_path_factory.mktemp("oidc") / "provider.log"
+    provider, process = start_provider(log_path)
     try:
-        provider = Provider(issuer, callback_port)
         yield provider
-        provider.http.close()
     finally:
+        provider.http.close()
         stop_process(process, 5)
 
 

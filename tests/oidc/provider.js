@@ -1,8 +1,8 @@
 // A real OpenID provider (oidc-provider) for recvault's single sign-on tests.
 //
-// node provider.js PORT CALLBACK_URL
+// node provider.js PORT CALLBACK_URL [HOST]
 //
-// Issuer http://127.0.0.1:PORT. Users and service clients for each recvault role
+// Issuer http://HOST:PORT (HOST: 127.0.0.1 unless given; it listens on 127.0.0.1). Users and service clients for each recvault role
 // (see ACCOUNTS and SERVICES); access tokens are JWTs for the resource
 // "urn:recvault" with audience "recvault" carrying "roles" and "regions" claims.
 // Client credentials, device flow, PKCE and RP-initiated logout are on; the
@@ -19,7 +19,7 @@ import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2]);
 const callback = process.argv[3];
-const issuer = `http://127.0.0.1:${port}`;
+const issuer = `http://${process.argv[4] || '127.0.0.1'}:${port}`;
 const RESOURCE = 'urn:recvault';
 const AUDIENCE = 'recvault';
 
