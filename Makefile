@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: run test test-slow bench lint fmt clean compose-cli chromium
+.PHONY: run test test-slow bench lint fmt clean compose-cli chromium oidc-provider
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -43,10 +43,25 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
 
-test: $(TEST_STAMP) compose-cli chromium
+# tests/oidc: the single sign-on tests run a real OpenID provider, the npm package
+# oidc-provider pinned in tests/oidc/package-lock.json (Debian's nodejs and npm).
+OIDC_MODULES := tests/oidc/node_modules/.package-lock.json
+$(OIDC_MODULES): tests/oidc/package.json tests/oidc/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "npm is missing: apt-get install -y nodejs npm (as root)" >&2; exit 1; \
+	  fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm; }
+	cd tests/oidc && npm ci --no-audit --no-fund
+	touch $(OIDC_MODULES)
+
+oidc-provider: $(OIDC_MODULES)
+
+test: $(TEST_STAMP) compose-cli chromium $(OIDC_MODULES)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
-test-slow: $(TEST_STAMP) chromium
+test-slow: $(TEST_STAMP) chromium $(OIDC_MODULES)
 	$(BIN)/python -m pytest -q -m slow
 
 bench: $(TEST_STAMP)
@@ -62,4 +77,4 @@ fmt: $(TEST_STAMP)
 	$(BIN)/ruff check --fix vault keys api tests bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/oidc/node_modules

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import console, problems, server
+from api import console, oidc_login, problems, server
 from api.headers import SecurityHeaders
 from api.limits import BodyIdleTimeout, JsonBodyLimit
 from api.logs import RequestContext
@@ -53,6 +53,8 @@ def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI
     app.include_router(health_router)
     app.include_router(v1)
     console.install(app, vault)
+    oidc_login.install(app, vault)  # [auth.oidc]: JWT access tokens and console sign-in
+    console.connect_single_sign_on(app, vault)
     app.add_middleware(BodyIdleTimeout, idle_seconds=idle, min_rate=limits.body_min_rate)
     app.add_middleware(JsonBodyLimit)
     app.add_middleware(SecurityHeaders)

@@ -15,13 +15,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.logs import PRINCIPAL_KEY
 from api.metrics import ApiMetrics
+from api.oidc import OidcVerifier, authenticate_jwt, looks_like_jwt
 from api.permissions import allowed
 from vault.domain import Actor
 from vault.errors import PermissionDenied, Unauthenticated
 from vault.principals import Principal
 from vault.service import RecordVault
 
-bearer = HTTPBearer(auto_error=False, description="a recvault principal's token (rvt_...)")
+bearer = HTTPBearer(
+    auto_error=False,
+    description="a recvault token (rvt_...), or an access token of [auth.oidc]'s issuer",
+)
 
 
 def get_vault(request: Request) -> RecordVault:
@@ -39,12 +43,17 @@ MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 
 
 def current_principal(
+    request: Request,
     vault: VaultDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None:
         raise Unauthenticated("a valid bearer token is required")
-    return vault.principals.authenticate(credentials.credentials)
+    token = credentials.credentials
+    verifier: OidcVerifier | None = getattr(request.app.state, "oidc", None)
+    if verifier is not None and looks_like_jwt(token):
+        return authenticate_jwt(verifier, vault, token)
+    return vault.principals.authenticate(token)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -23,6 +23,8 @@ from vault.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from vault.metadata import PrincipalRow, session_scope
 
 TOKEN_PREFIX = "rvt_"  # noqa: S105  (a prefix, not a secret)
+#: names of principals signed in through the [auth.oidc] provider start with this
+SSO_PREFIX = "oidc:"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ class Principals:
         name = name.strip()
         if not name or len(name) > 200:
             raise InvalidInput("principal name must be 1 to 200 characters")
+        if name.startswith(SSO_PREFIX):
+            # the names of principals signed in through the identity provider (ADR 0008)
+            raise InvalidInput(f"principal names starting with {SSO_PREFIX!r} are reserved")
         try:
             parsed = sorted({Role(r) for r in roles}, key=lambda r: r.value)
         except ValueError:

@@ -408,6 +408,10 @@ class RecordVault:
         """Record an edge's session event (a console sign-in, sign-out or expiry)."""
         self._ctx.audit.record(actor=actor, action=action, outcome=outcome)
 
+    def record_sign_in(self, actor: Actor | str, method: str) -> None:
+        """Record that a person signed in at the edge (e.g. the console, through the provider)."""
+        self._ctx.audit.record(actor=_actor(actor), action=f"auth.sign_in.{method}", outcome="ok")
+
     def readiness_checks(self) -> dict[str, Callable[[], object]]:
         """Component → a call that raises if it cannot serve (the edge may run them at once)."""
         checks: dict[str, Callable[[], object]] = {"database": self._ping_database}

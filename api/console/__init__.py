@@ -9,13 +9,14 @@ but ``api.app``.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.console.pages import router
-from api.console.sessions import start_session
+from api.console.sessions import COOKIE, start_session
 from api.console.web import HERE, PREFIX, Console, signed_in
+from api.oidc_login import SignIn
 from vault.service import RecordVault
 
 
@@ -31,4 +32,25 @@ def install(app: FastAPI, vault: RecordVault) -> None:
     app.add_api_route(PREFIX, to_home, include_in_schema=False, name="console.root")
 
 
-__all__ = ["Console", "install", "signed_in", "start_session"]
+def connect_single_sign_on(app: FastAPI, vault: RecordVault) -> None:
+    """With ``[auth.oidc]``: "Sign in with <provider>", and its callback starts a console session.
+
+    Called after ``api.oidc_login.install``; the sign-in routes live there (ADR 0008).
+    """
+    config = vault.settings.auth.oidc
+    if config is None or not config.client_id:
+        return
+    app.state.console.oidc_provider = config.display_name
+
+    def start(request: Request, sign_in: SignIn) -> Response:
+        return signed_in(request, sign_in.principal.actor(), "oidc")
+
+    def end(request: Request, response: Response) -> None:
+        app.state.console.sessions.end(request.cookies.get(COOKIE))
+        response.delete_cookie(COOKIE, path=PREFIX)
+
+    app.state.sso_start_session = start
+    app.state.sso_end_session = end
+
+
+__all__ = ["Console", "connect_single_sign_on", "install", "signed_in", "start_session"]

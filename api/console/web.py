@@ -106,6 +106,8 @@ class Console:
         self.rotations = Rotations()
         #: the name of a single sign-on provider, shown as "Sign in with <name>" when set
         self.oidc_provider = oidc_provider
+        #: ``auth.console_token_sign_in``: the "Token" form (off in production with SSO)
+        self.token_sign_in = vault.settings.auth.console_token_sign_in
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html", "svg"]),

@@ -77,6 +77,7 @@ def calls(w: dict[str, Any]) -> dict[str, Callable[[Actor], object]]:
         "create_subject_ex": lambda a: v.create_subject_ex("ref-new-2", "PH", actor=a),
         "get_subject": lambda a: v.get_subject(w["subject"], actor=a),
         "find_subjects": lambda a: v.find_subjects("ref-attr-1", actor=a),
+        "record_sign_in": lambda a: v.record_sign_in(a, "oidc"),
         "put_record": lambda a: v.put_record(w["subject"], "photo", b"x", actor=a),
         "put_records": lambda a: v.put_records([RecordInput(w["subject"], "photo", b"y")], actor=a),
         "update_record": lambda a: v.update_record(w["record"], b"scan2", actor=a),

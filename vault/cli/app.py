@@ -125,6 +125,8 @@ COMMAND_ORDER = (
     "residency",
     "audit",
     "keys",
+    "login",
+    "logout",
     "serve",
     "worker",
     "dev",
@@ -157,7 +159,7 @@ def tidy_help(command: _typer_core.Command) -> _typer_core.Command:
 
 
 def main() -> None:
-    from vault.cli import dev, oversight, rights, server, worker  # noqa: F401  (registers)
+    from vault.cli import dev, login, oversight, rights, server, worker  # noqa: F401  (registers)
 
     try:
         command = tidy_help(typer.main.get_command(app))

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 import httpx
 
+from vault.cli.credentials import stored_token
 from vault.errors import VaultError
 
 DEFAULT_ADDR = "http://127.0.0.1:8000"
@@ -82,11 +83,14 @@ class ApiClient:
         chosen = (addr or os.environ.get("RECVAULT_ADDR") or DEFAULT_ADDR).rstrip("/")
         if not chosen.startswith(("http://", "https://")):
             raise ClientUsageError(f"--addr must be an http(s) URL, got {chosen!r}")
-        return cls(chosen, token or os.environ.get("RECVAULT_TOKEN") or None)
+        # then the token `recvault login` kept for this address (renewed if about to expire)
+        return cls(chosen, token or os.environ.get("RECVAULT_TOKEN") or stored_token(chosen))
 
     def _http(self) -> httpx.Client:
         if not self.token:
-            raise ClientUsageError("no token: set RECVAULT_TOKEN or pass --token")
+            raise ClientUsageError(
+                "no token: set RECVAULT_TOKEN, pass --token, or sign in with recvault login"
+            )
         return httpx.Client(
             base_url=self.addr,
             headers={"Authorization": f"Bearer {self.token}", "User-Agent": "recvault-cli"},

@@ -20,7 +20,7 @@ from api.console.web import (
     render,
     signed_in,
 )
-from vault.errors import Unauthenticated
+from vault.errors import NotFound, Unauthenticated
 from vault.principals import token_hash
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -40,6 +40,7 @@ def sign_in_form(request: Request, console: ConsoleDep, expired: bool = False) -
         expired=expired,
         nonce=nonce,
         oidc_provider=console.oidc_provider,
+        token_sign_in=console.token_sign_in,
         error=None,
     )
     response.set_cookie(
@@ -56,6 +57,8 @@ def sign_in_form(request: Request, console: ConsoleDep, expired: bool = False) -
 
 @router.post("/sign-in", name="console.sign_in")
 async def sign_in(request: Request, console: ConsoleDep) -> Response:
+    if not console.token_sign_in:
+        raise NotFound("sign-in with a token is turned off (auth.console_token_sign_in)")
     form = await form_of(request)
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
     offered = form.get(CSRF_FIELD, "")
@@ -67,6 +70,7 @@ async def sign_in(request: Request, console: ConsoleDep) -> Response:
             expired=False,
             nonce=expected,
             oidc_provider=console.oidc_provider,
+            token_sign_in=console.token_sign_in,
             error="The sign-in form expired. Reload the page and try again.",
         )
     token = form.get("token", "").strip()
@@ -80,6 +84,7 @@ async def sign_in(request: Request, console: ConsoleDep) -> Response:
             expired=False,
             nonce=expected,
             oidc_provider=console.oidc_provider,
+            token_sign_in=console.token_sign_in,
             error="That token is not valid. Check it and try again.",
         )
     return signed_in(request, principal.actor(), "token", token_hash(token))
@@ -89,7 +94,9 @@ async def sign_in(request: Request, console: ConsoleDep) -> Response:
 def sign_out(request: Request, session: Signed, form: CheckedForm, console: ConsoleDep) -> Response:
     console.sessions.end(request.cookies.get(COOKIE))
     console.vault.audit_session(session.actor, "console.sign_out")
-    response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303, headers=page_headers())
+    # a person signed in through the provider is signed out there too (if it offers that)
+    target = "/console/sso/logout" if session.method == "oidc" else f"{PREFIX}/sign-in"
+    response = RedirectResponse(target, status_code=303, headers=page_headers())
     response.delete_cookie(COOKIE, path=PREFIX)
     return response
 
