@@ -8,14 +8,16 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import vault.metadata.tables  # noqa: F401
-from vault.metadata.migrate import downgrade, upgrade
+from vault.metadata.migrate import downgrade, include_name, upgrade
 
 
 def _diff(url: str) -> list:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_name": include_name}
+            )
             return compare_metadata(context, SQLModel.metadata)
     finally:
         engine.dispose()
