@@ -75,11 +75,15 @@ def list_all(addr: str, token: str, mount: str) -> tuple[int, float]:
     return len(answer.json()["data"]["keys"]), time.perf_counter() - started
 
 
-def list_paged(addr: str, token: str, mount: str, limit: int) -> tuple[int, int, float, bool]:
-    """Walk the key list with ``limit``/``after``; (keys, pages, seconds, honoured)."""
+def list_paged(
+    addr: str, token: str, mount: str, limit: int
+) -> tuple[int, int, float, bool, list[float]]:
+    """Walk the key list with ``limit``/``after``; (keys, pages, seconds, honoured, per page)."""
     started = time.perf_counter()
     after, seen, pages, honoured = "", 0, 0, True
+    times: list[float] = []
     while True:
+        page_started = time.perf_counter()
         params = {"limit": str(limit)} | ({"after": after} if after else {})
         answer = httpx.request(
             "LIST",
@@ -92,6 +96,7 @@ def list_paged(addr: str, token: str, mount: str, limit: int) -> tuple[int, int,
             break
         answer.raise_for_status()
         keys = answer.json()["data"]["keys"]
+        times.append(time.perf_counter() - page_started)
         pages += 1
         seen += len(keys)
         if len(keys) > limit:
@@ -100,7 +105,7 @@ def list_paged(addr: str, token: str, mount: str, limit: int) -> tuple[int, int,
         if len(keys) < limit:
             break
         after = keys[-1]
-    return seen, pages, time.perf_counter() - started, honoured
+    return seen, pages, time.perf_counter() - started, honoured, times
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--step", type=int, default=5_000)
     parser.add_argument("--dir", type=Path, default=None, help="keep the server's files here")
+    parser.add_argument(
+        "--existing", type=int, default=0, help="with --keys 0 and a kept --dir: keys it holds"
+    )
     args = parser.parse_args(argv)
 
     home = args.dir or Path(tempfile.mkdtemp(prefix="recvault-scale-bao-"))
@@ -156,15 +164,21 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
         elapsed = time.perf_counter() - total_started
-        print(f"created {made} keys in {elapsed:.0f} s: {made / elapsed:.0f} keys/s overall")
+        if made:
+            print(f"created {made} keys in {elapsed:.0f} s: {made / elapsed:.0f} keys/s overall")
+        made = made or args.existing
 
         for mount in mounts[:1]:
             count, seconds = list_all(bao.addr, bao.root_token, mount)
             print(f"LIST {mount}/keys whole: {count} keys in {seconds * 1000:.0f} ms")
-            seen, pages, seconds, honoured = list_paged(bao.addr, bao.root_token, mount, 1000)
+            seen, pages, seconds, honoured, times = list_paged(
+                bao.addr, bao.root_token, mount, 1000
+            )
             print(
                 f"LIST {mount}/keys limit=1000: {seen} keys in {pages} pages, "
-                f"{seconds * 1000:.0f} ms, pagination honoured: {honoured}"
+                f"{seconds * 1000:.0f} ms, pagination honoured: {honoured}; "
+                f"first page {times[0] * 1000:.0f} ms, last {times[-1] * 1000:.0f} ms, "
+                f"median {sorted(times)[len(times) // 2] * 1000:.0f} ms"
             )
         snapshot = httpx.get(
             f"{bao.addr}/v1/sys/storage/raft/snapshot",
