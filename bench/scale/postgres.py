@@ -7,7 +7,9 @@ each table with ``generate_series`` in one statement per table (values of the
 same widths, hex so that nothing compresses; wrapped DEKs and key names sized
 as Transit makes them: 89 and 76 characters). After VACUUM ANALYZE it prints
 ``pg_total_relation_size`` (heap + TOAST + every index) per row, split into
-heap and indexes; audit events spread over 12 monthly partitions.
+heap and indexes; audit events spread over 12 monthly partitions. Secondary
+indexes are built after the rows (sorted builds are denser than indexes grown
+by random inserts: docs/scale.md gives both, measured on subjects and records).
 
     python -m bench.scale.postgres --rows 1000000
 """
@@ -139,7 +141,23 @@ def seed(url: str, rows: int, w: dict[str, int]) -> dict[str, float]:
         started = time.perf_counter()
         with engine.begin() as conn:
             conn.execute(text("SET LOCAL synchronous_commit = off"))
+            conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+            # Secondary indexes are dropped and built again after the rows (sorted builds:
+            # minutes instead of an hour of random index inserts on this shared machine);
+            # docs/scale.md corrects their size to that of indexes grown insert by insert.
+            secondary = conn.execute(
+                text(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t "
+                    "AND schemaname = current_schema() AND indexname NOT IN "
+                    "(SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(:t))"
+                ),
+                {"t": table},
+            ).all()
+            for name, _ in secondary:
+                conn.execute(text(f"DROP INDEX {name}"))
             conn.execute(text(statement))
+            for _, definition in secondary:
+                conn.execute(text(definition.replace(" ON ONLY ", " ON ")))
         took[table] = time.perf_counter() - started
         print(f"seeded {rows} {table} in {took[table]:.0f} s", flush=True)
     engine.dispose()
