@@ -95,9 +95,17 @@ def sample(url: str, home: Path) -> dict[str, int]:
     }
 
 
-def seed(url: str, rows: int, w: dict[str, int]) -> dict[str, float]:
+def seed(url: str, rows: int, w: dict[str, int], tables: list[str]) -> dict[str, float]:
     engine = create_engine(url)
     took: dict[str, float] = {}
+    with engine.begin() as conn:  # a scratch DB: tables may be seeded alone (FKs cost no bytes)
+        for table, constraint in conn.execute(
+            text(
+                "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+                "WHERE contype = 'f' AND connamespace = current_schema()::regnamespace"
+            )
+        ).all():
+            conn.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}"))
     statements = {
         "subjects": f"""
             INSERT INTO subjects (id, ref_hmac, ref_base, region, key_name, state, restricted,
@@ -138,6 +146,8 @@ def seed(url: str, rows: int, w: dict[str, int]) -> dict[str, float]:
             FROM generate_series(1, {rows}) i""",
     }
     for table, statement in statements.items():
+        if table not in tables:
+            continue
         started = time.perf_counter()
         with engine.begin() as conn:
             conn.execute(text("SET LOCAL synchronous_commit = off"))
@@ -175,10 +185,18 @@ def sizes(url: str) -> dict[str, tuple[int, int, int, int]]:
             total, indexes = conn.execute(
                 text(
                     "SELECT sum(pg_total_relation_size(relid)), sum(pg_indexes_size(relid)) "
-                    "FROM pg_partition_tree(:t) WHERE isleaf"
+                    "FROM pg_partition_tree(CAST(:t AS regclass)) WHERE isleaf"
                 ),
                 {"t": table},
             ).one()
+            if total is None:  # not partitioned: the table itself
+                total, indexes = conn.execute(
+                    text(
+                        "SELECT pg_total_relation_size(CAST(:t AS regclass)), "
+                        "pg_indexes_size(CAST(:t AS regclass))"
+                    ),
+                    {"t": table},
+                ).one()
             found[table] = (int(rows), int(total), int(total) - int(indexes), int(indexes))
     engine.dispose()
     return found
@@ -187,6 +205,7 @@ def sizes(url: str) -> dict[str, tuple[int, int, int, int]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--tables", default="subjects,records,record_versions,audit_events")
     args = parser.parse_args(argv)
     admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -207,9 +226,11 @@ def main(argv: list[str] | None = None) -> int:
                 create_month(conn, month)
                 month = next_month(month)
         engine.dispose()
-        seed(url, args.rows, widths)
+        seed(url, args.rows, widths, args.tables.split(","))
         print(f"{'table':<16} {'rows':>10} {'total MiB':>10} {'B/row':>7} {'heap':>6} {'index':>6}")
         for table, (rows, total, heap, index) in sizes(url).items():
+            if table not in args.tables.split(","):
+                continue
             print(
                 f"{table:<16} {rows:>10} {total / 2**20:>10.1f} {total / rows:>7.0f} "
                 f"{heap / rows:>6.0f} {index / rows:>6.0f}"

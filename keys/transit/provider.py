@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 from keys.base import (
     KeyAccessDenied,
@@ -32,8 +31,6 @@ from vault.errors import VaultError
 _Out = TypeVar("_Out")
 
 _VERSION_PREFIX = re.compile(r"^vault:v(\d+):")
-#: names per LIST call (OpenBao's ``limit``)
-LIST_PAGE = 1000
 
 
 # binascii directly: base64.b64encode/b64decode add a type check and a call per
@@ -222,36 +219,18 @@ class TransitKeyProvider:
             return
 
     def list_keys(self) -> Iterator[str]:
-        """Every subject key of the mount, in name order, ``LIST_PAGE`` names per call.
+        """Every subject key of the mount, in one LIST.
 
-        OpenBao pages LIST with ``limit``/``after``; a server that ignores them
-        answers every name at once, which is taken as the whole list. At a
-        million keys one unpaged answer is ~80 MB (docs/scale.md). The first
-        page is asked for at once, so an outage raises here, not mid-iteration.
+        Not paged on purpose: OpenBao honours ``limit``/``after`` on Transit's
+        LIST, but each page costs about as much as the whole list (measured in
+        docs/scale.md), so paging through N keys would cost O(N²). Mounts are
+        kept small enough for one answer instead (ADR 0012).
         """
-        first = self._list_page("")
-        if first is None:
-            return iter(())
-        return self._list_rest(first)
-
-    def _list_page(self, after: str) -> list[str] | None:
-        query = f"keys?limit={LIST_PAGE}" + (f"&after={quote(after, safe='')}" if after else "")
         try:
-            data = self._call("keys.list", "list", query).get("data") or {}
+            data = self._call("keys.list", "list", "keys").get("data") or {}
         except KeyNotFound:
-            return None
-        return sorted(str(key) for key in data.get("keys", []))
-
-    def _list_rest(self, page: list[str]) -> Iterator[str]:
-        while True:
-            yield from (key for key in page if key.startswith(PREFIX))
-            if len(page) != LIST_PAGE:
-                return  # the last page, or a server that does not page (everything at once)
-            after = page[-1]
-            following = self._list_page(after)
-            if not following or following[0] <= after:
-                return  # nothing after it, or ``after`` ignored: the first answer was all
-            page = following
+            return iter(())
+        return iter(sorted(key for key in data.get("keys", []) if key.startswith(PREFIX)))
 
     def health(self) -> None:
         try:

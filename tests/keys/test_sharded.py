@@ -138,17 +138,3 @@ def write_settings(tmp_path: Path) -> Callable[[str], Settings]:
 
     return write
 
-
-def test_listing_pages_through_a_mount(sharded_bao: BaoServer, monkeypatch) -> None:
-    """LIST is paged (OpenBao's limit/after): every name once, in order, across pages."""
-    import keys.transit.provider as transit_provider
-
-    monkeypatch.setattr(transit_provider, "LIST_PAGE", 3)
-    provider = TransitKeyProvider(sharded_bao.addr, SHARD_MOUNTS[2], token=sharded_bao.root_token)
-    made = {subject_key_name(NAME_SECRET, f"page-{i}") for i in range(8)}
-    for name in made:
-        provider.ensure_key(name)
-    calls = provider.calls
-    listed = list(provider.list_keys())
-    assert made <= set(listed) and len(listed) == len(set(listed)) and listed == sorted(listed)
-    assert provider.calls - calls >= len(listed) // 3  # a page of three names per call
