@@ -312,7 +312,7 @@ partitions_app = typer.Typer(
     no_args_is_help=True,
 )
 audit_app.add_typer(partitions_app, name="partitions")
-PARTITION_COLUMNS = ("name", "start", "attached", "events", "total_bytes", "first_seq", "last_seq")
+PARTITION_COLUMNS = ("name", "attached", "events", "total_bytes", "last_seq")
 
 
 @partitions_app.command("ls")
