@@ -208,6 +208,26 @@ class AuditVerification:
 
 
 @dataclass(frozen=True)
+class AuditPartition:
+    """A month of audit events on PostgreSQL (``recvault audit partitions``).
+
+    ``start``/``end`` bound the month (None for the default partition, which takes
+    events no month partition covers); a detached one is no longer part of the
+    chain's table and is kept for its own retention.
+    """
+
+    name: str
+    start: datetime | None
+    end: datetime | None
+    attached: bool
+    events: int
+    total_bytes: int
+    first_seq: int | None = None
+    last_seq: int | None = None
+    detached_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class AuditCheckpoint:
     """A signed checkpoint of the audit chain, as written to each region's store."""
 

@@ -96,8 +96,8 @@ def build_keys(
                 on_key_call(name, op, seconds)
 
         # The shards of a region share one login: one token, renewed once.
-        shards: list[KeyProvider] = [
-            TransitKeyProvider(
+        shards: dict[str, KeyProvider] = {
+            mount: TransitKeyProvider(
                 config.addr,
                 mount,
                 auth=auth,
@@ -109,8 +109,10 @@ def build_keys(
                 on_call=observe if on_key_call is not None else None,
             )
             for mount in mounts
-        ]
-        provider = shards[0] if len(shards) == 1 else ShardedKeyProvider(shards)
+        }
+        # One mount: names carry no mount tag. Several: each new key's mount is recorded
+        # in its name, and the first mount holds the keys made before (ADR 0012).
+        provider = shards[mounts[0]] if len(shards) == 1 else ShardedKeyProvider(shards)
     limits = settings.limits
     if limits.dek_cache_entries > 0:
         provider = CachingKeyProvider(

@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from vault.audit.chain import AuditLog
 from vault.audit.checkpoints import Checkpoints
+from vault.audit.partitions import AuditPartitions
 from vault.context import VaultContext, audit_target
 from vault.crypto import SigningKey
 from vault.domain import (
@@ -23,6 +24,7 @@ from vault.domain import (
     Actor,
     AuditCheckpoint,
     AuditEvent,
+    AuditPartition,
     AuditVerification,
     Category,
     Destruction,
@@ -337,6 +339,14 @@ class RecordVault:
     ) -> AuditCheckpoint | None:
         """Verify the chain, then sign a checkpoint into every region's store (None: idle)."""
         return Checkpoints(self._ctx).write(_actor(actor), only_if_new=only_if_new)
+
+    def audit_partitions(self, *, actor: Actor | str = SYSTEM) -> list[AuditPartition]:
+        """PostgreSQL: the audit table's monthly partitions, attached and detached; audited."""
+        return AuditPartitions(self._ctx).list_all(_actor(actor))
+
+    def detach_audit_partition(self, month: str, *, actor: Actor | str = SYSTEM) -> AuditPartition:
+        """Detach the oldest past month (``YYYY-MM``) from the audit table; its table stays."""
+        return AuditPartitions(self._ctx).detach(month, _actor(actor))
 
     def audit_events(
         self,

@@ -11,8 +11,10 @@ import base64
 import binascii
 import json
 import os
+import re
 import tomllib
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -37,6 +39,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from keys.sharded import mount_tag
 from vault.domain import Category
 from vault.durations import Duration
 from vault.errors import ConfigError, VaultError
@@ -54,6 +57,7 @@ def _duration(value: Any) -> Duration:
 IsoDuration = Annotated[Duration, BeforeValidator(_duration), PlainSerializer(str, return_type=str)]
 
 _SECRET_NAMES = ("name_secret", "signing_key", "master_key")
+_MOUNT_PATH = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 
 
 class _Strict(BaseModel):
@@ -82,6 +86,8 @@ class KeysConfig(_Strict):
     kind: Literal["vault", "local"] = "vault"
     addr: str = "http://127.0.0.1:8200"
     mount: str | None = None
+    #: several Transit mounts of the region (ShardedKeyProvider, docs/scale.md): append new
+    #: ones at the end; the first holds keys made while the region had one mount (ADR 0012)
     mounts: list[str] = Field(default_factory=list)
     #: "token": from the variable ``token_env`` names (or its ``_FILE``), or from ``token_file``;
     #: "approle": logs in with the role and secret ids read from their files
@@ -126,7 +132,26 @@ class KeysConfig(_Strict):
             raise refuse(field, "client_cert and client_key go together")
         if self.ca_cert and self.verify is not True:
             raise refuse("ca_cert", "give either ca_cert or verify, not both")
+        self._check_mounts(refuse)
         return self
+
+    def _check_mounts(self, refuse: Callable[[str, str], PydanticCustomError]) -> None:
+        if self.mount is not None and self.mounts:
+            raise refuse("mounts", "give either mount or mounts, not both")
+        if self.kind == "local" and self.mounts:
+            raise refuse("mounts", 'only used with kind = "vault"')
+        seen: dict[str, str] = {}
+        for given in [*([self.mount] if self.mount is not None else []), *self.mounts]:
+            path = given.strip().strip("/")
+            if not _MOUNT_PATH.fullmatch(path):
+                raise refuse(
+                    "mounts" if self.mounts else "mount",
+                    f"{given!r} is not a mount path (letters, digits, '-', '_', '/')",
+                )
+            tag = mount_tag(path)
+            if path in seen.values() or tag in seen:
+                raise refuse("mounts", f"{path!r} is listed twice")
+            seen[tag] = path
 
     def mount_list(self) -> list[str]:
         return list(self.mounts) or ([self.mount] if self.mount else [])

@@ -219,6 +219,13 @@ class TransitKeyProvider:
             return
 
     def list_keys(self) -> Iterator[str]:
+        """Every subject key of the mount, in one LIST.
+
+        Not paged on purpose: OpenBao honours ``limit``/``after`` on Transit's
+        LIST, but each page costs about as much as the whole list (measured in
+        docs/scale.md), so paging through N keys would cost O(N²). Mounts are
+        kept small enough for one answer instead (ADR 0012).
+        """
         try:
             data = self._call("keys.list", "list", "keys").get("data") or {}
         except KeyNotFound:

@@ -16,6 +16,7 @@ import pytest
 
 from vault import Actor, RecordInput, RecordVault, Role
 from vault.durations import Duration
+from vault.errors import InvalidInput
 
 #: not operations of a principal: construction, configuration, the clock, shutdown, the
 #: edge's own refusal and session records (themselves audit writes) and the readiness probe
@@ -65,6 +66,12 @@ def world(make_vault, sqlite_url, clock) -> dict[str, Any]:
     }
 
 
+def refused(error: type[Exception], call: Callable[[], object]) -> None:
+    """A refusal is an operation too: it must leave its event (SQLite has no partitions)."""
+    with pytest.raises(error):
+        call()
+
+
 def calls(w: dict[str, Any]) -> dict[str, Callable[[Actor], object]]:
     v: RecordVault = w["vault"]
 
@@ -108,6 +115,10 @@ def calls(w: dict[str, Any]) -> dict[str, Callable[[Actor], object]]:
         "verify_audit": lambda a: v.verify_audit(actor=a),
         "audit_events": lambda a: list(v.audit_events(action="record.read", actor=a)),
         "audit_checkpoint": lambda a: v.audit_checkpoint(actor=a),
+        "audit_partitions": lambda a: v.audit_partitions(actor=a),
+        "detach_audit_partition": lambda a: refused(
+            InvalidInput, lambda: v.detach_audit_partition("2026-01", actor=a)
+        ),
         "gc": lambda a: v.gc(Duration.parse("PT0S"), actor=a),
     }
 

@@ -235,3 +235,41 @@ def test_a_region_setting_from_the_environment_joins_the_toml_region(tmp_path, m
     keys = settings.regions["JP"].keys
     assert keys.mount_list() == ["transit-jp-a", "transit-jp-b"] and keys.timeout == 2.5
     assert settings.regions["JP"].location == "ap-northeast-1"
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        (
+            {"mount": "transit-jp", "mounts": ["transit-jp-1"]},
+            "regions.JP.keys.mounts: give either mount or mounts, not both",
+        ),
+        (
+            {"mounts": ["transit-jp-0", "transit-jp-0/"]},
+            "regions.JP.keys.mounts: 'transit-jp-0' is listed twice",
+        ),
+        (
+            {"mounts": ["transit-jp-0", "transit jp"]},
+            "regions.JP.keys.mounts: 'transit jp' is not a mount path "
+            "(letters, digits, '-', '_', '/')",
+        ),
+        (
+            {"kind": "local", "mounts": ["transit-jp-0"]},
+            'regions.JP.keys.mounts: only used with kind = "vault"',
+        ),
+    ],
+)
+def test_mount_lists_are_checked(keys, message):
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(None, **_vault_keys(**keys))
+    assert str(caught.value.message) == f"invalid setting {message}"
+
+
+def test_a_region_of_several_mounts_from_toml(tmp_path):
+    config = tmp_path / "recvault.toml"
+    config.write_text(
+        '[regions.JP]\nlocation = "ap-northeast-1"\n[regions.JP.keys]\n'
+        'mounts = ["transit-jp-0", "transit-jp-1", "jp/transit-2"]\n'
+    )
+    keys = Settings.load(config).regions["JP"].keys
+    assert keys.mount_list() == ["transit-jp-0", "transit-jp-1", "jp/transit-2"]

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from vault.audit.context import REQUEST_ID
 from vault.domain import Actor, AuditEvent, AuditVerification
-from vault.metadata import AuditEventRow, AuditHeadRow, session_scope
+from vault.metadata import AuditDetachedRow, AuditEventRow, AuditHeadRow, session_scope
 
 
 class SubjectLike(Protocol):
@@ -54,8 +54,11 @@ class Anchor:
 @dataclass(frozen=True)
 class _Walk:
     verdict: AuditVerification
+    #: the chain's length: the last seq reached (events of detached months included)
     events: int
     hash_at_anchor: str
+    #: the last seq of the detached months (0: none), where the walk began
+    start_seq: int = 0
 
 
 def _with_anchor(
@@ -203,6 +206,10 @@ class AuditLog:
             return _with_anchor(
                 AuditVerification(False, walk.events, walk.events + 1, reason), anchor, walk.events
             )
+        if anchor.seq < walk.start_seq:
+            # the checkpoint predates months detached since (their events left the table
+            # after being verified in place); the links from the boundary on were checked
+            return _with_anchor(verdict, anchor, walk.events)
         if not hmac.compare_digest(walk.hash_at_anchor, anchor.head_hash):
             reason = f"event {anchor.seq} differs from the signed checkpoint (chain replaced)"
             return _with_anchor(
@@ -211,11 +218,17 @@ class AuditLog:
         return _with_anchor(verdict, anchor, walk.events)
 
     def _walk(self, anchor_seq: int | None, page: int) -> _Walk:
-        prev, expected_seq, count, at_anchor = GENESIS, 1, 0, ""
-        if anchor_seq == 0:
-            at_anchor = GENESIS
         with Session(self._engine) as session:
-            last_seq = 0
+            # Months detached from the table (PostgreSQL partitions, vault/audit/partitions.py)
+            # left the chain at a recorded link: verification starts after it.
+            boundary = session.exec(
+                select(AuditDetachedRow).order_by(col(AuditDetachedRow.last_seq).desc()).limit(1)
+            ).first()
+            start_seq, prev = (boundary.last_seq, boundary.last_hash) if boundary else (0, GENESIS)
+            expected_seq, count, at_anchor = start_seq + 1, start_seq, ""
+            if anchor_seq == start_seq:
+                at_anchor = prev
+            last_seq = start_seq
             while True:
                 rows = session.exec(
                     select(AuditEventRow)
@@ -228,11 +241,11 @@ class AuditLog:
                 for row in rows:
                     if row.seq != expected_seq:
                         broken = AuditVerification(False, count, expected_seq, "event missing")
-                        return _Walk(broken, count, at_anchor)
+                        return _Walk(broken, count, at_anchor, start_seq)
                     event = {name: getattr(row, name) for name in (*_FIELDS, "request_id")}
                     if row.prev_hash != prev or self._link(prev, row.seq, event) != row.hash:
                         broken = AuditVerification(False, count, row.seq, "hash mismatch")
-                        return _Walk(broken, count, at_anchor)
+                        return _Walk(broken, count, at_anchor, start_seq)
                     prev, expected_seq, count = row.hash, expected_seq + 1, count + 1
                     last_seq = row.seq
                     if row.seq == anchor_seq:
@@ -241,8 +254,10 @@ class AuditLog:
             head = session.get(AuditHeadRow, _HEAD_ID)
         if head is not None and (head.seq != count or head.hash != prev):
             reason = "chain truncated after last event"
-            return _Walk(AuditVerification(False, count, count + 1, reason), count, at_anchor)
-        return _Walk(AuditVerification(True, count), count, at_anchor)
+            return _Walk(
+                AuditVerification(False, count, count + 1, reason), count, at_anchor, start_seq
+            )
+        return _Walk(AuditVerification(True, count), count, at_anchor, start_seq)
 
     def head_event(self, seq: int) -> AuditEvent | None:
         """The event at ``seq`` (None when there is none)."""

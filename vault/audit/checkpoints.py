@@ -28,7 +28,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from vault.audit.chain import Anchor
+from vault.audit.partitions import AuditPartitions
 from vault.context import VaultContext
 from vault.crypto.documents import canonical, sign_document, verify_document
 from vault.domain import Actor, AuditCheckpoint, AuditVerification
@@ -222,6 +225,7 @@ class Checkpoints:
         With ``only_if_new``, returns None when nothing but checkpoint events
         were appended since the newest checkpoint (an idle deployment).
         """
+        self._maintain_partitions()
         newest = self.newest()
         if newest.status == "unavailable":
             raise Unavailable("no region's store answered; no checkpoint written")
@@ -268,6 +272,17 @@ class Checkpoints:
             outcome="ok" if len(written) == len(self.ctx.regions) else "partial",
         )
         return replace(checkpoint, regions=tuple(written))
+
+    def _maintain_partitions(self) -> None:
+        """PostgreSQL: the audit table's partitions for this month and the next ones exist
+        before events need them (vault/audit/partitions.py); a failure waits for next time."""
+        try:
+            made = AuditPartitions(self.ctx).maintain()
+        except SQLAlchemyError as exc:
+            log.warning("audit partitions not maintained (%s); retrying", type(exc).__name__)
+            return
+        if made:
+            log.info("audit partitions made: %s", ", ".join(made))
 
     def _idle(self, previous: AuditCheckpoint) -> bool:
         after = list(self.ctx.audit.events(after_seq=previous.seq, page=2))

@@ -10,6 +10,7 @@ OpenBao.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -79,6 +80,12 @@ def load_or_make_secrets(data_dir: Path) -> dict[str, str]:
     return values
 
 
+def dev_mounts(region: str) -> list[str]:
+    """Two Transit mounts per region, so that every dev run places keys as a sharded region
+    does (ADR 0012). The first is the region's original mount: older data dirs keep working."""
+    return [f"transit-{region.lower()}", f"transit-{region.lower()}-1"]
+
+
 def write_config(data_dir: Path, bao_addr: str) -> Path:
     parts = [f'[database]\nurl = "sqlite:///{data_dir / "meta.db"}"\n']
     for name, location in REGIONS.items():
@@ -87,7 +94,8 @@ def write_config(data_dir: Path, bao_addr: str) -> Path:
             f'[regions.{name}.store]\nkind = "local"\n'
             f'path = "{data_dir / "objects" / name.lower()}"\n'
             f'[regions.{name}.keys]\nkind = "vault"\naddr = "{bao_addr}"\n'
-            f'mount = "transit-{name.lower()}"\ntoken_env = "{VAULT_TOKEN_ENV}"\n'
+            f"mounts = {json.dumps(dev_mounts(name))}\n"
+            f'token_env = "{VAULT_TOKEN_ENV}"\n'
         )
     path = data_dir / "recvault.toml"
     path.write_text("# Written by `recvault dev` on every start.\n" + "\n".join(parts))
@@ -194,7 +202,7 @@ def dev(
         os.environ.update(load_or_make_secrets(data_dir))
         console.print(f"starting OpenBao (storage in {bao.home})", markup=False)
         bao.start()
-        bootstrap_transit(bao.addr, bao.root_token, [f"transit-{r.lower()}" for r in REGIONS])
+        bootstrap_transit(bao.addr, bao.root_token, [m for r in REGIONS for m in dev_mounts(r)])
         os.environ[VAULT_TOKEN_ENV] = create_token(
             bao.addr, bao.root_token, ["recvault-key-admin"], ttl="768h"
         )

@@ -312,6 +312,42 @@ def audit_checkpoint(config: ConfigOpt = None, as_json: JsonOpt = False) -> None
     show({"written": True, **to_json(written)}, as_json, title="audit checkpoint")
 
 
+partitions_app = typer.Typer(
+    help="Server-side, PostgreSQL: the audit table's monthly partitions (docs/operations.md).",
+    no_args_is_help=True,
+)
+audit_app.add_typer(partitions_app, name="partitions")
+PARTITION_COLUMNS = ("name", "attached", "events", "total_bytes", "last_seq")
+
+
+@partitions_app.command("ls")
+def audit_partitions_ls(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Every month of audit events, attached or detached, with its size."""
+    vault = _vault(config)
+    try:
+        found = vault.audit_partitions(actor=OPERATOR)
+    finally:
+        vault.close()
+    if not found and not as_json:
+        say("no audit partitions: the metadata DB is not PostgreSQL, or not migrated to 0005")
+    show([to_json(p) for p in found], as_json, columns=PARTITION_COLUMNS, title="audit partitions")
+
+
+@partitions_app.command("detach")
+def audit_partitions_detach(
+    month: Annotated[str, typer.Argument(metavar="YYYY-MM", help="the oldest attached month")],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Detach the oldest past month from the audit table; its table and rows are kept."""
+    vault = _vault(config)
+    try:
+        detached = vault.detach_audit_partition(month, actor=OPERATOR)
+    finally:
+        vault.close()
+    show(to_json(detached), as_json, title="audit partition detached")
+
+
 #: ``--action read`` means ``record.read``: names without a dot are record actions
 def _action(value: str | None) -> str | None:
     if value is None or "." in value:

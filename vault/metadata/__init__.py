@@ -8,6 +8,7 @@ Imports only ``vault.errors``.
 
 from vault.metadata.sessions import make_engine, session_scope
 from vault.metadata.tables import (
+    AuditDetachedRow,
     AuditEventRow,
     AuditHeadRow,
     DisposalApprovalRow,
@@ -26,6 +27,7 @@ from vault.metadata.tables import (
 )
 
 __all__ = [
+    "AuditDetachedRow",
     "AuditEventRow",
     "AuditHeadRow",
     "DisposalApprovalRow",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from alembic import command
@@ -16,6 +17,15 @@ def _migrations_dir() -> Path:
 
 
 MIGRATIONS_DIR = _migrations_dir()
+
+#: tables the models do not describe: the monthly partitions of audit_events on PostgreSQL
+#: (attached or detached, vault/audit/partitions.py)
+_PARTITION = re.compile(r"^audit_events_(\d{4}_\d{2}|default)$")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's ``include_name``: leave the audit partitions out of comparisons."""
+    return not (type_ == "table" and name is not None and _PARTITION.match(name))
 
 
 def alembic_config(url: str) -> Config:

@@ -305,6 +305,25 @@ class AuditHeadRow(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+class AuditDetachedRow(SQLModel, table=True):
+    """A month of audit events detached from the chain's table (PostgreSQL partitions).
+
+    The rows live on in the detached table ``partition`` for their own retention;
+    verification starts after ``last_seq``, from ``last_hash`` (vault/audit/partitions.py).
+    """
+
+    __tablename__ = "audit_detached"
+
+    partition: str = Field(primary_key=True, max_length=63)
+    month: datetime = _ts()
+    first_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_seq: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    last_hash: str = Field(max_length=64)
+    events: int = Field(sa_column=Column(BigInteger, nullable=False))
+    detached_at: datetime = _ts()
+    detached_by: str = Field(max_length=200)
+
+
 class PrincipalRow(SQLModel, table=True):
     __tablename__ = "principals"
 

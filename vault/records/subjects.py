@@ -60,8 +60,12 @@ class Subjects:
         if existing is not None:
             return to_subject(existing), False
         subject_id = uuid.uuid4().hex
-        key_name = subject_key_name(self.ctx.name_secret, subject_id)
-        self.ctx.region(region).keys.ensure_key(key_name)
+        # A sharded region records the mount in the name it answers (ADR 0012)
+        key_name = (
+            self.ctx.region(region)
+            .keys.ensure_key(subject_key_name(self.ctx.name_secret, subject_id))
+            .name
+        )
         try:
             with session_scope(self.ctx.engine) as session:
                 row = SubjectRow(

@@ -219,7 +219,16 @@ class Transfers:
             session.add(row)
 
     def _copy(self, row: TransferRow) -> int:
-        self.ctx.region(row.to_region).keys.ensure_key(row.new_key_name)
+        placed = self.ctx.region(row.to_region).keys.ensure_key(row.new_key_name).name
+        if placed != row.new_key_name:
+            # a sharded region named the key with its mount (ADR 0012): record that name
+            # before anything is wrapped under it; a resumed transfer finds it recorded
+            with session_scope(self.ctx.engine) as session:
+                stored = session.get(TransferRow, row.id)
+                assert stored is not None
+                stored.new_key_name = placed
+                session.add(stored)
+            row.new_key_name = placed
         copied = 0
         while batch := self._uncopied(row):
             for version in batch:
