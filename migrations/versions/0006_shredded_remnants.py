@@ -1,7 +1,7 @@
 """shredded remnants: locked objects kept by the store after their key was destroyed
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-03 13:30:00
 """
 from typing import Sequence, Union
@@ -13,7 +13,7 @@ import vault.metadata.tables
 
 
 revision: str = '0006'
-down_revision: Union[str, None] = '0003'
+down_revision: Union[str, None] = '0005'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
