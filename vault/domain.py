@@ -294,9 +294,13 @@ class Hold:
     active: bool = True
 
 
+#: ``Reason.kind`` of a subject kept because a transfer between regions is moving it
+TRANSFER_REASON = "transfer"
+
+
 @dataclass(frozen=True)
 class Reason:
-    """Why something is kept: ``kind`` retention / legal_hold / restriction."""
+    """Why something is kept: ``kind`` retention / legal_hold / restriction / transfer."""
 
     kind: str
     detail: str
@@ -365,6 +369,8 @@ class SweepResult:
     retention_locks_extended: int = 0
     keys_rotated: int = 0
     awaiting_approval: int = 0
+    #: subjects left alone because a transfer between regions is moving them (ADR 0014)
+    subjects_in_transfer: int = 0
 
 
 class LegalBasis(enum.StrEnum):

@@ -5,7 +5,8 @@ subject key is rotated, every remaining DEK rewrapped, the minimum versions
 raised and older versions trimmed, so a stray copy of the erased record's
 wrapped DEK (a DB backup, an object header in a replica) is dead too. The
 reseal runs as a persisted rotation job: stopped half-way, the next rotation
-run or sweep resumes it.
+run or sweep resumes it. A record whose subject is being transferred is
+left alone until the transfer is done (ADR 0014).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlmodel import select
 from vault.context import VaultContext
 from vault.domain import Actor, RecordState, VersionState
 from vault.metadata import RecordRow, RecordVersionRow, session_scope
+from vault.residency.leases import transfer_in_progress
 from vault.retention.holds import active_holds
 from vault.retention.rules import RecordFacts, decide_record
 from vault.rotation.rotate import KeyRotation
@@ -43,7 +45,9 @@ def erase_record(ctx: VaultContext, record_id: str, actor: Actor) -> bool:
         record = session.get(RecordRow, record_id, with_for_update=True)
         if record is None or record.state != RecordState.ACTIVE:
             return False
-        subject = ctx.subject(session, record.subject_id)
+        subject = ctx.subject(session, record.subject_id, for_update=True)
+        if transfer_in_progress(session, subject.id):
+            return False  # kept until the transfer is done; a later sweep erases it
         verdict = decide_record(
             RecordFacts(record.id, record.retain_until),
             active_holds(session, subject.id),

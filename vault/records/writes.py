@@ -43,7 +43,7 @@ from vault.format.envelope import KeyBlock, ObjectContext, seal
 from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, session_scope
 from vault.pools import shared_pool
 from vault.records.commit import RECORDS, VERSIONS, PendingVersion, commit_versions
-from vault.residency.transfer import transfer_in_progress
+from vault.residency.leases import transfer_in_progress
 from vault.retention.object_lock import lock_new_versions
 from vault.storage.base import ObjectStore, PutBatch
 
