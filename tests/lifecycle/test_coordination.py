@@ -10,14 +10,18 @@ every subject key is destroyed exactly once.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 import vault.residency.transfer as transfer_module
 from vault.domain import Actor, ErasureStatus, Role, TransferState
 from vault.errors import Conflict
+from vault.metadata import RecordVersionRow, TransferRow, session_scope
+from vault.records.writes import RecordWriter
 
 MOVER = Actor("mover", frozenset({Role.ADMIN, Role.COMPLIANCE}))
 DPO = Actor("dpo", frozenset({Role.DPO}))
@@ -121,3 +125,40 @@ def test_jobs_leave_a_subject_in_transfer_alone(make_vault, db_url, clock, monke
     assert destroys == Counter({moving.id: 1, staying.id: 1})
     assert vault.verify_audit().ok
     assert vault.residency_report().ok
+
+
+def test_a_write_refused_at_commit_leaves_no_object(make_vault, sqlite_url, clock, monkeypatch):
+    """A transfer that starts while a write's bytes are on their way: the write is refused
+    at commit, and its object does not stay behind in the region the subject leaves."""
+    vault = make_vault(sqlite_url)
+    subject = vault.create_subject("in-flight", "JP")
+    vault.put_record(subject.id, "photo", b"first")
+    real_store = RecordWriter._store_object
+
+    def store_then_transfer_begins(self: Any, p: Any, store: Any) -> None:
+        real_store(self, p, store)
+        with session_scope(vault._ctx.engine) as session:
+            session.add(
+                TransferRow(
+                    id=uuid.uuid4().hex,
+                    subject_id=subject.id,
+                    from_region="JP",
+                    to_region="PH",
+                    legal_basis="consent",
+                    evidence_ref="form",
+                    new_key_name="subj-" + "0" * 64,
+                    old_key_name=subject.key_name,
+                    state=TransferState.COPYING,
+                    requested_by="mover",
+                    started_at=clock(),
+                )
+            )
+
+    monkeypatch.setattr(RecordWriter, "_store_object", store_then_transfer_begins)
+    with pytest.raises(Conflict, match="transferred"):
+        vault.put_record(subject.id, "photo", b"second")
+    stored = [o.key for o in vault.regions["JP"].store.list("JP/")]
+    assert len(stored) == 1  # the first record's only
+    with session_scope(vault._ctx.engine) as session:
+        versions = session.exec(select(RecordVersionRow)).all()
+    assert [(v.version, v.state) for v in versions] == [(1, "committed")]
