@@ -5,6 +5,7 @@ Owns erasure requests (``requests``), restriction of processing
 (``destruction``), the signed destruction certificate (``certificates``) and
 per-record erasure with the reseal of a living subject's key (``reseal``).
 Imports ``vault.retention`` for its rules and holds, ``vault.rotation`` for
-the rewrap machinery, ``vault.crypto.documents`` for signing, and
-``vault.metadata``; never the edges (``api``, ``vault.cli``).
+the rewrap machinery, ``vault.residency.leases`` (nothing is erased or
+scheduled while a transfer moves the subject), ``vault.crypto.documents`` for
+signing, and ``vault.metadata``; never the edges (``api``, ``vault.cli``).
 """
