@@ -42,10 +42,14 @@ def erase_records(ctx: VaultContext, by_subject: Mapping[str, Sequence[str]], ac
 def erase_record(ctx: VaultContext, record_id: str, actor: Actor) -> bool:
     """Erase one record: delete its objects, wipe its DEKs (the caller reseals the key)."""
     with session_scope(ctx.engine) as session:
-        record = session.get(RecordRow, record_id, with_for_update=True)
+        found = session.get(RecordRow, record_id)
+        if found is None:
+            return False
+        # The subject's row first, then the record's: the order a write's commit locks them.
+        subject = ctx.subject(session, found.subject_id, for_update=True)
+        record = session.get(RecordRow, record_id, with_for_update=True, populate_existing=True)
         if record is None or record.state != RecordState.ACTIVE:
             return False
-        subject = ctx.subject(session, record.subject_id, for_update=True)
         if transfer_in_progress(session, subject.id):
             return False  # kept until the transfer is done; a later sweep erases it
         verdict = decide_record(
