@@ -137,6 +137,8 @@ class Fleet:
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
     errors: list[str] = field(default_factory=list)
+    #: writes not acknowledged, and why (a subject being transferred: 409)
+    refusals: list[str] = field(default_factory=list)
 
     def call(self, role: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         api = random.choice(self.apis)
@@ -157,6 +159,8 @@ class Fleet:
             content=content,
         )
         if answer.status_code != 201:
+            with self.lock:
+                self.refusals.append(f"put {answer.status_code} {answer.text[:200]}")
             return None
         info = answer.json()
         with self.lock:
@@ -299,11 +303,15 @@ def run_fleet(
         # Subjects to erase hold short-retention records only: their erasure is not
         # deferred for ten years. Nothing more is written to them.
         living = [s for s in everyone if s not in erased]
-        first = [(s, SHORT, content(2048)) for s in everyone]
-        first += [(s, "photo", content(random.randint(1, 64) * 1024)) for s in living]
-        first.append((moving, "xray", content(1024 * 1024 + 5)))  # two segments
+        # Long-retention records first: a subject whose records have all passed
+        # retention is erased by the sweeps, and the short ones pass in seconds.
+        photos = [(s, "photo", content(random.randint(1, 64) * 1024)) for s in living]
+        photos.append((moving, "xray", content(1024 * 1024 + 5)))  # two segments
+        shorts = [(s, SHORT, content(2048)) for s in everyone]
         with ThreadPoolExecutor(4) as pool:
-            assert all(pool.map(lambda job: fleet.put(*job), first))
+            for batch in (photos, shorts):
+                made = list(pool.map(lambda job: fleet.put(*job), batch))
+                assert all(made), (fleet.refusals, fleet.errors)
 
         def upload() -> None:
             subject_id = random.choice(living)
