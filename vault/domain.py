@@ -314,9 +314,13 @@ class Hold:
     active: bool = True
 
 
+#: ``Reason.kind`` of a subject kept because a transfer between regions is moving it
+TRANSFER_REASON = "transfer"
+
+
 @dataclass(frozen=True)
 class Reason:
-    """Why something is kept: ``kind`` retention / legal_hold / restriction."""
+    """Why something is kept: ``kind`` retention / legal_hold / restriction / transfer."""
 
     kind: str
     detail: str
@@ -388,6 +392,8 @@ class SweepResult:
     #: shredded remnants deleted once their Object Lock lapsed, and those still locked
     remnants_deleted: int = 0
     remnants_locked: int = 0
+    #: subjects left alone because a transfer between regions is moving them (ADR 0014)
+    subjects_in_transfer: int = 0
 
 
 class LegalBasis(enum.StrEnum):

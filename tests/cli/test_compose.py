@@ -19,8 +19,6 @@ SECRETS = {
         "POSTGRES_PASSWORD",
         "RECVAULT_OWNER_DB_PASSWORD",
         "RECVAULT_APP_DB_PASSWORD",
-        "MINIO_JP_ROOT_PASSWORD",
-        "MINIO_PH_ROOT_PASSWORD",
         "RECVAULT_S3_SECRET_KEY",
         "RECVAULT_NAME_SECRET",
         "RECVAULT_SIGNING_KEY",
@@ -69,13 +67,17 @@ def test_compose_refuses_to_render_without_secrets():
 
 
 def test_compose_has_the_production_shape():
+    from vault.settings import Settings
+
     done = compose("config")
     assert done.returncode == 0, done.stderr
     services = yaml.safe_load(done.stdout)["services"]
     assert {
         "postgres",
-        "minio-jp",
-        "minio-ph",
+        "rgw-jp",
+        "rgw-ph",
+        "rgw-jp-init",
+        "rgw-ph-init",
         "openbao-jp",
         "openbao-ph",
         "recvault-init",
@@ -83,10 +85,20 @@ def test_compose_has_the_production_shape():
         "api",
         "sweep-worker",
     } <= set(services)
-    assert services["minio-jp"]["environment"]["MINIO_SITE_REGION"] == "ap-northeast-1"
-    assert services["minio-ph"]["environment"]["MINIO_SITE_REGION"] == "ph-manila-1"
-    for region in ("jp", "ph"):
-        assert "mc" in services[f"minio-{region}-init"]["image"]
+    settings = Settings.load(ROOT / "docs" / "deploy" / "recvault.toml")
+    for region, location in (("jp", "ap-northeast-1"), ("ph", "ph-manila-1")):
+        rgw, init = services[f"rgw-{region}"], services[f"rgw-{region}-init"]
+        assert rgw["image"].startswith("quay.io/ceph/ceph:")
+        assert rgw["environment"]["S3_REGION"] == location
+        assert settings.regions[region.upper()].location == location
+        # the bucket is made with boto3 from the recvault image, with Object Lock
+        assert init["image"] == services["api"]["image"]
+        assert init["entrypoint"] == ["python", "/s3-init.py"]
+        assert init["environment"]["S3_REGION"] == location
+        assert (
+            init["environment"]["S3_ENDPOINT"]
+            == settings.regions[region.upper()].store.endpoint_url
+        )
     bao_mounts = " ".join(str(v) for v in services["openbao-jp"]["volumes"])
     assert "keys/openbao-server.hcl" in bao_mounts
     init = " ".join(services["recvault-init"]["entrypoint"])
@@ -95,7 +107,8 @@ def test_compose_has_the_production_shape():
     assert services["sweep-worker"]["command"][0] == "worker"
     assert "recvault_app" in services["api"]["environment"]["RECVAULT_DATABASE__URL"]
     for script in (
-        "minio-init.sh",
+        "ceph-rgw.sh",
+        "s3-init.py",
         "bao-init.sh",
         "bao-tls.sh",
         "postgres-init.sh",
@@ -106,6 +119,19 @@ def test_compose_has_the_production_shape():
         assert (ROOT / "docs" / "deploy" / script).exists(), script
     grants = (ROOT / "docs" / "deploy" / "postgres-grants.sql").read_text()
     assert "REVOKE UPDATE, DELETE, TRUNCATE ON audit_events FROM recvault_app" in grants
+
+
+def test_compose_runs_no_archived_minio():
+    """MinIO's community server, mc and KES were archived in April 2026 (ADR 0015)."""
+    done = compose("config")
+    assert done.returncode == 0, done.stderr
+    rendered = done.stdout.lower()
+    assert "minio" not in rendered and "kes" not in yaml.safe_load(done.stdout)["services"]
+    images = {s.get("image", "") for s in yaml.safe_load(done.stdout)["services"].values()}
+    assert not any(i.startswith(("minio/", "quay.io/minio/")) for i in images)
+    for path in (ROOT / "docs" / "deploy").iterdir():
+        assert "minio" not in path.name.lower(), path
+    assert "minio" not in (ROOT / "docs" / "deploy" / "recvault.toml").read_text().lower()
 
 
 def test_compose_recvault_config_is_valid_settings():

@@ -7,6 +7,7 @@ per-record erasure with the reseal of a living subject's key (``reseal``),
 and shredded remnants: objects a store keeps under Object Lock after their
 key was destroyed, deleted by the sweep once the lock lapses (``remnants``).
 Imports ``vault.retention`` for its rules and holds, ``vault.rotation`` for
-the rewrap machinery, ``vault.crypto.documents`` for signing, and
-``vault.metadata``; never the edges (``api``, ``vault.cli``).
+the rewrap machinery, ``vault.residency.leases`` (nothing is erased or
+scheduled while a transfer moves the subject), ``vault.crypto.documents`` for
+signing, and ``vault.metadata``; never the edges (``api``, ``vault.cli``).
 """

@@ -2,11 +2,13 @@
 
 A destruction waits ``destruction.waiting_period`` (cancellable); when due,
 a worker claims it (``FOR UPDATE SKIP LOCKED``; a vanished worker's claim is
-taken over after a lease), re-checks the rules, destroys the subject key,
-wipes every wrapped DEK and header copy, deletes every object version (one
-kept under Object Lock becomes a shredded remnant, listed in the certificate)
-and stores a signed certificate. Every step is idempotent, so a rerun finishes a
-destruction that stopped half way.
+taken over after a lease, renewed at every step), re-checks the rules,
+destroys the subject key (once: ``key_destroyed_at`` records it), wipes every
+wrapped DEK and header copy, deletes every object version (one kept under
+Object Lock becomes a shredded remnant, listed in the certificate) and stores
+a signed certificate. Every step is idempotent, so a rerun finishes a
+destruction that stopped half way. No destruction is scheduled while the
+subject is being transferred (and no transfer starts while one is open): ADR 0014.
 """
 
 from __future__ import annotations
@@ -47,12 +49,18 @@ from vault.metadata import (
     SubjectRow,
     session_scope,
 )
+from vault.residency.leases import transfer_in_progress
 from vault.retention.holds import active_holds
 from vault.retention.rules import Block, Decision, RecordFacts, decide_subject
 
-_WORKER = uuid.uuid4().hex[:16]
 #: an executing destruction whose worker vanished is taken over after this long
 _LEASE = timedelta(minutes=15)
+#: objects deleted between two renewals of the claim
+_DELETES_PER_RENEWAL = 500
+
+
+class _Superseded(Exception):
+    """The destruction was taken over by another worker (this one was too slow): stop."""
 
 
 def reasons(blocks: Iterable[Block]) -> tuple[Reason, ...]:
@@ -126,6 +134,8 @@ class Destructions:
             subject = self.ctx.subject(session, subject_id, for_update=True)
             if subject.state != SubjectState.ACTIVE or open_destruction(session, subject_id):
                 return None
+            if transfer_in_progress(session, subject_id):
+                return None  # the sweep schedules it once the transfer is done
             now = self.ctx.clock()
             row = KeyDestructionRow(
                 id=uuid.uuid4().hex,
@@ -224,7 +234,7 @@ class Destructions:
 
     # -- executing ---------------------------------------------------------------
 
-    def _claim(self, regions: Sequence[str]) -> KeyDestructionRow | None:
+    def _claim(self, regions: Sequence[str], worker: str) -> KeyDestructionRow | None:
         now = self.ctx.clock()
         with session_scope(self.ctx.engine) as session:
             row = session.exec(
@@ -248,7 +258,7 @@ class Destructions:
             ).first()
             if row is None:
                 return None
-            row.state, row.claimed_by, row.claimed_at = DestructionState.EXECUTING, _WORKER, now
+            row.state, row.claimed_by, row.claimed_at = DestructionState.EXECUTING, worker, now
             session.add(row)
         return row
 
@@ -258,20 +268,38 @@ class Destructions:
         """Execute destructions past their waiting period (in ``regions``, default all)."""
         executed = blocked = 0
         where = sorted(self.ctx.regions) if regions is None else list(regions)
-        while (row := self._claim(where)) is not None:
-            if self._execute(row, actor):
+        # One id per call: two threads of one process never share a claim.
+        worker = uuid.uuid4().hex[:16]
+        while (row := self._claim(where, worker)) is not None:
+            try:
+                done = self._execute(row, actor, worker)
+            except _Superseded:
+                continue
+            if done:
                 executed += 1
             else:
                 blocked += 1
         return executed, blocked
 
-    def _execute(self, row: KeyDestructionRow, actor: Actor) -> bool:
+    def _mine(self, session: Session, destruction_id: str, worker: str) -> KeyDestructionRow:
+        """The destruction, locked and still this worker's; renews the claim."""
+        row = session.get(KeyDestructionRow, destruction_id, with_for_update=True)
+        if row is None or row.claimed_by != worker or row.state != DestructionState.EXECUTING:
+            raise _Superseded
+        row.claimed_at = self.ctx.clock()
+        session.add(row)
+        return row
+
+    def _renew(self, destruction_id: str, worker: str) -> KeyDestructionRow:
+        with session_scope(self.ctx.engine) as session:
+            return self._mine(session, destruction_id, worker)
+
+    def _execute(self, row: KeyDestructionRow, actor: Actor, worker: str) -> bool:
         now = self.ctx.clock()
         with session_scope(self.ctx.engine) as session:
             subject = self.ctx.subject(session, row.subject_id, for_update=True)
+            destruction = self._mine(session, row.id, worker)
             decision = subject_decision(session, subject, now)
-            destruction = session.get(KeyDestructionRow, row.id)
-            assert destruction is not None
             if not decision.disposable:
                 destruction.state = DestructionState.BLOCKED
                 session.add(destruction)
@@ -287,18 +315,22 @@ class Destructions:
             subject.state = SubjectState.DESTROYING
             session.add(subject)
         region = self.ctx.region(row.region)
-        region.keys.destroy(row.key_name)
+        if self._renew(row.id, worker).key_destroyed_at is None:
+            region.keys.destroy(row.key_name)
+            with session_scope(self.ctx.engine) as session:
+                self._mine(session, row.id, worker).key_destroyed_at = self.ctx.clock()
         objects, counts = self._wipe(row.subject_id)
         origin = RemnantOrigin(row.subject_id, RemnantReason.ERASURE, row.id, row.key_name)
-        for key in objects:
+        for done, key in enumerate(objects, 1):
             delete_or_keep(self.ctx, region, key, origin, actor)
+            if done % _DELETES_PER_RENEWAL == 0:
+                self._renew(row.id, worker)
         # A record erased earlier may have left objects waiting for its reseal: the
         # whole key is gone now, so they are shredded too.
         promote(self.ctx, actor, subject_id=row.subject_id)
         with session_scope(self.ctx.engine) as session:
             subject = self.ctx.subject(session, row.subject_id, for_update=True)
-            destruction = session.get(KeyDestructionRow, row.id)
-            assert destruction is not None
+            destruction = self._mine(session, row.id, worker)
             finished = self.ctx.clock()
             subject.state, subject.destroyed_at = SubjectState.DESTROYED, finished
             destruction.state, destruction.executed_at = DestructionState.DONE, finished

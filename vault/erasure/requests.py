@@ -2,8 +2,9 @@
 
 Nothing blocking: the subject key's destruction is scheduled (after the
 cancellable waiting period). Otherwise the request is deferred with the
-earliest date and every reason (retention, a legal hold, restriction); the
-sweep carries it out once eligible.
+earliest date and every reason (retention, a legal hold, restriction, a
+transfer between regions in progress); the sweep carries it out once
+eligible.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlmodel import col, select
 from vault.context import VaultContext, require_region
 from vault.domain import (
     OPEN_ERASURE,
+    TRANSFER_REASON,
     Actor,
     ErasureDecision,
     ErasureStatus,
@@ -33,6 +35,7 @@ from vault.erasure.destruction import (
 )
 from vault.errors import NotFound
 from vault.metadata import ErasureRequestRow, session_scope
+from vault.residency.leases import running_transfer
 from vault.retention.disposal import Disposal
 
 
@@ -53,6 +56,13 @@ def _reason(stored: dict[str, Any]) -> Reason:
     return Reason(**{**stored, "until": datetime.fromisoformat(until) if until else None})
 
 
+def _transfer_reason(to_region: str) -> Reason:
+    return Reason(
+        kind=TRANSFER_REASON,
+        detail=f"being transferred to {to_region}; erasure is scheduled when it is done",
+    )
+
+
 def _reasons_json(items: tuple[Reason, ...]) -> str:
     return json.dumps(to_json(items))
 
@@ -69,6 +79,7 @@ class ErasureRequests:
             self.ctx.check_access(subject, actor, data=False)
             existing = open_request(session, subject_id)
             decision = subject_decision(session, subject, now)
+            moving = running_transfer(session, subject_id)
             row = existing or ErasureRequestRow(
                 id=uuid.uuid4().hex,
                 subject_id=subject_id,
@@ -77,18 +88,22 @@ class ErasureRequests:
                 status=ErasureStatus.DEFERRED,
             )
             why = reasons(decision.blocks)
+            if moving is not None:
+                why = (*why, _transfer_reason(moving.to_region))
             row.reasons = _reasons_json(why)
             row.earliest_at = decision.earliest if not decision.disposable else now
             session.add(row)
+            accepted = decision.disposable and moving is None
+            outcome = "accepted" if accepted else "deferred"
             self.ctx.audit.about(
                 session,
                 actor,
                 "erasure.request",
                 subject,
                 target=row.id,
-                outcome="accepted" if decision.disposable else "deferred",
+                outcome=outcome + (":transfer-in-progress" if moving is not None else ""),
             )
-        if decision.disposable:
+        if accepted:
             self.disposal.schedule(subject_id, "erasure-request", actor)
         return self.erasure_status(subject_id, actor, audit=False)
 
@@ -109,7 +124,11 @@ class ErasureRequests:
                 decision = subject_decision(session, subject, self.ctx.clock())
                 if destruction is None:
                     row.status = ErasureStatus.DEFERRED if not decision.disposable else row.status
-                    row.reasons = _reasons_json(reasons(decision.blocks))
+                    why = reasons(decision.blocks)
+                    moving = running_transfer(session, subject_id)
+                    if moving is not None:
+                        why = (*why, _transfer_reason(moving.to_region))
+                    row.reasons = _reasons_json(why)
                     row.earliest_at = decision.earliest or row.earliest_at
                 else:
                     row.earliest_at = destruction.not_before

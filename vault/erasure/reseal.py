@@ -7,7 +7,8 @@ wrapped DEK (a DB backup, an object header in a replica) is dead too. The
 reseal runs as a persisted rotation job: stopped half-way, the next rotation
 run or sweep resumes it. An object the store keeps under Object Lock waits as an
 ``awaiting-shred`` remnant until the trim is seen, then becomes a shredded remnant
-(``vault.erasure.remnants``).
+(``vault.erasure.remnants``). A record whose subject is being transferred is
+left alone until the transfer is done (ADR 0014).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from vault.context import VaultContext
 from vault.domain import Actor, RecordState, RemnantReason, VersionState
 from vault.erasure.remnants import RemnantOrigin, keep_awaiting, promote
 from vault.metadata import RecordRow, RecordVersionRow, session_scope
+from vault.residency.leases import transfer_in_progress
 from vault.retention.holds import active_holds
 from vault.retention.rules import RecordFacts, decide_record
 from vault.rotation.rotate import KeyRotation
@@ -46,10 +48,16 @@ def erase_records(ctx: VaultContext, by_subject: Mapping[str, Sequence[str]], ac
 def erase_record(ctx: VaultContext, record_id: str, actor: Actor) -> bool:
     """Erase one record: delete its objects, wipe its DEKs (the caller reseals the key)."""
     with session_scope(ctx.engine) as session:
-        record = session.get(RecordRow, record_id, with_for_update=True)
+        found = session.get(RecordRow, record_id)
+        if found is None:
+            return False
+        # The subject's row first, then the record's: the order a write's commit locks them.
+        subject = ctx.subject(session, found.subject_id, for_update=True)
+        record = session.get(RecordRow, record_id, with_for_update=True, populate_existing=True)
         if record is None or record.state != RecordState.ACTIVE:
             return False
-        subject = ctx.subject(session, record.subject_id)
+        if transfer_in_progress(session, subject.id):
+            return False  # kept until the transfer is done; a later sweep erases it
         verdict = decide_record(
             RecordFacts(record.id, record.retain_until),
             active_holds(session, subject.id),

@@ -158,6 +158,9 @@ class KeyDestructionRow(SQLModel, table=True):
     cancelled_at: datetime | None = _ts(nullable=True)
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_at: datetime | None = _ts(nullable=True)
+    #: when the subject key was destroyed: a worker taking the destruction over
+    #: after a crash does not destroy it again (ADR 0014)
+    key_destroyed_at: datetime | None = _ts(nullable=True)
     executed_at: datetime | None = _ts(nullable=True)
     certificate: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
@@ -214,6 +217,10 @@ class TransferRow(SQLModel, table=True):
     requested_by: str = Field(max_length=200)
     started_at: datetime = _ts()
     finished_at: datetime | None = _ts(nullable=True)
+    #: the process running the transfer now, and when it last reported (ADR 0014):
+    #: one runner at a time; a vanished runner's transfer is taken over after a lease
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = _ts(nullable=True)
 
 
 class TransferItemRow(SQLModel, table=True):

@@ -30,7 +30,7 @@ from vault.domain import (
 )
 from vault.errors import Conflict
 from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, session_scope
-from vault.residency.transfer import transfer_in_progress
+from vault.residency.leases import transfer_in_progress
 from vault.retention.processing import cancel_pending_destruction
 
 if TYPE_CHECKING:

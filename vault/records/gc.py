@@ -12,7 +12,9 @@ older than the object: deleting it would lose acknowledged records. Each
 one is kept and reported (``GcResult.kept``): a complete sealed object
 (header parses, size as declared) as ``unknown``, anything else as
 unreadable, with what its header says (record, key name and version) so an
-operator can tell what it is (docs/operations.md, Restore drill).
+operator can tell what it is (docs/operations.md, Restore drill). The
+copies and sources of a transfer that has not finished are known too: the
+transfer owns them until it is done (ADR 0014).
 """
 
 from __future__ import annotations
@@ -21,14 +23,29 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 
+from sqlalchemy import or_
 from sqlmodel import col, select
 
 from vault.context import VaultContext
-from vault.domain import GcResult, KeptObject, KeptReason, RecordState, VersionState
+from vault.domain import (
+    GcResult,
+    KeptObject,
+    KeptReason,
+    RecordState,
+    TransferState,
+    VersionState,
+)
 from vault.durations import Duration
 from vault.errors import VaultError
 from vault.format.envelope import read_header, sealed_size
-from vault.metadata import RecordRow, RecordVersionRow, ShreddedRemnantRow, session_scope
+from vault.metadata import (
+    RecordRow,
+    RecordVersionRow,
+    ShreddedRemnantRow,
+    TransferItemRow,
+    TransferRow,
+    session_scope,
+)
 from vault.storage.base import ObjectInfo, ObjectNotFound, ObjectStore
 
 
@@ -123,6 +140,19 @@ class GarbageCollector:
                     )
                 ).all()
             )
+            moving = select(TransferItemRow).join(
+                TransferRow, col(TransferRow.id) == col(TransferItemRow.transfer_id)
+            )
+            moving = moving.where(TransferRow.state != TransferState.DONE)
+            for item in session.exec(
+                moving.where(
+                    or_(
+                        col(TransferItemRow.new_object_key).in_(keys),
+                        col(TransferItemRow.old_object_key).in_(keys),
+                    )
+                )
+            ).all():
+                known.update((item.new_object_key, item.old_object_key))
         strangers = [o for o in batch if o.key not in known]
         kept = [k for k in (describe_object(region, store, o) for o in strangers) if k is not None]
         record_ids = {k.record_id for k in kept if k.record_id}

@@ -43,7 +43,7 @@ from vault.format.envelope import KeyBlock, ObjectContext, seal
 from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, session_scope
 from vault.pools import shared_pool
 from vault.records.commit import RECORDS, VERSIONS, PendingVersion, commit_versions
-from vault.residency.transfer import transfer_in_progress
+from vault.residency.leases import transfer_in_progress
 from vault.retention.object_lock import lock_new_versions
 from vault.storage.base import ObjectStore, PutBatch
 
@@ -232,7 +232,14 @@ class RecordWriter:
         except BaseException:
             self._abandon(plan)
             raise
-        infos = commit_versions(self.ctx, plan, actor, purpose, action)
+        try:
+            infos = commit_versions(self.ctx, plan, actor, purpose, action)
+        except Conflict:
+            # Refused before anything committed (a transfer or an erasure began while the
+            # bytes were written): the objects must not stay behind, least of all in a
+            # region the subject has just left.
+            self._abandon(plan)
+            raise
         lock_new_versions(self.ctx, [(p.record_id, p.version) for p in plan])
         return infos
 

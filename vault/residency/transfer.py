@@ -15,7 +15,9 @@ transaction points every version row, and the subject, at the copies) →
 the store keeps under Object Lock is recorded as a shredded remnant, see
 ``vault.erasure.remnants``) → ``done``. Calling ``transfer`` again resumes
 where the last call stopped. Writes to the subject are refused until the
-transfer is done.
+transfer is done; sweeps, rotation and erasure requests leave the subject
+alone until then, and one process at a time runs a transfer, under a lease
+(``vault.residency.leases``, ADR 0014).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from vault.domain import (
     VersionState,
 )
 from vault.erasure.remnants import RemnantOrigin, delete_or_keep
-from vault.errors import Conflict, HeldByLegalHold, InvalidInput
+from vault.errors import Conflict, HeldByLegalHold, InvalidInput, VaultError
 from vault.metadata import (
     KeyDestructionRow,
     RecordRow,
@@ -52,22 +54,13 @@ from vault.metadata import (
     session_scope,
 )
 from vault.residency.copy import copy_version
+from vault.residency.leases import claim, new_runner, renew
 from vault.retention.holds import active_holds
 from vault.retention.object_lock import lock_new_versions
 from vault.storage.base import ObjectNotFound
 
 _BATCH = 100
 _EVIDENCE_LIMIT = 160  # basis and evidence share the audit event's 200-character purpose
-
-
-def transfer_in_progress(session: Session, subject_id: str) -> bool:
-    """True while a transfer of the subject has not finished (writes are refused)."""
-    open_transfer = session.exec(
-        select(TransferRow.id)
-        .where(TransferRow.subject_id == subject_id)
-        .where(TransferRow.state != TransferState.DONE)
-    ).first()
-    return open_transfer is not None
 
 
 def _basis(value: LegalBasis | str | None) -> LegalBasis:
@@ -102,6 +95,7 @@ class Transfers:
         actor: Actor,
         override_hold: bool = False,
     ) -> TransferResult:
+        runner = new_runner()
         with self.ctx.audit_refusal(actor, "subject.transfer", subject_id) as note:
             basis, evidence = _basis(legal_basis), _evidence(evidence_ref)
             self.ctx.region(to_region)
@@ -109,13 +103,17 @@ class Transfers:
                 subject = self.ctx.subject(session, subject_id, for_update=True)
                 note.about(subject)
                 row, resumed = self._start(session, subject, to_region, basis, evidence, actor)
+                claim(row, runner, self.ctx.clock())
+                session.add(row)
                 self._check_holds(session, row, resumed, override_hold, actor)
         try:
-            return self._run(row.id, actor, resumed)
+            return self._run(row.id, actor, resumed, runner)
         except Exception as exc:
             code = getattr(exc, "code", type(exc).__name__)
             self._audit(row, actor, f"interrupted:{code}", row.from_region)
             raise
+        finally:
+            self._release(row.id, runner)
 
     # -- start or resume ----------------------------------------------------------
 
@@ -191,25 +189,40 @@ class Transfers:
 
     # -- the state machine ----------------------------------------------------------
 
-    def _run(self, transfer_id: str, actor: Actor, resumed: bool) -> TransferResult:
+    def _run(self, transfer_id: str, actor: Actor, resumed: bool, runner: str) -> TransferResult:
         copied = 0
         for _ in range(100):
-            row = self._load(transfer_id)
+            row = self._load(transfer_id, runner)
             if row.state == TransferState.COPYING:
-                copied += self._copy(row)
+                copied += self._copy(row, runner)
             elif row.state == TransferState.SWITCHING:
-                self._switch(row, actor)
+                self._switch(row, actor, runner)
             elif row.state == TransferState.CLEANING:
                 self._clean(row, actor)
             else:
                 return self._result(row, copied, resumed)
         raise Conflict(f"transfer {transfer_id} keeps finding new versions; retry")
 
-    def _load(self, transfer_id: str) -> TransferRow:
+    def _load(self, transfer_id: str, runner: str | None = None) -> TransferRow:
+        """The transfer's row; with ``runner``, that runner's lease renewed first."""
         with session_scope(self.ctx.engine) as session:
-            row = session.get(TransferRow, transfer_id)
+            row = session.get(TransferRow, transfer_id, with_for_update=runner is not None)
             assert row is not None
+            if runner is not None and row.state != TransferState.DONE:
+                renew(row, runner, self.ctx.clock())
+                session.add(row)
             return row
+
+    def _release(self, transfer_id: str, runner: str) -> None:
+        """Let the transfer go (finished or stopped): the next call may run it at once."""
+        try:
+            with session_scope(self.ctx.engine) as session:
+                row = session.get(TransferRow, transfer_id, with_for_update=True)
+                if row is not None and row.claimed_by == runner:
+                    row.claimed_by = None
+                    session.add(row)
+        except VaultError:
+            pass  # the DB is down: the lease runs out and the next call takes over
 
     def _set_state(self, transfer_id: str, state: TransferState) -> None:
         with session_scope(self.ctx.engine) as session:
@@ -218,7 +231,7 @@ class Transfers:
             row.state = state
             session.add(row)
 
-    def _copy(self, row: TransferRow) -> int:
+    def _copy(self, row: TransferRow, runner: str) -> int:
         placed = self.ctx.region(row.to_region).keys.ensure_key(row.new_key_name).name
         if placed != row.new_key_name:
             # a sharded region named the key with its mount (ADR 0012): record that name
@@ -232,6 +245,7 @@ class Transfers:
         copied = 0
         while batch := self._uncopied(row):
             for version in batch:
+                self._load(row.id, runner)  # still ours: renew the lease per version
                 self._copy_one(row, version)
                 copied += 1
         self._set_state(row.id, TransferState.SWITCHING)
@@ -323,7 +337,7 @@ class Transfers:
             is not None
         )
 
-    def _switch(self, row: TransferRow, actor: Actor) -> None:
+    def _switch(self, row: TransferRow, actor: Actor, runner: str) -> None:
         target = self.ctx.region(row.to_region)
         items = {(i.record_id, i.version): i for i in self._items(row.id)}
         for item in items.values():
@@ -338,6 +352,9 @@ class Transfers:
         moved: list[tuple[str, int]] = []
         with session_scope(self.ctx.engine) as session:
             subject = self.ctx.subject(session, row.subject_id, for_update=True)
+            fresh = session.get(TransferRow, row.id, with_for_update=True)
+            assert fresh is not None
+            renew(fresh, runner, self.ctx.clock())
             versions = session.exec(
                 select(RecordVersionRow)
                 .join(RecordRow, col(RecordRow.id) == col(RecordVersionRow.record_id))
@@ -346,8 +363,6 @@ class Transfers:
             ).all()
             live = {(v.record_id, v.version): v for v in versions}
             if any(k not in items or items[k].state != TransferItemState.COPIED for k in live):
-                fresh = session.get(TransferRow, row.id)
-                assert fresh is not None
                 fresh.state = TransferState.COPYING
                 session.add(fresh)
                 return
@@ -367,8 +382,6 @@ class Transfers:
             subject.region, subject.key_name = row.to_region, row.new_key_name
             subject.min_key_version = 0
             session.add(subject)
-            fresh = session.get(TransferRow, row.id)
-            assert fresh is not None
             fresh.state = TransferState.CLEANING
             session.add(fresh)
             self._audit_in(session, fresh, "switched", row.to_region, actor)

@@ -10,7 +10,8 @@ waiting period; due destructions destroy the key, wipe the DEKs, delete the
 objects and store a signed certificate; shredded remnants (objects a store
 kept under Object Lock after their key was destroyed) are deleted once their
 lock lapses. Workers claim rows with ``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, so concurrent sweeps act once.
+PostgreSQL, so concurrent sweeps act once. A subject being transferred between
+regions is kept, with that reason, until the transfer is done (ADR 0014).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from vault.domain import (
     SYSTEM,
+    TRANSFER_REASON,
     Actor,
     DisposalAction,
     DisposalItem,
@@ -49,6 +51,7 @@ from vault.metadata import (
     SubjectRow,
     session_scope,
 )
+from vault.residency.leases import running_transfer
 from vault.retention.holds import active_holds
 from vault.retention.object_lock import extend_locks
 from vault.retention.rules import RecordFacts, decide_record
@@ -84,6 +87,19 @@ class Disposal(Destructions):
                 if subject is None or subject.state != SubjectState.ACTIVE:
                     continue
                 if subject.region not in regions:
+                    continue
+                moving = running_transfer(session, subject.id)
+                if moving is not None:
+                    why = (
+                        Reason(
+                            kind=TRANSFER_REASON,
+                            detail=f"being transferred to {moving.to_region}; "
+                            "disposal waits until the transfer is done",
+                        ),
+                    )
+                    items.append(
+                        _subject_item(subject.id, False, DisposalAction.KEEP, why, approved)
+                    )
                     continue
                 items.extend(self._plan_subject(session, subject, due, now, approved))
         return DisposalPlan(now, self.ctx.settings.destruction.review, tuple(items))
@@ -195,9 +211,13 @@ class Disposal(Destructions):
         more_executed, more_blocked = self.execute_due(actor, regions)
         extended = extend_locks(self.ctx, regions)
         remnants_deleted, remnants_locked = sweep_remnants(self.ctx, regions, actor)
+        in_transfer = sum(
+            1 for item in plan.items if any(r.kind == TRANSFER_REASON for r in item.reasons)
+        )
         return SweepResult(
             remnants_deleted=remnants_deleted,
             remnants_locked=remnants_locked,
+            subjects_in_transfer=in_transfer,
             retention_locks_extended=extended,
             records_erased=records_erased,
             destructions_scheduled=scheduled,

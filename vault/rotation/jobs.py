@@ -20,7 +20,8 @@ from vault.context import VaultContext
 from vault.domain import OPEN_ROTATION, Actor, RotationReason, RotationState, SubjectState
 from vault.errors import Erased, Unavailable, VaultError
 from vault.metadata import KeyRotationRow, RecordVersionRow, SubjectRow, session_scope
-from vault.rotation.report import RotationFailure, Tally
+from vault.residency.leases import transfer_in_progress
+from vault.rotation.report import RotationFailure, RotationSkip, Tally
 
 #: a job whose worker has not reported for this long is taken over
 LEASE = timedelta(minutes=10)
@@ -47,6 +48,10 @@ StillWanted = Callable[[Session, SubjectRow], bool]
 
 class _Superseded(Exception):
     """The job changed under this worker (taken over, reset, cancelled): let it go."""
+
+
+#: why a job was deferred: its subject is moving between regions (ADR 0014)
+TRANSFER_IN_PROGRESS = "transfer-in-progress"
 
 
 def _below_target(key_name: str, target: int) -> Any:
@@ -155,14 +160,63 @@ class RotationJobs:
         keys = self.ctx.region(job.region).keys
         target = job.target_version
         if job.state in (RotationState.PENDING, RotationState.ROTATING):
-            target = self._rotate(job, worker, keys)
+            target = self._rotate(job, worker, keys, actor, tally)
         while True:
             self._rewrap(job, worker, keys, target, tally)
-            if self._finish(job, worker, keys, target, actor):
+            if self._finish(job, worker, keys, target, actor, tally):
                 tally.rotated(job.region)
                 return
 
-    def _rotate(self, job: KeyRotationRow, worker: str, keys: KeyLifecycle) -> int:
+    def _hold_off(
+        self,
+        session: Session,
+        subject: SubjectRow,
+        row: KeyRotationRow,
+        actor: Actor,
+        tally: Tally,
+    ) -> bool:
+        """Under the subject's row lock: whether the job must stop here (ADR 0014).
+
+        A job whose subject was erased, or whose key a transfer replaced, is
+        cancelled (that key is destroyed or about to be). A job whose subject is
+        being transferred is released, kept open for a later run, and the
+        deferral is audited and reported. The caller raises ``_Superseded``
+        after its transaction commits.
+        """
+        if subject.state != SubjectState.ACTIVE or subject.key_name != row.key_name:
+            row.state, row.finished_at, row.claimed_by = (
+                RotationState.CANCELLED,
+                self.ctx.clock(),
+                None,
+            )
+            session.add(row)
+            return True
+        if not transfer_in_progress(session, subject.id):
+            return False
+        row.claimed_by = None
+        session.add(row)
+        self.ctx.audit.about(
+            session,
+            actor,
+            "key.rotate",
+            subject,
+            purpose=row.reason,
+            outcome=f"deferred:{TRANSFER_IN_PROGRESS}",
+        )
+        tally.skipped(RotationSkip(subject.id, subject.region, TRANSFER_IN_PROGRESS))
+        return True
+
+    def _rotate(
+        self, job: KeyRotationRow, worker: str, keys: KeyLifecycle, actor: Actor, tally: Tally
+    ) -> int:
+        with session_scope(self.ctx.engine) as session:
+            subject = self.ctx.subject(session, job.subject_id, for_update=True)
+            row = self._mine(
+                session, job.id, worker, (RotationState.PENDING, RotationState.ROTATING)
+            )
+            stop = self._hold_off(session, subject, row, actor, tally)
+        if stop:
+            raise _Superseded
         described = keys.describe(job.key_name)
         if not described.exists:
             raise KeyNotFound(f"no subject key {job.key_name} in region {job.region}")
@@ -174,18 +228,10 @@ class RotationJobs:
                 row = self._mine(
                     session, job.id, worker, (RotationState.PENDING, RotationState.ROTATING)
                 )
-                if subject.state != SubjectState.ACTIVE or subject.key_name != job.key_name:
-                    row.state, row.finished_at, row.claimed_by = (
-                        RotationState.CANCELLED,
-                        self.ctx.clock(),
-                        None,
-                    )
-                    session.add(row)
-                    cancelled = True
-                else:
+                stop = self._hold_off(session, subject, row, actor, tally)
+                if not stop:
                     row.state, row.target_version = RotationState.ROTATING, described.latest_version
-                    cancelled = False
-            if cancelled:
+            if stop:
                 raise _Superseded
             latest = keys.rotate(job.key_name)
         with session_scope(self.ctx.engine) as session:
@@ -261,41 +307,65 @@ class RotationJobs:
         return rows
 
     def _finish(
-        self, job: KeyRotationRow, worker: str, keys: KeyLifecycle, target: int, actor: Actor
+        self,
+        job: KeyRotationRow,
+        worker: str,
+        keys: KeyLifecycle,
+        target: int,
+        actor: Actor,
+        tally: Tally,
     ) -> bool:
-        """Raise the minimums once no DEK of the key is left below ``target``."""
+        """Raise the minimums once no DEK of the key is left below ``target``.
+
+        Not while the subject is being transferred: the copy still unwraps with
+        the old versions (ADR 0014).
+        """
         with session_scope(self.ctx.engine) as session:
             subject = self.ctx.subject(session, job.subject_id, for_update=True)
             row = self._mine(session, job.id, worker, (RotationState.REWRAPPING,))
-            left = session.exec(
-                select(func.count())
-                .select_from(RecordVersionRow)
-                .where(_below_target(job.key_name, target))
-            ).one()
-            if left:
-                return False  # a write raced the last batch: rewrap it too
-            reseal = row.reason == RotationReason.RESEAL
-            keep = 0 if reseal else self.ctx.settings.rotation.keep_versions
-            floor = target - keep
-            if keep:
-                described = keys.describe(job.key_name)
-                floor = max(
-                    floor, described.min_decryption_version, described.min_available_version
-                )
-            keys.set_min_encryption_version(job.key_name, target)
-            keys.set_min_decryption_version(job.key_name, max(1, floor))
-            if reseal:
-                keys.trim(job.key_name, target)
-            row.state, row.finished_at, row.claimed_by = RotationState.DONE, self.ctx.clock(), None
-            session.add(row)
-            self.ctx.audit.about(
-                session,
-                actor,
-                "key.rotate",
-                subject,
-                purpose=f"{row.reason}: v{target}, {row.rewrapped} DEKs rewrapped",
-            )
+            stop = self._hold_off(session, subject, row, actor, tally)
+            if not stop:
+                left = session.exec(
+                    select(func.count())
+                    .select_from(RecordVersionRow)
+                    .where(_below_target(job.key_name, target))
+                ).one()
+                if left:
+                    return False  # a write raced the last batch: rewrap it too
+                self._retire(session, subject, row, keys, target, actor)
+        if stop:
+            raise _Superseded
         return True
+
+    def _retire(
+        self,
+        session: Session,
+        subject: SubjectRow,
+        row: KeyRotationRow,
+        keys: KeyLifecycle,
+        target: int,
+        actor: Actor,
+    ) -> None:
+        """Raise the key's minimum versions (trim for a reseal) and close the job."""
+        reseal = row.reason == RotationReason.RESEAL
+        keep = 0 if reseal else self.ctx.settings.rotation.keep_versions
+        floor = target - keep
+        if keep:
+            described = keys.describe(row.key_name)
+            floor = max(floor, described.min_decryption_version, described.min_available_version)
+        keys.set_min_encryption_version(row.key_name, target)
+        keys.set_min_decryption_version(row.key_name, max(1, floor))
+        if reseal:
+            keys.trim(row.key_name, target)
+        row.state, row.finished_at, row.claimed_by = RotationState.DONE, self.ctx.clock(), None
+        session.add(row)
+        self.ctx.audit.about(
+            session,
+            actor,
+            "key.rotate",
+            subject,
+            purpose=f"{row.reason}: v{target}, {row.rewrapped} DEKs rewrapped",
+        )
 
     def _release(self, job_id: str, worker: str) -> None:
         with session_scope(self.ctx.engine) as session:

@@ -15,6 +15,15 @@ class RotationFailure:
 
 
 @dataclass(frozen=True)
+class RotationSkip:
+    """A key this run left alone, and why (e.g. ``transfer-in-progress``: ADR 0014)."""
+
+    subject_id: str
+    region: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class RegionRotation:
     keys_rotated: int = 0
     deks_rewrapped: int = 0
@@ -30,6 +39,8 @@ class RotationReport:
     #: jobs taken over after an earlier attempt stopped (crash, outage)
     jobs_resumed: int = 0
     failures: tuple[RotationFailure, ...] = ()
+    #: jobs deferred, kept open for a later run (their subject is being transferred)
+    skipped: tuple[RotationSkip, ...] = ()
 
 
 @dataclass
@@ -40,6 +51,7 @@ class Tally:
     deks: dict[str, int] = field(default_factory=dict)
     resumed: int = 0
     failures: list[RotationFailure] = field(default_factory=list)
+    skips: list[RotationSkip] = field(default_factory=list)
     tried: set[str] = field(default_factory=set)
     stopped: list[BaseException] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -65,6 +77,10 @@ class Tally:
         with self.lock:
             self.failures.append(failure)
 
+    def skipped(self, skip: RotationSkip) -> None:
+        with self.lock:
+            self.skips.append(skip)
+
     def report(self) -> RotationReport:
         with self.lock:
             names = sorted(set(self.keys) | set(self.deks))
@@ -76,4 +92,5 @@ class Tally:
                 },
                 jobs_resumed=self.resumed,
                 failures=tuple(self.failures),
+                skipped=tuple(self.skips),
             )
