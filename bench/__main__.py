@@ -13,6 +13,7 @@ MODULES = [
     "bench.records",
     "bench.rotation",
     "bench.residency",
+    "bench.reads",
     "bench.api",
 ]
 

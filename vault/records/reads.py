@@ -8,6 +8,7 @@ processing event; metadata reads are not.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -41,10 +42,17 @@ from vault.retention.processing import processing_event
 
 #: Threads that fetch range segments one step ahead (vault.format.envelope.open_range).
 PREFETCH_THREADS = 4
+#: Threads that decrypt a whole-record read's segments while the next are read
+#: (``cryptography`` drops the GIL while it decrypts): one per core, at most 4.
+DECRYPT_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 def _prefetch() -> ThreadPoolExecutor:
     return shared_pool("prefetch", PREFETCH_THREADS)
+
+
+def _decrypt() -> ThreadPoolExecutor:
+    return shared_pool("decrypt", DECRYPT_THREADS)
 
 
 class Records:
@@ -126,7 +134,7 @@ class Records:
                 raise self.ctx.key_missing(subject, exc) from None
             raise
         if stream is not None:
-            chunks = open_stream(stream, dek=dek, context=context)
+            chunks = open_stream(stream, dek=dek, context=context, decrypt=_decrypt())
         else:
             header = parse_header(row.header)
             chunks = open_range(
