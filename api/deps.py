@@ -20,6 +20,7 @@ from vault.domain import Actor
 from vault.errors import PermissionDenied, Unauthenticated
 from vault.principals import Principal
 from vault.service import RecordVault
+from vault.spans import AUTH, span
 
 bearer = HTTPBearer(auto_error=False, description="a recvault principal's token (rvt_...)")
 
@@ -44,7 +45,8 @@ def current_principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthenticated("a valid bearer token is required")
-    return vault.principals.authenticate(credentials.credentials)
+    with span(AUTH):
+        return vault.principals.authenticate(credentials.credentials)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

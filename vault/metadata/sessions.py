@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 from vault.errors import Unavailable
+from vault.spans import DB, span
 
 #: driver failures that mean "the database cannot serve this now", not a bug in the request
 DB_UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -100,7 +101,7 @@ def make_engine(
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any exception."""
     try:
-        with Session(engine, expire_on_commit=False) as session:
+        with span(DB), Session(engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()

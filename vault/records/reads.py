@@ -39,6 +39,7 @@ from vault.format.reader import ReadMeta, RecordReader
 from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, session_scope
 from vault.pools import shared_pool
 from vault.retention.processing import processing_event
+from vault.spans import STORE, span
 
 #: Threads that fetch range segments one step ahead (vault.format.envelope.open_range).
 PREFETCH_THREADS = 4
@@ -147,7 +148,8 @@ class Records:
                 prefetch=_prefetch(),
             )
         try:
-            first = next(chunks, None)
+            with span(STORE):  # the first segment read and verified before answering
+                first = next(chunks, None)
         except BaseException:
             closers.close()
             raise
