@@ -6,7 +6,7 @@ made (``sessions``) and ``recvault db upgrade`` (``migrate``, over the
 Imports only ``vault.errors``.
 """
 
-from vault.metadata.sessions import make_engine, session_scope
+from vault.metadata.sessions import make_engine, read_scope, session_scope
 from vault.metadata.tables import (
     AuditEventRow,
     AuditHeadRow,
@@ -40,5 +40,6 @@ __all__ = [
     "TransferRow",
     "UTCDateTime",
     "make_engine",
+    "read_scope",
     "session_scope",
 ]

@@ -60,7 +60,10 @@ def make_engine(
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the lock at BEGIN (no failed upgrade from read to write);
+            # read-only transactions (``read_scope``) read a WAL snapshot beside them.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     connect_args: dict[str, Any] = {}
@@ -95,6 +98,21 @@ def make_engine(
             dbapi_conn.commit()
 
     return engine
+
+
+#: execution option marking a transaction that only reads (``read_scope``)
+READ_ONLY = "recvault_read_only"
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A transaction that only reads: on SQLite it does not wait for the writer.
+
+    Anything it writes is an error on SQLite (the snapshot cannot be upgraded
+    while another transaction writes): use ``session_scope`` for writes.
+    """
+    with session_scope(engine.execution_options(**{READ_ONLY: True})) as session:
+        yield session
 
 
 @contextmanager

@@ -36,7 +36,7 @@ from vault.errors import (
 )
 from vault.format.envelope import ObjectContext, open_range, open_stream, parse_header
 from vault.format.reader import ReadMeta, RecordReader
-from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, session_scope
+from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, read_scope, session_scope
 from vault.pools import shared_pool
 from vault.retention.processing import processing_event
 from vault.spans import STORE, span
@@ -70,7 +70,7 @@ class Records:
         purpose: str,
     ) -> RecordReader:
         with self.ctx.audit_refusal(actor, "record.read", record_id) as note:
-            with session_scope(self.ctx.engine) as session:
+            with read_scope(self.ctx.engine) as session:
                 record = self.ctx.record(session, record_id)
                 subject = self.ctx.subject(session, record.subject_id)
                 note.about(subject)
