@@ -259,6 +259,7 @@ def run_one(db: str, seconds: float, rounds: int, scratch: Path, addr: str) -> l
         before_spans, before_counts = span_sums(url)
         http_cpu = 0.0
         results: dict[str, list[Tally]] = {"lib": [], "http": []}
+        shown = len(out)
         for _ in range(rounds):
             for side, op in (("lib", lib_op), ("http", http_op)):
                 load = os.getloadavg()[0]
@@ -277,7 +278,8 @@ def run_one(db: str, seconds: float, rounds: int, scratch: Path, addr: str) -> l
                 )
                 for error in tally.errors[:3]:
                     out.append(f"    error: {error}")
-                print(*out[-4:], sep="\n", flush=True)
+                print(*out[shown:], sep="\n", flush=True)
+                shown = len(out)
         after_spans, after_counts = span_sums(url)
         for conn in connections:
             conn.close()
@@ -364,7 +366,16 @@ def main(argv: list[str] | None = None) -> int:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    print("\n".join(lines))
+    print("summary:")
+    print(
+        "\n".join(
+            line
+            for line in lines
+            if not line.startswith(("  sqlite ", "  postgres "))
+            or "mean ms" in line
+            or "CPU per op" in line
+        )
+    )
     return 1 if any("FAIL" in line for line in lines) else 0
 
 

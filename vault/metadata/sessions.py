@@ -11,6 +11,8 @@ connection, a timeout or any other failure of the database driver surfaces as
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -58,6 +60,12 @@ def make_engine(
             cur.execute("PRAGMA busy_timeout=60000")
             cur.close()
 
+        # Writers of this process queue on a lock before BEGIN IMMEDIATE: SQLite's busy
+        # handler polls with sleeps of up to 100 ms and is unfair, which gave writers
+        # under load a p99 of 10-30x their p50 (docs/benchmarks.md, P10). Other
+        # processes are still waited for by busy_timeout.
+        _WRITERS[engine] = threading.RLock()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             # Writers take the lock at BEGIN (no failed upgrade from read to write);
@@ -100,6 +108,11 @@ def make_engine(
     return engine
 
 
+#: seconds a SQLite writer waits for the others (busy_timeout waits as long)
+SQLITE_WRITER_WAIT = 60.0
+#: the in-process writer lock of each SQLite engine (``make_engine``)
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+
 #: execution option marking a transaction that only reads (``read_scope``)
 READ_ONLY = "recvault_read_only"
 
@@ -118,6 +131,24 @@ def read_scope(engine: Engine) -> Iterator[Session]:
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any exception."""
+    writer = None
+    if not engine.get_execution_options().get(READ_ONLY, False):
+        writer = _WRITERS.get(getattr(engine, "engine", engine))
+    if writer is None:
+        with _transaction(engine) as session:
+            yield session
+        return
+    if not writer.acquire(timeout=SQLITE_WRITER_WAIT):  # as long as busy_timeout waits
+        raise Unavailable("metadata database busy")
+    try:
+        with _transaction(engine) as session:
+            yield session
+    finally:
+        writer.release()
+
+
+@contextmanager
+def _transaction(engine: Engine) -> Iterator[Session]:
     try:
         with span(DB), Session(engine, expire_on_commit=False) as session:
             try:
