@@ -80,11 +80,13 @@ class VerifiedTokens:
 
     def __init__(
         self,
-        ttl: float = TOKEN_CACHE_SECONDS,
+        ttl: float | None = None,
         size: int = TOKEN_CACHE_SIZE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.ttl, self.size, self._clock = ttl, size, clock
+        # read at construction, so a deployment may set TOKEN_CACHE_SECONDS first
+        self.ttl = TOKEN_CACHE_SECONDS if ttl is None else ttl
+        self.size, self._clock = size, clock
         self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
         self._lock = threading.Lock()
 

@@ -69,3 +69,9 @@ def test_a_read_transaction_does_not_wait_for_the_sqlite_writer(make_vault, sqli
         with read_scope(vault._ctx.engine) as reader:
             count = reader.execute(text("SELECT count(*) FROM principals")).scalar_one()
     assert count == 1
+
+
+def test_a_zero_lifetime_caches_nothing():
+    cache = VerifiedTokens(ttl=0)
+    cache.put("h", object())  # type: ignore[arg-type]
+    assert cache.get("h") is None
