@@ -21,6 +21,7 @@ from vault.domain import Actor
 from vault.errors import PermissionDenied, Unauthenticated
 from vault.principals import Principal
 from vault.service import RecordVault
+from vault.spans import AUTH, span
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -51,9 +52,10 @@ def current_principal(
         raise Unauthenticated("a valid bearer token is required")
     token = credentials.credentials
     verifier: OidcVerifier | None = getattr(request.app.state, "oidc", None)
-    if verifier is not None and looks_like_jwt(token):
-        return authenticate_jwt(verifier, vault, token)
-    return vault.principals.authenticate(token)
+    with span(AUTH):
+        if verifier is not None and looks_like_jwt(token):
+            return authenticate_jwt(verifier, vault, token)
+        return vault.principals.authenticate(token)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import ApiMetrics
 from vault.audit.context import request_id_bound
+from vault.spans import spans_bound
 
 access_log = logging.getLogger("recvault.api.access")
 
@@ -74,14 +75,15 @@ class RequestContext:
             await send(message)
 
         try:
-            with request_id_bound(request_id):
+            with request_id_bound(request_id), spans_bound() as spans:
                 await self.app(scope, counting_receive, tagged_send)
         finally:
+            parts = spans.totals()
             route = getattr(scope.get("route"), "name", None) or "unmatched"
             method = scope.get("method", "")
             elapsed = time.perf_counter() - started
             if self.metrics is not None:
-                self.metrics.observe_request(route, method, status, received, sent, elapsed)
+                self.metrics.observe_request(route, method, status, received, sent, elapsed, parts)
             access_log.info(
                 "request",
                 extra={
@@ -93,5 +95,6 @@ class RequestContext:
                     "bytes_in": received,
                     "bytes_out": sent,
                     "duration_ms": round(elapsed * 1000, 1),
+                    "spans_ms": {k: round(v * 1000, 1) for k, v in parts.items()},
                 },
             )

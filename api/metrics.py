@@ -60,6 +60,12 @@ class ApiMetrics:
             ["kind"],
             registry=r,
         )
+        self.span_seconds = Counter(
+            "recvault_request_span_seconds",
+            "Seconds of requests spent in each part (auth, db, keys, audit, store; vault.spans)",
+            ["route", "method", "span"],
+            registry=r,
+        )
         self.rotations = Counter(
             "recvault_key_rotations_total", "Key rotations run through the API", registry=r
         )
@@ -68,10 +74,19 @@ class ApiMetrics:
         )
 
     def observe_request(
-        self, route: str, method: str, status: int, received: int, sent: int, seconds: float
+        self,
+        route: str,
+        method: str,
+        status: int,
+        received: int,
+        sent: int,
+        seconds: float,
+        spans: Mapping[str, float] | None = None,
     ) -> None:
         """One finished request (measured by ``api.logs.RequestContext``)."""
         self.requests.labels(route, method, str(status)).inc()
+        for name, spent in (spans or {}).items():
+            self.span_seconds.labels(route, method, name).inc(spent)
         self.request_bytes.labels(route, method).inc(received)
         self.response_bytes.labels(route, method).inc(sent)
         self.duration.labels(route, method).observe(seconds)

@@ -34,6 +34,9 @@ class _Refused(Exception):
     """Raised from a parser callback to stop parsing a request that is refused."""
 
 
+#: bytes asked of the socket per read (asyncio's own default: 256 KiB)
+RECEIVE_BYTES = 1024 * 1024
+
 #: seconds a refused connection is drained before it is closed
 LINGER = 2.0
 
@@ -60,6 +63,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if hasattr(transport, "max_size"):
+            # asyncio receives at most 256 KiB per read: an upload reached the app in
+            # 4,096+ messages per GiB, each through every middleware (docs/benchmarks.md, P9)
+            transport.max_size = RECEIVE_BYTES
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -2,7 +2,9 @@
 
 - ``run_with_body``: the request body becomes a blocking binary stream that a
   worker thread (``put_record``/``update_record``) reads while the event loop
-  keeps receiving; a bounded queue of ~1 MiB chunks holds at most a few MiB.
+  keeps receiving; a bounded queue of ~1 MiB batches of the received pieces
+  (handed over as they came, copied once, into the sealing buffer) holds at most
+  a few MiB.
   Uploads pass an ``UploadGate`` first (``limits.upload_concurrency`` at once)
   and run on threads of their own, never on the thread pool the rest of the API
   uses: slow or many uploads cannot starve reads, metadata calls or health checks.
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import io
@@ -94,32 +97,45 @@ class BodyReader(io.RawIOBase):
         self.expected = expected
         self.received = 0
         self.pipe = _BoundedQueue()
-        self._pending = memoryview(b"")
+        self._pending: collections.deque[memoryview] = collections.deque()
         self._ended = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not self._pending.nbytes:
-            if self._ended:
-                return 0
-            item = self.pipe.get()
-            if item is _END:
-                self._ended = True
-                if self.received != self.expected:
-                    raise InvalidInput(
-                        f"the body ended after {self.received} of {self.expected} bytes"
-                    )
-                return 0
-            if isinstance(item, BaseException):
-                raise item
-            assert isinstance(item, bytes)
-            self._pending = memoryview(item)
-        n = min(len(target), self._pending.nbytes)
-        target[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
+        if not self._pending and not self._next_batch():
+            return 0
+        view = memoryview(target).cast("B")
+        filled = 0
+        # Copy straight from the received pieces (no joined copy in between), as many
+        # as are already here; wait for more only when nothing was copied.
+        while filled < view.nbytes and self._pending:
+            part = self._pending[0]
+            n = min(view.nbytes - filled, part.nbytes)
+            view[filled : filled + n] = part[:n]
+            filled += n
+            if n == part.nbytes:
+                self._pending.popleft()
+            else:
+                self._pending[0] = part[n:]
+        return filled
+
+    def _next_batch(self) -> bool:
+        """Wait for the next batch of received pieces; False at the end of the body."""
+        if self._ended:
+            return False
+        item = self.pipe.get()
+        if item is _END:
+            self._ended = True
+            if self.received != self.expected:
+                raise InvalidInput(f"the body ended after {self.received} of {self.expected} bytes")
+            return False
+        if isinstance(item, BaseException):
+            raise item
+        assert isinstance(item, list)
+        self._pending.extend(memoryview(part) for part in item)
+        return True
 
     async def pump(self, request: Request) -> None:
         """Receive the body and queue it in ~1 MiB pieces, then the end marker."""
@@ -135,10 +151,10 @@ class BodyReader(io.RawIOBase):
                 parts.append(chunk)
                 size += len(chunk)
                 if size >= CHUNK:
-                    await self.pipe.aput(b"".join(parts), self.limiter)
+                    await self.pipe.aput(parts, self.limiter)  # the pieces, not a joined copy
                     parts, size = [], 0
             if parts:
-                await self.pipe.aput(b"".join(parts), self.limiter)
+                await self.pipe.aput(parts, self.limiter)
             await self.pipe.aput(_END, self.limiter)
         except _Abandoned:
             return

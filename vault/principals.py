@@ -3,6 +3,13 @@
 Tokens are 256-bit random strings shown once at creation; the DB keeps only
 their SHA-256 (enough for high-entropy secrets), looked up by hash and
 compared in constant time. A disabled principal cannot authenticate.
+
+A verified token is trusted for ``TOKEN_CACHE_SECONDS`` without another DB
+lookup (each request authenticates; under load the lookup was a transaction
+per request, docs/benchmarks.md, P10). Only successful lookups are kept, by the
+token's hash, never the token; disabling a principal forgets its entries in
+this process at once, and another process (a second server) refuses it at
+most ``TOKEN_CACHE_SECONDS`` later.
 """
 
 from __future__ import annotations
@@ -10,7 +17,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +31,7 @@ from sqlmodel import col, select
 from vault.context import VaultContext
 from vault.domain import SYSTEM, Actor, Role
 from vault.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from vault.metadata import PrincipalRow, session_scope
+from vault.metadata import PrincipalRow, read_scope, session_scope
 
 TOKEN_PREFIX = "rvt_"  # noqa: S105  (a prefix, not a secret)
 #: names of principals signed in through the [auth.oidc] provider start with this
@@ -60,9 +71,57 @@ def _to_principal(row: PrincipalRow) -> Principal:
     )
 
 
+#: seconds a verified token is trusted without a DB lookup (see the module docstring)
+TOKEN_CACHE_SECONDS = 5.0
+#: verified tokens kept at most (least recently used go first)
+TOKEN_CACHE_SIZE = 1024
+
+
+class VerifiedTokens:
+    """Principals of recently verified tokens, by token hash, each for ``ttl`` seconds."""
+
+    def __init__(
+        self,
+        ttl: float | None = None,
+        size: int = TOKEN_CACHE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # read at construction, so a deployment may set TOKEN_CACHE_SECONDS first
+        self.ttl = TOKEN_CACHE_SECONDS if ttl is None else ttl
+        self.size, self._clock = size, clock
+        self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Principal | None:
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            if self._clock() >= entry[0]:
+                del self._entries[digest]
+                return None
+            self._entries.move_to_end(digest)
+            return entry[1]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            self._entries[digest] = (self._clock() + self.ttl, principal)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def forget(self, principal_id: str) -> None:
+        with self._lock:
+            for digest in [d for d, (_, p) in self._entries.items() if p.id == principal_id]:
+                del self._entries[digest]
+
+
 class Principals:
     def __init__(self, ctx: VaultContext) -> None:
         self.ctx = ctx
+        self.verified = VerifiedTokens()
 
     def add(
         self, name: str, roles: list[str], regions: list[str] | None, actor: Actor
@@ -116,6 +175,7 @@ class Principals:
             row.disabled = True
             session.add(row)
             self.ctx.audit.append(session, actor=actor, action="principal.disable", target=row.id)
+        self.verified.forget(row.id)
         return _to_principal(row)
 
     def authenticate(self, token: str | None) -> Principal:
@@ -125,10 +185,15 @@ class Principals:
 
     def authenticate_hash(self, wanted: str) -> Principal:
         """The live principal of a token's SHA-256 (a session re-checks its principal with it)."""
-        with session_scope(self.ctx.engine) as session:
+        known = self.verified.get(wanted)
+        if known is not None:
+            return known
+        with read_scope(self.ctx.engine) as session:
             row = session.exec(
                 select(PrincipalRow).where(PrincipalRow.token_hash == wanted)
             ).first()
         if row is None or not hmac.compare_digest(row.token_hash, wanted) or row.disabled:
             raise Unauthenticated("a valid bearer token is required")
-        return _to_principal(row)
+        principal = _to_principal(row)
+        self.verified.put(wanted, principal)
+        return principal

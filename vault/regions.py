@@ -24,6 +24,7 @@ from vault.settings import (
     vault_token,
     vault_token_file,
 )
+from vault.spans import KEYS, add_span
 from vault.storage.base import ObjectStore, RetentionMode
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ def build_keys(
         auth = vault_auth(name, config)
 
         def observe(op: str, seconds: float) -> None:
+            add_span(KEYS, seconds)
             if on_key_call is not None:
                 on_key_call(name, op, seconds)
 

@@ -92,3 +92,31 @@ def test_serve_writes_json_lines(tmp_path):
     assert any(line["status"] == 401 and line["principal"] == "" for line in access)
     for secret in (token, "tanaka", subject_id):
         assert secret not in raw
+
+
+def test_access_line_breaks_a_request_down_into_spans(api, caplog):
+    subject_id = _subject(api)
+    with caplog.at_level(logging.INFO, logger="recvault.api.access"):
+        put = api.client.post(
+            f"/v1/subjects/{subject_id}/records?category=photo",
+            content=b"x" * 1000,
+            headers={**api.auth("svc"), "Content-Type": "image/png", "X-Request-ID": "rid-put"},
+        )
+        assert put.status_code == 201
+        got = api.client.get(
+            f"/v1/records/{put.json()['id']}/content",
+            headers={**api.auth("svc"), "X-Request-ID": "rid-get"},
+        )
+        assert got.content == b"x" * 1000
+    lines = {r.request_id: r for r in caplog.records if r.name == "recvault.api.access"}
+    for rid in ("rid-put", "rid-get"):
+        spans = lines[rid].spans_ms
+        # authentication, transactions, the audit event and the object, each timed
+        assert {"auth", "db", "audit", "store"} <= set(spans), spans
+        assert all(isinstance(v, float) and v >= 0 for v in spans.values())
+        assert spans["audit"] <= spans["db"]  # the audit event is written inside a transaction
+    metrics = api.client.get("/metrics").text
+    assert (
+        'recvault_request_span_seconds_total{method="POST",route="records.create",span="db"}'
+        in (metrics)
+    )

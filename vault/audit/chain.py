@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from vault.audit.context import REQUEST_ID
 from vault.domain import Actor, AuditEvent, AuditVerification
 from vault.metadata import AuditDetachedRow, AuditEventRow, AuditHeadRow, session_scope
+from vault.spans import AUDIT, span
 
 
 class SubjectLike(Protocol):
@@ -152,6 +153,10 @@ class AuditLog:
 
     def append_many(self, session: Session, actor: Actor, entries: Sequence[AuditEntry]) -> int:
         """Append events in order inside the caller's transaction; return the last seq."""
+        with span(AUDIT):
+            return self._append_many(session, actor, entries)
+
+    def _append_many(self, session: Session, actor: Actor, entries: Sequence[AuditEntry]) -> int:
         head = session.execute(
             select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == _HEAD_ID).with_for_update()
         ).first()

@@ -8,6 +8,8 @@ only ever released one verified segment at a time.
 
 from __future__ import annotations
 
+import contextlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from typing import BinaryIO
@@ -53,6 +55,9 @@ __all__ = [
 ]
 
 READABLE_SEGMENT_EXPS = frozenset({SEGMENT_EXP})
+
+#: segments read and decrypting ahead of the one released (``open_stream(decrypt=...)``)
+DECRYPT_AHEAD = 4
 
 
 class ContentLengthMismatch(InvalidInput):
@@ -257,6 +262,8 @@ def open_stream(
     dek: bytes,
     context: ObjectContext,
     segment_exps: frozenset[int] = READABLE_SEGMENT_EXPS,
+    decrypt: Executor | None = None,
+    ahead: int = DECRYPT_AHEAD,
 ) -> Iterator[bytes]:
     """Yield the verified plaintext of the object in ``stream``, segment by segment.
 
@@ -264,9 +271,17 @@ def open_stream(
     yielded; a segment is yielded only after its tag verified. On IntegrityError
     the chunks already yielded are the verified segments before the failing one.
     ``segment_exps``: the segment sizes accepted (recvault's own: 1 MiB only).
+
+    With ``decrypt``, up to ``ahead`` segments are read and handed to that executor
+    while earlier ones are released (``cryptography`` drops the GIL while it
+    decrypts, so segments are opened on several cores): order is kept, memory is
+    bounded by ``ahead`` sealed buffers and their plaintexts, and a segment whose
+    tag fails still ends the stream before any later byte is released.
     """
     header = _read_stream_header(stream, segment_exps)
     keys = verify_header(header, dek, context)
+    if decrypt is not None and ahead > 1 and header.segment_count > 1:
+        return _open_segments_ahead(stream, header, keys, decrypt, ahead)
     return _open_segments(stream, header, keys)
 
 
@@ -282,13 +297,60 @@ def _open_segments(stream: BinaryIO, header: Header, keys: ObjectKeys) -> Iterat
     aead = AesGcm(keys.segment_key)
     base = int.from_bytes(keys.nonce_base, "big")
     buf = memoryview(bytearray(header.segment_size + GCM_TAG_BYTES))
+    for index in range(header.segment_count):
+        yield _open_segment(aead, base, header, index, _read_sealed(stream, header, index, buf))
+
+
+def _read_sealed(stream: BinaryIO, header: Header, index: int, buf: memoryview) -> memoryview:
+    """Read segment ``index``'s sealed bytes into ``buf``; truncation and trailing bytes fail."""
+    want = _sealed_segment_len(header, index)
+    _check_segment_read(index, _read_into(stream, buf[:want]), want)
+    if index == header.segment_count - 1 and _read_exact(stream, 1):
+        raise IntegrityError("trailing bytes after final segment")
+    return buf[:want]
+
+
+def _open_segments_ahead(
+    stream: BinaryIO, header: Header, keys: ObjectKeys, decrypt: Executor, ahead: int
+) -> Iterator[bytes]:
+    aead = AesGcm(keys.segment_key)
+    base = int.from_bytes(keys.nonce_base, "big")
     count = header.segment_count
-    for index in range(count):
-        want = _sealed_segment_len(header, index)
-        _check_segment_read(index, _read_into(stream, buf[:want]), want)
-        if index == count - 1 and _read_exact(stream, 1):
-            raise IntegrityError("trailing bytes after final segment")
-        yield _open_segment(aead, base, header, index, buf[:want])
+    stride = header.segment_size + GCM_TAG_BYTES
+    # One sealed buffer per segment in flight: the buffer of segment i is refilled
+    # (for segment i + ahead) only after segment i's decryption has returned.
+    buffers: list[memoryview] = []
+    pending: deque[Future[bytes]] = deque()
+    failure: IntegrityError | None = None
+    following = 0
+    try:
+        while True:
+            while failure is None and following < count and len(pending) < ahead:
+                slot = following % ahead
+                if slot == len(buffers):
+                    buffers.append(memoryview(bytearray(stride)))
+                try:
+                    sealed = _read_sealed(stream, header, following, buffers[slot])
+                except IntegrityError as exc:
+                    # released after the segments before it, as the serial path does
+                    failure = exc
+                    break
+                pending.append(decrypt.submit(_open_segment, aead, base, header, following, sealed))
+                following += 1
+            if not pending:
+                break
+            yield pending.popleft().result()
+        if failure is not None:
+            raise failure
+    finally:
+        for future in pending:
+            future.cancel()
+        # A decryption still running holds its sealed buffer: wait, so no later
+        # read can refill a buffer under it (nothing of it is released).
+        for future in pending:
+            if not future.cancelled():
+                with contextlib.suppress(BaseException):
+                    future.result()
 
 
 def read_header(fetch: Callable[[int, int], bytes]) -> Header:

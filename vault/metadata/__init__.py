@@ -6,7 +6,7 @@ made (``sessions``) and ``recvault db upgrade`` (``migrate``, over the
 Imports only ``vault.errors``.
 """
 
-from vault.metadata.sessions import make_engine, session_scope
+from vault.metadata.sessions import make_engine, read_scope, session_scope
 from vault.metadata.tables import (
     AuditDetachedRow,
     AuditEventRow,
@@ -44,5 +44,6 @@ __all__ = [
     "TransferRow",
     "UTCDateTime",
     "make_engine",
+    "read_scope",
     "session_scope",
 ]

@@ -11,6 +11,8 @@ connection, a timeout or any other failure of the database driver surfaces as
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 from vault.errors import Unavailable
+from vault.spans import DB, span
 
 #: driver failures that mean "the database cannot serve this now", not a bug in the request
 DB_UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -57,9 +60,18 @@ def make_engine(
             cur.execute("PRAGMA busy_timeout=60000")
             cur.close()
 
+        # Writers of this process queue on a lock before BEGIN IMMEDIATE: SQLite's busy
+        # handler polls with sleeps of up to 100 ms and is unfair, which gave writers
+        # under load a p99 of 10-30x their p50 (docs/benchmarks.md, P10). Other
+        # processes are still waited for by busy_timeout.
+        _WRITERS[engine] = threading.RLock()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the lock at BEGIN (no failed upgrade from read to write);
+            # read-only transactions (``read_scope``) read a WAL snapshot beside them.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     connect_args: dict[str, Any] = {}
@@ -96,11 +108,49 @@ def make_engine(
     return engine
 
 
+#: seconds a SQLite writer waits for the others (busy_timeout waits as long)
+SQLITE_WRITER_WAIT = 60.0
+#: the in-process writer lock of each SQLite engine (``make_engine``)
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+
+#: execution option marking a transaction that only reads (``read_scope``)
+READ_ONLY = "recvault_read_only"
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A transaction that only reads: on SQLite it does not wait for the writer.
+
+    Anything it writes is an error on SQLite (the snapshot cannot be upgraded
+    while another transaction writes): use ``session_scope`` for writes.
+    """
+    with session_scope(engine.execution_options(**{READ_ONLY: True})) as session:
+        yield session
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any exception."""
+    writer = None
+    if not engine.get_execution_options().get(READ_ONLY, False):
+        writer = _WRITERS.get(getattr(engine, "engine", engine))
+    if writer is None:
+        with _transaction(engine) as session:
+            yield session
+        return
+    if not writer.acquire(timeout=SQLITE_WRITER_WAIT):  # as long as busy_timeout waits
+        raise Unavailable("metadata database busy")
     try:
-        with Session(engine, expire_on_commit=False) as session:
+        with _transaction(engine) as session:
+            yield session
+    finally:
+        writer.release()
+
+
+@contextmanager
+def _transaction(engine: Engine) -> Iterator[Session]:
+    try:
+        with span(DB), Session(engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()

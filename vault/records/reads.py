@@ -8,6 +8,7 @@ processing event; metadata reads are not.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -35,16 +36,24 @@ from vault.errors import (
 )
 from vault.format.envelope import ObjectContext, open_range, open_stream, parse_header
 from vault.format.reader import ReadMeta, RecordReader
-from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, session_scope
+from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, read_scope, session_scope
 from vault.pools import shared_pool
 from vault.retention.processing import processing_event
+from vault.spans import STORE, span
 
 #: Threads that fetch range segments one step ahead (vault.format.envelope.open_range).
 PREFETCH_THREADS = 4
+#: Threads that decrypt a whole-record read's segments while the next are read
+#: (``cryptography`` drops the GIL while it decrypts): one per core, at most 4.
+DECRYPT_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 def _prefetch() -> ThreadPoolExecutor:
     return shared_pool("prefetch", PREFETCH_THREADS)
+
+
+def _decrypt() -> ThreadPoolExecutor:
+    return shared_pool("decrypt", DECRYPT_THREADS)
 
 
 class Records:
@@ -61,7 +70,7 @@ class Records:
         purpose: str,
     ) -> RecordReader:
         with self.ctx.audit_refusal(actor, "record.read", record_id) as note:
-            with session_scope(self.ctx.engine) as session:
+            with read_scope(self.ctx.engine) as session:
                 record = self.ctx.record(session, record_id)
                 subject = self.ctx.subject(session, record.subject_id)
                 note.about(subject)
@@ -126,7 +135,7 @@ class Records:
                 raise self.ctx.key_missing(subject, exc) from None
             raise
         if stream is not None:
-            chunks = open_stream(stream, dek=dek, context=context)
+            chunks = open_stream(stream, dek=dek, context=context, decrypt=_decrypt())
         else:
             header = parse_header(row.header)
             chunks = open_range(
@@ -139,7 +148,8 @@ class Records:
                 prefetch=_prefetch(),
             )
         try:
-            first = next(chunks, None)
+            with span(STORE):  # the first segment read and verified before answering
+                first = next(chunks, None)
         except BaseException:
             closers.close()
             raise

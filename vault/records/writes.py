@@ -45,6 +45,7 @@ from vault.pools import shared_pool
 from vault.records.commit import RECORDS, VERSIONS, PendingVersion, commit_versions
 from vault.residency.leases import transfer_in_progress
 from vault.retention.object_lock import lock_new_versions
+from vault.spans import STORE, span
 from vault.storage.base import ObjectStore, PutBatch
 
 
@@ -226,7 +227,8 @@ class RecordWriter:
             raise Conflict("a concurrent update created this version first; retry") from None
         try:
             if len(plan) == 1:
-                self._store_object(plan[0], self.ctx.region(plan[0].subject.region).store)
+                with span(STORE):  # sealing and writing, with the wait for the content
+                    self._store_object(plan[0], self.ctx.region(plan[0].subject.region).store)
             else:
                 self._store_batches(plan)
         except BaseException:
