@@ -8,8 +8,9 @@ log, and delegates each capability to a small component.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import islice
 from typing import IO, Any
 
 from sqlalchemy import text
@@ -44,6 +45,7 @@ from vault.errors import ConfigError, VaultError
 from vault.format.content import Content
 from vault.format.reader import RecordReader
 from vault.metadata import make_engine
+from vault.paging import DEFAULT_LIMIT, Page, check_limit, cut, scope
 from vault.principals import Principals
 from vault.records.export import SubjectExport
 from vault.records.gc import GarbageCollector
@@ -59,6 +61,28 @@ from vault.rotation.inventory import KeyStatus, key_status, rotate_due_keys
 from vault.rotation.report import RotationReport
 from vault.rotation.rotate import KeyRotation
 from vault.settings import Settings
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """The filters of an audit query (a cursor is bound to them)."""
+
+    principal: str | None
+    subject_id: str | None
+    action: str | None
+    since: datetime | None
+    until: datetime | None
+    after_seq: int = 0
+
+    def filters(self) -> dict[str, object]:
+        return {
+            "principal": self.principal,
+            "subject_id": self.subject_id,
+            "action": self.action,
+            "since": self.since,
+            "until": self.until,
+            "after_seq": self.after_seq,
+        }
 
 
 def _utcnow() -> datetime:
@@ -196,6 +220,17 @@ class RecordVault:
     def list_records(self, subject_id: str, *, actor: Actor | str = SYSTEM) -> list[RecordInfo]:
         return self._records.list(subject_id, _actor(actor))
 
+    def records_page(
+        self,
+        subject_id: str,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        actor: Actor | str = SYSTEM,
+    ) -> Page[RecordInfo]:
+        """One page of ``list_records``; pass ``page.next`` as ``cursor`` for the next one."""
+        return self._records.page(subject_id, _actor(actor), limit, cursor)
+
     def record_info(self, record_id: str, *, actor: Actor | str = SYSTEM) -> RecordInfo:
         return self._records.info(record_id, _actor(actor))
 
@@ -211,6 +246,17 @@ class RecordVault:
 
     def list_holds(self, *, active_only: bool = False, actor: Actor | str = SYSTEM) -> list[Hold]:
         return self._holds.list(_actor(actor), include_released=not active_only)
+
+    def holds_page(
+        self,
+        *,
+        active_only: bool = False,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        actor: Actor | str = SYSTEM,
+    ) -> Page[Hold]:
+        """One page of ``list_holds``."""
+        return self._holds.page(_actor(actor), not active_only, limit, cursor)
 
     # -- subject rights (DPO) ---------------------------------------------------------
 
@@ -242,6 +288,19 @@ class RecordVault:
             require_aware(as_of)
         return self._disposal.plan(_actor(actor), as_of)
 
+    def plan_disposal_page(
+        self,
+        as_of: datetime | None = None,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        actor: Actor | str = SYSTEM,
+    ) -> DisposalPlan:
+        """One page of the plan (``next`` set when more follow), all pages as of one time."""
+        if as_of is not None:
+            require_aware(as_of)
+        return self._disposal.plan_page(_actor(actor), as_of, limit, cursor)
+
     def approve_disposal(
         self, plan: DisposalPlan, ids: list[str] | None = None, *, actor: Actor | str = SYSTEM
     ) -> int:
@@ -264,6 +323,17 @@ class RecordVault:
         self, state: DestructionState | None = None, *, actor: Actor | str = SYSTEM
     ) -> list[Destruction]:
         return self._disposal.destructions(_actor(actor), state)
+
+    def destructions_page(
+        self,
+        state: DestructionState | None = None,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        actor: Actor | str = SYSTEM,
+    ) -> Page[Destruction]:
+        """One page of ``list_destructions``."""
+        return self._disposal.destructions_page(_actor(actor), state, limit, cursor)
 
     def cancel_destruction(
         self, destruction_id: str, *, actor: Actor | str = SYSTEM
@@ -339,22 +409,56 @@ class RecordVault:
 
         A principal granted some regions sees only events about those regions.
         """
+        query = AuditQuery(principal, subject_id, action, since, until, after_seq)
+        return self._audit_query(_actor(actor), query, after_seq)
+
+    def audit_page(
+        self,
+        *,
+        principal: str | None = None,
+        subject_id: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_seq: int = 0,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        actor: Actor | str = SYSTEM,
+    ) -> Page[AuditEvent]:
+        """One page of ``audit_events`` in chain order (keyset: ``seq``)."""
         caller = _actor(actor)
-        asked = {"principal": principal, "action": action, "since": since, "until": until}
+        check_limit(limit)
+        query = AuditQuery(principal, subject_id, action, since, until, after_seq)
+        listing = scope("audit", caller.name, **query.filters())
+        position = self._ctx.position(caller, "audit.query", listing, cursor, (int,))
+        start = max(after_seq, int(position[0])) if position else after_seq
+        events = list(islice(self._audit_query(caller, query, start, limit + 1), limit + 1))
+        return cut(events, limit, lambda e: (e.seq,), self._ctx.cursors, listing)
+
+    def _audit_query(
+        self, caller: Actor, query: AuditQuery, start: int, page: int = 1000
+    ) -> Iterator[AuditEvent]:
+        asked = {
+            "principal": query.principal,
+            "action": query.action,
+            "since": query.since,
+            "until": query.until,
+        }
         self._ctx.audit.record(
             actor=caller,
             action="audit.query",
             target=" ".join(f"{k}={v}" for k, v in asked.items() if v is not None)[:200],
-            subject_id=subject_id or "",
+            subject_id=query.subject_id or "",
         )
         return self._ctx.audit.events(
-            actor=principal,
-            subject_id=subject_id,
-            action=action,
-            since=since,
-            until=until,
-            after_seq=after_seq,
+            actor=query.principal,
+            subject_id=query.subject_id,
+            action=query.action,
+            since=query.since,
+            until=query.until,
+            after_seq=start,
             regions=None if caller.regions is None else self._ctx.granted(caller),
+            page=page,
         )
 
     def gc(
