@@ -149,9 +149,7 @@ def test_pages_cover_the_list_once_in_a_stable_order(api: ApiEnv, name: str) -> 
 
 
 @pytest.mark.parametrize("name", sorted(LISTINGS))
-def test_a_row_removed_between_pages_leaves_no_duplicate_and_no_gap(
-    api: ApiEnv, name: str
-) -> None:
+def test_a_row_removed_between_pages_leaves_no_duplicate_and_no_gap(api: ApiEnv, name: str) -> None:
     listing = LISTINGS[name](api)
     headers = api.auth(f"reader-{name}", listing.roles)
     whole = _ids(_page(api, listing, headers, limit=1000), listing.key)
