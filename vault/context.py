@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select

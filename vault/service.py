@@ -431,7 +431,9 @@ class RecordVault:
         query = AuditQuery(principal, subject_id, action, since, until, after_seq)
         listing = scope("audit", caller.name, **query.filters())
         position = self._ctx.position(caller, "audit.query", listing, cursor, (int,))
-        start = max(after_seq, int(position[0])) if position else after_seq
+        start = after_seq
+        if position is not None and isinstance(position[0], int):
+            start = max(after_seq, position[0])
         events = list(islice(self._audit_query(caller, query, start, limit + 1), limit + 1))
         return cut(events, limit, lambda e: (e.seq,), self._ctx.cursors, listing)
 
