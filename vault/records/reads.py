@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from datetime import datetime
 from itertools import chain
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from keys.base import KeyNotFound
@@ -198,23 +199,49 @@ class Records:
             self._check_region(subject, actor)
             position = self.ctx.cursors.decode(listing, cursor, (datetime, str))
             order = (col(RecordRow.created_at), col(RecordRow.id))
+            # columns, not entities: a page of rows is read without the ORM's bookkeeping
             query = (
-                select(RecordRow, RecordVersionRow)
+                sa_select(
+                    col(RecordRow.id),
+                    col(RecordRow.category),
+                    col(RecordRow.state),
+                    col(RecordRow.current_version),
+                    col(RecordRow.created_at),
+                    col(RecordRow.last_processed_at),
+                    col(RecordRow.retain_until),
+                    col(RecordVersionRow.size),
+                    col(RecordVersionRow.content_type),
+                )
                 .outerjoin(
                     RecordVersionRow,
                     (col(RecordVersionRow.record_id) == col(RecordRow.id))
                     & (col(RecordVersionRow.version) == col(RecordRow.current_version)),
                 )
-                .where(RecordRow.subject_id == subject_id)
-                .where(RecordRow.state != RecordState.PENDING)
+                .where(col(RecordRow.subject_id) == subject_id)
+                .where(col(RecordRow.state) != RecordState.PENDING)
                 .order_by(*order)
             )
             if (keyset := after(order, position)) is not None:
                 query = query.where(keyset)
             if limit is not None:
                 query = query.limit(limit + 1)
-            rows = session.exec(query).all()
-            infos = [self._info(record, current, subject.region) for record, current in rows]
+            rows = session.connection().execute(query).all()
+            infos = [
+                RecordInfo(
+                    id=row[0],
+                    subject_id=subject_id,
+                    category=Category(row[1]),
+                    state=RecordState(row[2]),
+                    version=row[3],
+                    size=row[7] or 0,
+                    content_type=row[8] or "",
+                    created_at=row[4],
+                    last_processed_at=row[5],
+                    retain_until=row[6],
+                    region=subject.region,
+                )
+                for row in rows
+            ]
             self.ctx.audit.about(
                 session,
                 actor,
