@@ -54,6 +54,7 @@ from vault.records.subjects import Subjects
 from vault.records.writes import RecordInput, RecordWriter
 from vault.regions import KeyCallObserver, Region, build_region
 from vault.residency.report import ResidencyCheck, ResidencyReport
+from vault.residency.sections import ResidencyEntry, ResidencySections, Section
 from vault.residency.transfer import Transfers
 from vault.retention.disposal import Disposal
 from vault.retention.holds import Holds
@@ -109,6 +110,7 @@ class RecordVault:
         self._rotation = KeyRotation(ctx)
         self.principals = Principals(ctx)
         self._residency = ResidencyCheck(ctx)
+        self._sections = ResidencySections(ctx)
         self._transfers = Transfers(ctx)
 
     @classmethod
@@ -350,6 +352,28 @@ class RecordVault:
     def residency_report(self, *, actor: Actor | str = SYSTEM) -> ResidencyReport:
         """Where every object and subject key is, against where it must be (DESIGN 8)."""
         return self._residency.run(_actor(actor))
+
+    def residency_objects(
+        self,
+        region: str,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        actor: Actor | str = SYSTEM,
+    ) -> Page[ResidencyEntry]:
+        """A page of the report's object section for ``region``: each object, its verdict."""
+        return self._sections.page(_actor(actor), region, Section.OBJECTS, limit, cursor)
+
+    def residency_keys(
+        self,
+        region: str,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        actor: Actor | str = SYSTEM,
+    ) -> Page[ResidencyEntry]:
+        """A page of the report's subject-key section for ``region``."""
+        return self._sections.page(_actor(actor), region, Section.KEYS, limit, cursor)
 
     def transfer_subject(
         self,

@@ -27,6 +27,7 @@ ALL = [r.value for r in Role]
 class RegionData:
     """What one region holds, and every string that identifies it."""
 
+    region: str = ""
     subject_id: str = ""
     record_id: str = ""
     hold_id: str = ""
@@ -37,7 +38,7 @@ class RegionData:
 
 def _seed_region(api: ApiEnv, region: str) -> RegionData:
     owner = api.auth("owner")
-    data = RegionData()
+    data = RegionData(region=region)
     subject = api.client.post(
         "/v1/subjects", json={"external_ref": f"ref-{region}", "region": region}, headers=owner
     ).json()
@@ -113,6 +114,8 @@ def targeted(data: RegionData) -> list[tuple[str, str, str, dict]]:
         ("subjects.export", "GET", f"/v1/subjects/{s}/export", {}),
         ("subjects.transfer", "POST", f"/v1/subjects/{s}/transfer", {"json": transfer}),
         ("keys.rotate", "POST", "/v1/keys/rotate", {"json": {"subject_id": s}}),
+        ("residency.objects", "GET", f"/v1/residency/regions/{data.region}/objects", {}),
+        ("residency.keys", "GET", f"/v1/residency/regions/{data.region}/keys", {}),
         (
             "destructions.cancel",
             "POST",

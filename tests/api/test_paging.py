@@ -103,7 +103,34 @@ def _plan(api: ApiEnv) -> Listing:
     return Listing("/v1/retention/plan", ["compliance"], {}, remove)
 
 
+def _objects(api: ApiEnv) -> Listing:
+    subject = api.vault.create_subject("paging-objects", "JP", actor=SETUP)
+    for n in range(ROWS):
+        api.vault.put_record(subject.id, "photo", b"o%d" % n, actor=SETUP)
+    store = api.vault.regions["JP"].store
+
+    def remove(object_key: str) -> None:
+        _sql(api, "DELETE FROM record_versions WHERE object_key = :key", key=object_key)
+        store.delete(object_key)
+
+    return Listing("/v1/residency/regions/JP/objects", ["compliance"], {}, remove, key="key")
+
+
+def _keys(api: ApiEnv) -> Listing:
+    for n in range(ROWS):
+        api.vault.create_subject(f"paging-keys-{n}", "PH", actor=SETUP)
+    keys = api.vault.regions["PH"].keys
+
+    def remove(key_name: str) -> None:
+        _sql(api, "DELETE FROM subjects WHERE key_name = :name", name=key_name)
+        keys.destroy(key_name)
+
+    return Listing("/v1/residency/regions/PH/keys", ["compliance"], {}, remove, key="key")
+
+
 LISTINGS: dict[str, Callable[[ApiEnv], Listing]] = {
+    "residency-objects": _objects,
+    "residency-keys": _keys,
     "records": _records,
     "holds": _holds,
     "destructions": _destructions,
