@@ -256,6 +256,28 @@ def test_keys_and_residency(live_api, stored):
     assert denied.code == 1 and json.loads(denied.err)["code"] == "forbidden"
 
 
+def test_residency_sections_page_by_page(live_api, stored):
+    for n in range(2):  # three JP subjects and their keys at least
+        run_cli(live_api, "SERVICE", "subjects", "create", f"CLINIC-PAGE-{n}", "-r", "JP")
+    first = ok_json(
+        run_cli(live_api, "COMPLIANCE", "residency", "keys", "JP", "--limit", "1", "--json")
+    )
+    assert len(first["items"]) == 1 and first["next"]
+    every = ok_json(
+        run_cli(
+            live_api, "COMPLIANCE", "residency", "keys", "jp", "--limit", "1", "--all", "--json"
+        )
+    )
+    keys = [e["key"] for e in every["items"]]
+    assert every["next"] is None and len(keys) >= 3 and keys == sorted(set(keys))
+    assert keys[0] == first["items"][0]["key"]
+    assert {e["verdict"] for e in every["items"]} == {"ok"}
+    objects = ok_json(run_cli(live_api, "COMPLIANCE", "residency", "objects", "JP", "--json"))
+    assert objects["items"] and all(e["present"] for e in objects["items"])
+    table = run_cli(live_api, "COMPLIANCE", "residency", "keys", "JP", "--limit", "1")
+    assert table.code == 0 and "verdict" in table.out and "--cursor" in table.err
+
+
 def test_audit_verify_and_query(live_api, stored):
     verified = ok_json(run_cli(live_api, "COMPLIANCE", "audit", "verify", "--json"))
     assert verified["ok"] is True and verified["events"] > 0
