@@ -77,7 +77,8 @@ class PageParams:
     cursor: str | None
 
 
-def page_params(
+# async: pure parsing, so FastAPI runs it on the event loop instead of a thread-pool hop
+async def page_params(
     limit: Annotated[
         int,
         Query(ge=1, le=MAX_LIMIT, description=f"items per page (default {DEFAULT_LIMIT})"),

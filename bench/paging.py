@@ -7,8 +7,8 @@ database at 127.0.0.1:5432) gets one subject with ``--records`` records (10,000)
 and an audit log of ``--events`` events (1,000,000), inserted straight into the
 tables by ``INSERT ... SELECT generate_series`` (no API, no sealing: a list
 reads rows only); the audit head is moved past them so the API's own events
-chain on. The API (``create_app`` under uvicorn, one loopback port) then
-answers, each timed ``--repeats`` times over HTTP with a keep-alive client:
+chain on. The API (``recvault serve`` in its own process, on a loopback
+port) then answers, each timed ``--repeats`` times over HTTP with a keep-alive client:
 
 - records of the subject: the first page, and a page 9,900 rows deep;
 - the audit query: the first page, a page ~1,000,000 events deep, and the same
@@ -26,7 +26,6 @@ import os
 import secrets
 import statistics
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -34,11 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import uvicorn
 from sqlalchemy import create_engine, text
 
-from api.app import create_app
-from tests.fixtures.bao import free_port
+from tests.fixtures.settings import serve, server_env
 from vault import RecordVault, Settings
 from vault.domain import Actor, Role
 from vault.metadata.migrate import upgrade
@@ -70,7 +67,7 @@ def library_ms(call: Callable[[], object], repeats: int) -> float:
     return statistics.median(samples)
 
 
-def settings_for(db_url: str, workdir: Path) -> Settings:
+def settings_for(db_url: str, workdir: Path, keys: dict[str, str]) -> Settings:
     regions = {
         name: {
             "location": location,
@@ -83,10 +80,23 @@ def settings_for(db_url: str, workdir: Path) -> Settings:
         None,
         database={"url": db_url},
         regions=regions,
-        name_secret=secrets.token_hex(32),
-        signing_key=secrets.token_hex(32),
-        master_key=secrets.token_hex(32),
+        **keys,
     )
+
+
+def write_config(db_url: str, workdir: Path) -> Path:
+    """The same deployment as ``settings_for``, as a TOML file for ``recvault serve``."""
+    lines = [f'[database]\nurl = "{db_url}"\n']
+    for name, location in (("JP", "ap-northeast-1"), ("PH", "ap-southeast-1")):
+        lines.append(
+            f'[regions.{name}]\nlocation = "{location}"\n'
+            f'[regions.{name}.store]\nkind = "local"\n'
+            f'path = "{workdir / "objects" / name.lower()}"\n'
+            f'[regions.{name}.keys]\nkind = "local"\npath = "{workdir / f"keys-{name}.db"}"\n'
+        )
+    path = workdir / "recvault.toml"
+    path.write_text("\n".join(lines))
+    return path
 
 
 def seed(vault: RecordVault, db_url: str, records: int, events: int) -> tuple[str, float]:
@@ -153,8 +163,7 @@ def seed(vault: RecordVault, db_url: str, records: int, events: int) -> tuple[st
         # verify: this log is for reading, not for a chain check)
         conn.execute(
             text(
-                "UPDATE audit_head SET seq = :seq,"
-                " hash = lpad(to_hex(CAST(:n AS bigint)), 64, '0')"
+                "UPDATE audit_head SET seq = :seq, hash = lpad(to_hex(CAST(:n AS bigint)), 64, '0')"
             ),
             {"seq": top + events, "n": events},
         )
@@ -178,20 +187,16 @@ def timed(client: httpx.Client, path: str, params: dict[str, object], repeats: i
     return Figure(path, statistics.median(samples), p95, items)
 
 
-def serve(vault: RecordVault) -> tuple[uvicorn.Server, threading.Thread, str]:
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(vault), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    return server, thread, f"http://127.0.0.1:{port}"
+def settle(base: str, within: float = 300.0) -> None:
+    """Wait for the server's first audit checkpoint attempt (it reads the whole chain)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        state = httpx.get(f"{base}/readyz", timeout=10).json().get("audit_checkpoint")
+        if state not in (None, "pending"):
+            print(f"server's first audit checkpoint attempt: {state}")
+            return
+        time.sleep(0.5)
+    raise RuntimeError("the server's first audit checkpoint attempt did not end")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="recvault-bench-paging-"))
     vault = None
     try:
-        settings = settings_for(db_url, workdir)
+        keys = {n: secrets.token_hex(32) for n in ("name_secret", "signing_key", "master_key")}
+        settings = settings_for(db_url, workdir, keys)
         upgrade(db_url)
         vault = RecordVault.from_settings(settings)
         subject_id, seed_s = seed(vault, db_url, args.records, args.events)
@@ -232,9 +238,15 @@ def main(argv: list[str] | None = None) -> int:
         deep_audit = cursors.encode(audit_scope, (top - 150,))
         actor_scope = scope("audit", READER, principal="svc-7", after_seq=0)
         deep_actor = cursors.encode(actor_scope, (top - 5000,))
-        server, thread, base = serve(vault)
+        # the API in its own process (`recvault serve`), as deployed: the client's CPU
+        # and the server's are not one interpreter's
+        env = server_env(
+            write_config(db_url, workdir), {f"RECVAULT_{k.upper()}": v for k, v in keys.items()}
+        )
+        server, base = serve(workdir, env)
         figures = []
         try:
+            settle(base)
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
                 v = vault
@@ -276,8 +288,8 @@ def main(argv: list[str] | None = None) -> int:
                     lib = library_ms(call, args.repeats)
                     figures.append(Figure(name, figure.median_ms, figure.p95_ms, figure.items, lib))
         finally:
-            server.should_exit = True
-            thread.join(timeout=30)
+            server.terminate()
+            server.wait(timeout=30)
         print(
             f"{'page (limit 100)':<30} {'HTTP median ms':>14} {'p95 ms':>8}"
             f" {'library ms':>10} {'items':>6}  target"

@@ -99,6 +99,8 @@ def calls(w: dict[str, Any]) -> dict[str, Callable[[Actor], object]]:
         "cancel_destruction": lambda a: v.cancel_destruction(w["scheduled"], actor=a),
         "destruction_certificate": lambda a: v.destruction_certificate(w["executed"], actor=a),
         "residency_report": lambda a: v.residency_report(actor=a),
+        "residency_objects": lambda a: v.residency_objects("JP", limit=1, actor=a),
+        "residency_keys": lambda a: v.residency_keys("PH", limit=1, actor=a),
         "transfer_subject": lambda a: v.transfer_subject(
             w["movable"], "PH", "consent", "E-1", actor=a
         ),
