@@ -218,3 +218,21 @@ def test_limit_is_bounded(api: ApiEnv) -> None:
         response = api.client.get("/v1/holds", params={"limit": limit}, headers=headers)
         assert response.status_code == 422
         problem(response)
+
+
+def test_a_residency_section_shows_each_entry_with_its_verdict(make_api, sqlite_url) -> None:
+    api = make_api(sqlite_url)
+    subject = api.vault.create_subject("paging-stray", "JP", actor=SETUP)
+    api.vault.put_record(subject.id, "photo", b"kept", actor=SETUP)
+    stray = "JP/00/not-a-record"
+    api.vault.regions["JP"].store.put(stray, [b"left behind"])
+    headers = api.auth("compliance", ["compliance"])
+    body = _page(api, Listing("/v1/residency/regions/JP/objects", [], {}, print), headers)
+    verdicts = {e["key"]: (e["verdict"], e["present"], e["expected_region"]) for e in body["items"]}
+    assert verdicts[stray] == ("stray_object", True, "")
+    kept = [e for e in body["items"] if e["key"] != stray]
+    assert [(e["verdict"], e["present"], e["expected_region"]) for e in kept] == [
+        ("ok", True, "JP")
+    ]
+    report = api.client.get("/v1/residency/report", headers=headers).json()["document"]
+    assert report["counts"]["stray_object"] == 1
