@@ -8,15 +8,15 @@ log, and delegates each capability to a small component.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from itertools import islice
 from typing import IO, Any
 
 from sqlalchemy import text
 
 from vault.audit.chain import AuditLog
 from vault.audit.checkpoints import Checkpoints
+from vault.audit.query import AuditQueries, AuditQuery
 from vault.context import VaultContext, audit_target
 from vault.crypto import SigningKey
 from vault.domain import (
@@ -45,7 +45,7 @@ from vault.errors import ConfigError, VaultError
 from vault.format.content import Content
 from vault.format.reader import RecordReader
 from vault.metadata import make_engine
-from vault.paging import DEFAULT_LIMIT, Page, check_limit, cut, scope
+from vault.paging import DEFAULT_LIMIT, Page
 from vault.principals import Principals
 from vault.records.export import SubjectExport
 from vault.records.gc import GarbageCollector
@@ -62,28 +62,6 @@ from vault.rotation.inventory import KeyStatus, key_status, rotate_due_keys
 from vault.rotation.report import RotationReport
 from vault.rotation.rotate import KeyRotation
 from vault.settings import Settings
-
-
-@dataclass(frozen=True)
-class AuditQuery:
-    """The filters of an audit query (a cursor is bound to them)."""
-
-    principal: str | None
-    subject_id: str | None
-    action: str | None
-    since: datetime | None
-    until: datetime | None
-    after_seq: int = 0
-
-    def filters(self) -> dict[str, object]:
-        return {
-            "principal": self.principal,
-            "subject_id": self.subject_id,
-            "action": self.action,
-            "since": self.since,
-            "until": self.until,
-            "after_seq": self.after_seq,
-        }
 
 
 def _utcnow() -> datetime:
@@ -111,6 +89,7 @@ class RecordVault:
         self.principals = Principals(ctx)
         self._residency = ResidencyCheck(ctx)
         self._sections = ResidencySections(ctx)
+        self._audit = AuditQueries(ctx)
         self._transfers = Transfers(ctx)
 
     @classmethod
@@ -434,7 +413,7 @@ class RecordVault:
         A principal granted some regions sees only events about those regions.
         """
         query = AuditQuery(principal, subject_id, action, since, until, after_seq)
-        return self._audit_query(_actor(actor), query, after_seq)
+        return self._audit.events(_actor(actor), query)
 
     def audit_page(
         self,
@@ -450,42 +429,8 @@ class RecordVault:
         actor: Actor | str = SYSTEM,
     ) -> Page[AuditEvent]:
         """One page of ``audit_events`` in chain order (keyset: ``seq``)."""
-        caller = _actor(actor)
-        check_limit(limit)
         query = AuditQuery(principal, subject_id, action, since, until, after_seq)
-        listing = scope("audit", caller.name, **query.filters())
-        position = self._ctx.position(caller, "audit.query", listing, cursor, (int,))
-        start = after_seq
-        if position is not None and isinstance(position[0], int):
-            start = max(after_seq, position[0])
-        events = list(islice(self._audit_query(caller, query, start, limit + 1), limit + 1))
-        return cut(events, limit, lambda e: (e.seq,), self._ctx.cursors, listing)
-
-    def _audit_query(
-        self, caller: Actor, query: AuditQuery, start: int, page: int = 1000
-    ) -> Iterator[AuditEvent]:
-        asked = {
-            "principal": query.principal,
-            "action": query.action,
-            "since": query.since,
-            "until": query.until,
-        }
-        self._ctx.audit.record(
-            actor=caller,
-            action="audit.query",
-            target=" ".join(f"{k}={v}" for k, v in asked.items() if v is not None)[:200],
-            subject_id=query.subject_id or "",
-        )
-        return self._ctx.audit.events(
-            actor=query.principal,
-            subject_id=query.subject_id,
-            action=query.action,
-            since=query.since,
-            until=query.until,
-            after_seq=start,
-            regions=None if caller.regions is None else self._ctx.granted(caller),
-            page=page,
-        )
+        return self._audit.page(_actor(actor), query, limit, cursor)
 
     def gc(
         self,
