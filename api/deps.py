@@ -8,9 +8,10 @@ and audits each refusal before answering 403. Handlers then take
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.logs import PRINCIPAL_KEY
@@ -19,6 +20,7 @@ from api.oidc import OidcVerifier, authenticate_jwt, looks_like_jwt
 from api.permissions import allowed
 from vault.domain import Actor
 from vault.errors import PermissionDenied, Unauthenticated
+from vault.paging import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT
 from vault.principals import Principal
 from vault.service import RecordVault
 from vault.spans import AUTH, span
@@ -76,3 +78,32 @@ def authorize(request: Request, vault: VaultDep, principal: CurrentPrincipal) ->
 
 
 AuthorizedActor = Annotated[Actor, Depends(authorize)]
+
+
+@dataclass(frozen=True)
+class PageParams:
+    """``limit`` and ``cursor`` of a paged list (docs/api.md, Paging)."""
+
+    limit: int
+    cursor: str | None
+
+
+# async: pure parsing, so FastAPI runs it on the event loop instead of a thread-pool hop
+async def page_params(
+    limit: Annotated[
+        int,
+        Query(ge=1, le=MAX_LIMIT, description=f"items per page (default {DEFAULT_LIMIT})"),
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(
+            description="the previous page's `next`; omitted: the first page. "
+            f"Opaque; one that was altered or is not this list's is refused (400, "
+            f"invalid-cursor; at most {MAX_CURSOR_CHARS} characters)"
+        ),
+    ] = None,
+) -> PageParams:
+    return PageParams(limit, cursor)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]

@@ -66,6 +66,8 @@ MATRIX: dict[str, Rule] = {
     "retention.sweep": any_of(C),
     "retention.approve": any_of(C),
     "residency.report": any_of(C),
+    "residency.objects": any_of(C),
+    "residency.keys": any_of(C),
     "audit.query": any_of(C),
     "audit.verify": any_of(C),
 }

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from vault.domain import AuditEvent, HoldScope
+from vault.domain import HoldScope
 
 ID_PATTERN = r"^[0-9a-f]{32}$"
 IdPath = Annotated[str, Path(pattern=ID_PATTERN, description="an internal id (32 hex digits)")]
@@ -80,13 +80,6 @@ class TransferRequest(_In):
 
 
 # -- responses: the domain's value objects (vault.domain), plus these wrappers --
-
-
-class AuditPage(BaseModel):
-    events: list[AuditEvent]
-    next_after_seq: int | None = Field(
-        description="pass as after_seq for the next page; null when this page is the last"
-    )
 
 
 #: rotation, key status, residency and transfer results, as ``vault.domain.to_json`` makes them

@@ -1,8 +1,12 @@
-"""Run every benchmark module listed in ``MODULES``, in order; a missing one is an error."""
+"""Run every benchmark module listed in ``MODULES``, in order; a missing one is an error.
+
+``python -m bench paging residency`` runs only the modules named (``bench.<name>``).
+"""
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 
 #: Add a module here (it must define ``main()``) to include it in ``python -m bench``.
@@ -16,6 +20,7 @@ MODULES = [
     "bench.reads",
     "bench.api",
     "bench.load",
+    "bench.paging",
 ]
 
 #: arguments for a module's ``main(argv)`` in the full run (P10 runs 20 s per side
@@ -23,12 +28,21 @@ MODULES = [
 ARGS = {"bench.load": ["--seconds", "20"]}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    wanted = sys.argv[1:] if argv is None else argv
+    names = [f"bench.{n.removeprefix('bench.')}" for n in wanted] or MODULES
+    unknown = [n for n in names if n not in MODULES]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(MODULES)}")
+        return 2
     status = 0
-    for name in MODULES:
+    for name in names:
         module = importlib.import_module(name)
         print(f"== {name}")
-        result = module.main(ARGS[name]) if name in ARGS else module.main()
+        # the modules parse their own options: give them none but the full run's own
+        takes_argv = bool(inspect.signature(module.main).parameters)
+        argv_for = ARGS.get(name, [])
+        result = module.main(argv_for) if takes_argv else module.main()
         status = status or (result or 0)
     return status
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -26,6 +27,7 @@ from vault.errors import (
     VaultError,
 )
 from vault.metadata import RecordRow, SubjectRow
+from vault.paging import Cursors, Key
 from vault.regions import Region
 from vault.settings import Settings
 
@@ -85,6 +87,26 @@ class VaultContext:
                 region=note.region,
                 outcome=f"refused:{exc.code}",
             )
+            raise
+
+    @cached_property
+    def cursors(self) -> Cursors:
+        """Signs and checks list cursors (keyed from the deployment's name secret)."""
+        return Cursors(self.name_secret)
+
+    def position(
+        self,
+        actor: Actor,
+        action: str,
+        listing: str,
+        cursor: str | None,
+        shape: Sequence[type[Key]],
+    ) -> tuple[Key, ...] | None:
+        """The keyset position of ``cursor`` for ``listing``; a refused cursor is audited."""
+        try:
+            return self.cursors.decode(listing, cursor, shape)
+        except VaultError as exc:
+            self.audit.record(actor=actor, action=action, outcome=f"refused:{exc.code}")
             raise
 
     def granted(self, actor: Actor) -> list[str]:

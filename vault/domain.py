@@ -356,6 +356,8 @@ class DisposalPlan:
     as_of: datetime
     review: bool
     items: tuple[DisposalItem, ...]
+    #: a page of the plan: the cursor of the next page (None: the last page, or the whole plan)
+    next: str | None = None
 
     @property
     def disposable(self) -> tuple[DisposalItem, ...]:

@@ -24,6 +24,12 @@ class InvalidInput(VaultError):
     code = "invalid-input"
 
 
+class InvalidCursor(InvalidInput):
+    """The cursor is not one this list gave out (altered, expired, or for another list)."""
+
+    code = "invalid-cursor"
+
+
 class ConfigError(VaultError):
     """The configuration is invalid; the message names the key."""
 

@@ -32,6 +32,7 @@ from vault.context import VaultContext
 from vault.domain import SYSTEM, Actor, Role
 from vault.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from vault.metadata import PrincipalRow, read_scope, session_scope
+from vault.paging import DEFAULT_LIMIT, Page, after, check_limit, cut, scope
 
 TOKEN_PREFIX = "rvt_"  # noqa: S105  (a prefix, not a secret)
 #: names of principals signed in through the [auth.oidc] provider start with this
@@ -162,10 +163,31 @@ class Principals:
         return _to_principal(row), token
 
     def list(self, actor: Actor = SYSTEM) -> list[Principal]:
+        """Every principal, by name (``page`` reads them a page at a time)."""
+        return list(self._listing(actor, None, None).items)
+
+    def page(
+        self, actor: Actor = SYSTEM, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> Page[Principal]:
+        """One page of principals by name (keyset: the unique name)."""
+        return self._listing(actor, check_limit(limit), cursor)
+
+    def _listing(self, actor: Actor, limit: int | None, cursor: str | None) -> Page[Principal]:
+        listing = scope("principals", actor.name)
+        position = self.ctx.position(actor, "principal.list", listing, cursor, (str,))
+        order = (col(PrincipalRow.name),)
         with session_scope(self.ctx.engine) as session:
-            rows = session.exec(select(PrincipalRow).order_by(col(PrincipalRow.name))).all()
+            query = select(PrincipalRow).order_by(*order)
+            if (keyset := after(order, position)) is not None:
+                query = query.where(keyset)
+            if limit is not None:
+                query = query.limit(limit + 1)
+            rows = session.exec(query).all()
             self.ctx.audit.append(session, actor=actor, action="principal.list")
-        return [_to_principal(r) for r in rows]
+        found = [_to_principal(r) for r in rows]
+        if limit is None:
+            return Page(tuple(found))
+        return cut(found, limit, lambda p: (p.name,), self.ctx.cursors, listing)
 
     def disable(self, name: str, actor: Actor) -> Principal:
         with session_scope(self.ctx.engine) as session:

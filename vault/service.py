@@ -17,6 +17,7 @@ from sqlalchemy import text
 from vault.audit.chain import AuditLog
 from vault.audit.checkpoints import Checkpoints
 from vault.audit.partitions import AuditPartitions
+from vault.audit.query import AuditQueries, AuditQuery
 from vault.context import VaultContext, audit_target
 from vault.crypto import SigningKey
 from vault.domain import (
@@ -46,6 +47,7 @@ from vault.errors import ConfigError, VaultError
 from vault.format.content import Content
 from vault.format.reader import RecordReader
 from vault.metadata import make_engine
+from vault.paging import DEFAULT_LIMIT, Page
 from vault.principals import Principals
 from vault.records.export import SubjectExport
 from vault.records.gc import GarbageCollector
@@ -54,6 +56,7 @@ from vault.records.subjects import Subjects
 from vault.records.writes import RecordInput, RecordWriter
 from vault.regions import KeyCallObserver, Region, build_region
 from vault.residency.report import ResidencyCheck, ResidencyReport
+from vault.residency.sections import ResidencyEntry, ResidencySections, Section
 from vault.residency.transfer import Transfers
 from vault.retention.disposal import Disposal
 from vault.retention.holds import Holds
@@ -88,6 +91,8 @@ class RecordVault:
         self._rotation = KeyRotation(ctx)
         self.principals = Principals(ctx)
         self._residency = ResidencyCheck(ctx)
+        self._sections = ResidencySections(ctx)
+        self._audit = AuditQueries(ctx)
         self._transfers = Transfers(ctx)
 
     @classmethod
@@ -208,6 +213,17 @@ class RecordVault:
     def list_records(self, subject_id: str, *, actor: Actor | str = SYSTEM) -> list[RecordInfo]:
         return self._records.list(subject_id, _actor(actor))
 
+    def records_page(
+        self,
+        subject_id: str,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        actor: Actor | str = SYSTEM,
+    ) -> Page[RecordInfo]:
+        """One page of ``list_records``; pass ``page.next`` as ``cursor`` for the next one."""
+        return self._records.page(subject_id, _actor(actor), limit, cursor)
+
     def record_info(self, record_id: str, *, actor: Actor | str = SYSTEM) -> RecordInfo:
         return self._records.info(record_id, _actor(actor))
 
@@ -223,6 +239,17 @@ class RecordVault:
 
     def list_holds(self, *, active_only: bool = False, actor: Actor | str = SYSTEM) -> list[Hold]:
         return self._holds.list(_actor(actor), include_released=not active_only)
+
+    def holds_page(
+        self,
+        *,
+        active_only: bool = False,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        actor: Actor | str = SYSTEM,
+    ) -> Page[Hold]:
+        """One page of ``list_holds``."""
+        return self._holds.page(_actor(actor), not active_only, limit, cursor)
 
     # -- subject rights (DPO) ---------------------------------------------------------
 
@@ -258,6 +285,19 @@ class RecordVault:
         """Region → year → live records reaching retain-until that year (counts only)."""
         return retention_horizon(self._ctx, _actor(actor))
 
+    def plan_disposal_page(
+        self,
+        as_of: datetime | None = None,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        actor: Actor | str = SYSTEM,
+    ) -> DisposalPlan:
+        """One page of the plan (``next`` set when more follow), all pages as of one time."""
+        if as_of is not None:
+            require_aware(as_of)
+        return self._disposal.plan_page(_actor(actor), as_of, limit, cursor)
+
     def approve_disposal(
         self, plan: DisposalPlan, ids: list[str] | None = None, *, actor: Actor | str = SYSTEM
     ) -> int:
@@ -281,6 +321,17 @@ class RecordVault:
     ) -> list[Destruction]:
         return self._disposal.destructions(_actor(actor), state)
 
+    def destructions_page(
+        self,
+        state: DestructionState | None = None,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        actor: Actor | str = SYSTEM,
+    ) -> Page[Destruction]:
+        """One page of ``list_destructions``."""
+        return self._disposal.destructions_page(_actor(actor), state, limit, cursor)
+
     def cancel_destruction(
         self, destruction_id: str, *, actor: Actor | str = SYSTEM
     ) -> Destruction:
@@ -296,6 +347,28 @@ class RecordVault:
     def residency_report(self, *, actor: Actor | str = SYSTEM) -> ResidencyReport:
         """Where every object and subject key is, against where it must be (DESIGN 8)."""
         return self._residency.run(_actor(actor))
+
+    def residency_objects(
+        self,
+        region: str,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        actor: Actor | str = SYSTEM,
+    ) -> Page[ResidencyEntry]:
+        """A page of the report's object section for ``region``: each object, its verdict."""
+        return self._sections.page(_actor(actor), region, Section.OBJECTS, limit, cursor)
+
+    def residency_keys(
+        self,
+        region: str,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        actor: Actor | str = SYSTEM,
+    ) -> Page[ResidencyEntry]:
+        """A page of the report's subject-key section for ``region``."""
+        return self._sections.page(_actor(actor), region, Section.KEYS, limit, cursor)
 
     def transfer_subject(
         self,
@@ -363,23 +436,25 @@ class RecordVault:
 
         A principal granted some regions sees only events about those regions.
         """
-        caller = _actor(actor)
-        asked = {"principal": principal, "action": action, "since": since, "until": until}
-        self._ctx.audit.record(
-            actor=caller,
-            action="audit.query",
-            target=" ".join(f"{k}={v}" for k, v in asked.items() if v is not None)[:200],
-            subject_id=subject_id or "",
-        )
-        return self._ctx.audit.events(
-            actor=principal,
-            subject_id=subject_id,
-            action=action,
-            since=since,
-            until=until,
-            after_seq=after_seq,
-            regions=None if caller.regions is None else self._ctx.granted(caller),
-        )
+        query = AuditQuery(principal, subject_id, action, since, until, after_seq)
+        return self._audit.events(_actor(actor), query)
+
+    def audit_page(
+        self,
+        *,
+        principal: str | None = None,
+        subject_id: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_seq: int = 0,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        actor: Actor | str = SYSTEM,
+    ) -> Page[AuditEvent]:
+        """One page of ``audit_events`` in chain order (keyset: ``seq``)."""
+        query = AuditQuery(principal, subject_id, action, since, until, after_seq)
+        return self._audit.page(_actor(actor), query, limit, cursor)
 
     def gc(
         self,

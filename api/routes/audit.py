@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from itertools import islice
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import AuthorizedActor, VaultDep
+from api.deps import AuthorizedActor, PageDep, VaultDep
 from api.http import aware_time
-from api.schemas import ID_PATTERN, AuditPage
-from vault.domain import AuditVerification
+from api.schemas import ID_PATTERN
+from vault.domain import AuditEvent, AuditVerification
+from vault.paging import Page
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -23,6 +23,7 @@ TimeQuery = Annotated[
 def query(
     actor: AuthorizedActor,
     vault: VaultDep,
+    page: PageDep,
     principal: Annotated[
         str | None,
         Query(alias="actor", max_length=200, pattern=r"^[^\x00-\x1f]+$", description="by name"),
@@ -34,29 +35,26 @@ def query(
     ] = None,
     since: TimeQuery = None,
     until: TimeQuery = None,
-    after_seq: Annotated[int, Query(ge=0, le=2**62)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> AuditPage:
-    """Events in chain order; follow ``next_after_seq`` for the next page.
+    after_seq: Annotated[
+        int,
+        Query(ge=0, le=2**62, description="start after this event (to resume a tail later)"),
+    ] = 0,
+) -> Page[AuditEvent]:
+    """Events in chain order; follow ``next`` for the next page.
 
     ``actor`` + ``since`` + ``until`` + ``action=record.read`` answers the breach
     question: which subjects' records did this principal read in that window.
     """
-    events = vault.audit_events(
+    return vault.audit_page(
         principal=principal,
         subject_id=subject_id,
         action=action,
         since=aware_time(since, "since"),
         until=aware_time(until, "until"),
         after_seq=after_seq,
+        limit=page.limit,
+        cursor=page.cursor,
         actor=actor,
-    )
-    page = list(islice(events, limit + 1))
-    more = len(page) > limit
-    page = page[:limit]
-    return AuditPage(
-        events=[e for e in page],
-        next_after_seq=page[-1].seq if more else None,
     )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api.deps import AuthorizedActor, VaultDep
+from api.deps import AuthorizedActor, PageDep, VaultDep
 from api.schemas import HoldCreate, HoldRelease, IdPath
 from vault.domain import Hold
+from vault.paging import Page
 
 router = APIRouter(tags=["holds"])
 
@@ -25,6 +26,9 @@ def release_hold(
 
 
 @router.get("/holds", name="holds.list")
-def list_holds(actor: AuthorizedActor, vault: VaultDep, active_only: bool = False) -> list[Hold]:
-    holds = vault.list_holds(active_only=active_only, actor=actor)
-    return [h for h in holds]
+def list_holds(
+    actor: AuthorizedActor, vault: VaultDep, page: PageDep, active_only: bool = False
+) -> Page[Hold]:
+    return vault.holds_page(
+        active_only=active_only, limit=page.limit, cursor=page.cursor, actor=actor
+    )

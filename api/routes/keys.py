@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import AuthorizedActor, MetricsDep, VaultDep
+from api.deps import AuthorizedActor, MetricsDep, PageDep, VaultDep
 from api.schemas import IdPath, Report, RotateRequest
 from vault.domain import Destruction, DestructionState, to_json
+from vault.paging import Page
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
@@ -30,9 +31,12 @@ def key_status(actor: AuthorizedActor, vault: VaultDep) -> Report:
 
 @router.get("/destructions", name="destructions.list")
 def list_destructions(
-    actor: AuthorizedActor, vault: VaultDep, state: DestructionState | None = None
-) -> list[Destruction]:
-    return vault.list_destructions(state, actor=actor)
+    actor: AuthorizedActor,
+    vault: VaultDep,
+    page: PageDep,
+    state: DestructionState | None = None,
+) -> Page[Destruction]:
+    return vault.destructions_page(state, limit=page.limit, cursor=page.cursor, actor=actor)
 
 
 @router.post("/destructions/{destruction_id}/cancel", name="destructions.cancel")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.deps import AuthorizedActor, VaultDep
+from api.deps import AuthorizedActor, PageDep, VaultDep
 from api.headers import content_headers
 from api.http import RAW_BODY, content_type, declared_length, header_safe
 from api.ranges import Span, parse_range, resolve_suffix
@@ -16,6 +16,7 @@ from api.schemas import IdPath
 from api.streaming import BodyReader, run_with_body, stream_chunks
 from vault.domain import Category, RecordInfo
 from vault.errors import RangeNotSatisfiable
+from vault.paging import Page
 
 router = APIRouter(tags=["records"])
 
@@ -67,8 +68,10 @@ async def update_record(
 
 
 @router.get("/subjects/{subject_id}/records", name="records.list")
-def list_records(subject_id: IdPath, actor: AuthorizedActor, vault: VaultDep) -> list[RecordInfo]:
-    return [r for r in vault.list_records(subject_id, actor=actor)]
+def list_records(
+    subject_id: IdPath, actor: AuthorizedActor, vault: VaultDep, page: PageDep
+) -> Page[RecordInfo]:
+    return vault.records_page(subject_id, limit=page.limit, cursor=page.cursor, actor=actor)
 
 
 @router.get("/records/{record_id}", name="records.get")

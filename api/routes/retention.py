@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import AuthorizedActor, MetricsDep, VaultDep
+from api.deps import AuthorizedActor, MetricsDep, PageDep, VaultDep
 from api.http import aware_time
 from api.schemas import ApprovalRequest, ApprovalResult
 from vault.domain import DisposalPlan, SweepResult, to_json
@@ -18,6 +18,7 @@ router = APIRouter(prefix="/retention", tags=["retention"])
 def plan(
     actor: AuthorizedActor,
     vault: VaultDep,
+    page: PageDep,
     as_of: Annotated[
         str | None,
         Query(
@@ -26,7 +27,10 @@ def plan(
         ),
     ] = None,
 ) -> DisposalPlan:
-    return vault.plan_disposal(aware_time(as_of, "as_of"), actor=actor)
+    """A page of the plan; every page of one walk is as of the first page's time."""
+    return vault.plan_disposal_page(
+        aware_time(as_of, "as_of"), limit=page.limit, cursor=page.cursor, actor=actor
+    )
 
 
 @router.post("/approvals", name="retention.approve")

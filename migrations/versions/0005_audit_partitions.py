@@ -1,7 +1,7 @@
 """audit events partitioned by month on PostgreSQL; audit_detached records detached months
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-03 14:00:00
 
 On PostgreSQL, ``audit_events`` becomes a table partitioned by range of ``ts``
@@ -21,7 +21,7 @@ import sqlmodel
 
 
 revision: str = '0005'
-down_revision: Union[str, None] = '0003'
+down_revision: Union[str, None] = '0004'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

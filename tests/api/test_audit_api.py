@@ -93,7 +93,7 @@ def test_breach_query_is_one_request_and_is_audited(make_api, sqlite_url):
     }
     answer = api.client.get("/v1/audit", params=params, headers=api.auth("dpo-c", ["compliance"]))
     assert answer.status_code == 200, answer.text
-    events = answer.json()["events"]
+    events = answer.json()["items"]
     assert [e["subject_id"] for e in events] == [ids[1][0], ids[2][0]]
     assert {e["action"] for e in events} == {"record.read"}
 

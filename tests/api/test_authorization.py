@@ -57,6 +57,8 @@ def endpoints(subject_id: str, record_id: str) -> list[tuple[str, str, str, dict
         ("retention.approve", "POST", "/v1/retention/approvals", {"json": {"ids": [NOBODY]}}),
         ("retention.sweep", "POST", "/v1/retention/sweep", {}),
         ("residency.report", "GET", "/v1/residency/report", {}),
+        ("residency.objects", "GET", "/v1/residency/regions/JP/objects", {}),
+        ("residency.keys", "GET", "/v1/residency/regions/JP/keys", {}),
         ("audit.query", "GET", "/v1/audit?limit=5", {}),
         ("audit.verify", "GET", "/v1/audit/verify", {}),
     ]

@@ -109,7 +109,7 @@ def test_too_large_413_and_length_required_411(make_api, sqlite_url):
         f"/v1/subjects/{subject_id}/records?category=photo", content=chunked(), headers=h
     )
     assert no_length.status_code == 411 and problem(no_length)["code"] == "length-required"
-    assert api.client.get(f"/v1/subjects/{subject_id}/records", headers=h).json() == []
+    assert api.client.get(f"/v1/subjects/{subject_id}/records", headers=h).json()["items"] == []
     exact = api.client.post(
         f"/v1/subjects/{subject_id}/records?category=photo", content=b"x" * 1024, headers=h
     )
@@ -207,7 +207,7 @@ def test_unexpected_failure_is_a_bare_500(api, monkeypatch: pytest.MonkeyPatch):
     def explode(**_: object) -> None:
         raise RuntimeError("Tanaka Hanako")
 
-    monkeypatch.setattr(api.vault, "list_holds", explode)
+    monkeypatch.setattr(api.vault, "holds_page", explode)
     response = api.client.get("/v1/holds", headers=api.auth("adm", ["admin"]))
     body = problem(response)
     assert response.status_code == 500 and body["code"] == "internal"

@@ -27,6 +27,7 @@ ALL = [r.value for r in Role]
 class RegionData:
     """What one region holds, and every string that identifies it."""
 
+    region: str = ""
     subject_id: str = ""
     record_id: str = ""
     hold_id: str = ""
@@ -37,7 +38,7 @@ class RegionData:
 
 def _seed_region(api: ApiEnv, region: str) -> RegionData:
     owner = api.auth("owner")
-    data = RegionData()
+    data = RegionData(region=region)
     subject = api.client.post(
         "/v1/subjects", json={"external_ref": f"ref-{region}", "region": region}, headers=owner
     ).json()
@@ -113,6 +114,8 @@ def targeted(data: RegionData) -> list[tuple[str, str, str, dict]]:
         ("subjects.export", "GET", f"/v1/subjects/{s}/export", {}),
         ("subjects.transfer", "POST", f"/v1/subjects/{s}/transfer", {"json": transfer}),
         ("keys.rotate", "POST", "/v1/keys/rotate", {"json": {"subject_id": s}}),
+        ("residency.objects", "GET", f"/v1/residency/regions/{data.region}/objects", {}),
+        ("residency.keys", "GET", f"/v1/residency/regions/{data.region}/keys", {}),
         (
             "destructions.cancel",
             "POST",
@@ -217,11 +220,11 @@ def test_jp_is_untouched_after_the_ph_principals_tried(
     owner = api.auth("owner")
     [destruction] = [
         d
-        for d in api.client.get("/v1/keys/destructions", headers=owner).json()
+        for d in api.client.get("/v1/keys/destructions", headers=owner).json()["items"]
         if d["id"] == jp.destruction_id
     ]
     assert destruction["state"] == "scheduled" and destruction["cancelled_by"] is None
-    holds = {h["id"]: h for h in api.client.get("/v1/holds", headers=owner).json()}
+    holds = {h["id"]: h for h in api.client.get("/v1/holds", headers=owner).json()["items"]}
     assert holds[jp.hold_id]["active"] is True
     content = api.client.get(f"/v1/records/{jp.record_id}/content", headers=owner)
     assert content.status_code == 200 and content.content == b"scan"
@@ -252,7 +255,7 @@ def test_lists_for_an_all_region_principal_still_cover_both(
     api: ApiEnv, seeded: dict[str, RegionData]
 ) -> None:
     owner = api.auth("owner")
-    holds = {h["id"] for h in api.client.get("/v1/holds", headers=owner).json()}
+    holds = {h["id"] for h in api.client.get("/v1/holds", headers=owner).json()["items"]}
     assert {seeded["JP"].hold_id, seeded["PH"].hold_id} <= holds
     status = api.client.get("/v1/keys/status", headers=owner).json()
     assert set(status["regions"]) == {"JP", "PH"}
@@ -260,3 +263,90 @@ def test_lists_for_an_all_region_principal_still_cover_both(
         "/v1/keys/status", headers=api.auth("ph-sec", ["security"], regions=["PH"])
     ).json()
     assert set(ph_only["regions"]) == {"PH"}
+
+
+#: the paged lists that answer about every region the caller may see, and the role they need
+PAGED = [
+    ("/v1/holds", "admin"),
+    ("/v1/keys/destructions", "security"),
+    ("/v1/retention/plan", "compliance"),
+    ("/v1/audit", "compliance"),
+]
+
+
+def _walk(api: ApiEnv, path: str, headers: dict[str, str]) -> list[str]:
+    """Every page of ``path`` one item at a time; the answers' bodies, page by page."""
+    bodies, cursor = [], None
+    for _ in range(500):
+        params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        response = api.client.get(path, params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        bodies.append(response.text)
+        cursor = response.json()["next"]
+        if cursor is None:
+            return bodies
+    raise AssertionError(f"{path}: the cursors do not come to an end")
+
+
+def test_every_page_of_a_ph_principal_is_filtered_by_region(
+    api: ApiEnv, seeded: dict[str, RegionData]
+) -> None:
+    jp, ph = seeded["JP"], seeded["PH"]
+    for path, role in PAGED:
+        headers = api.auth(f"ph-pager-{role}", [role], regions=["PH"])
+        pages = _walk(api, path, headers)
+        leaked = [_leaks(body, jp.secrets) for body in pages]
+        assert not any(leaked), (path, leaked)
+        whole = api.client.get(path, params={"limit": 1000}, headers=headers).json()
+        walked = [item for body in pages for item in json.loads(body)["items"]]
+        if path != "/v1/audit":  # the audit log grows with each query of it
+            assert walked == whole["items"]
+    ph_holds = {h["id"] for h in whole_of(api, "/v1/holds", api.auth("ph-pager-admin"))}
+    assert ph_holds == {ph.hold_id}
+
+
+def whole_of(api: ApiEnv, path: str, headers: dict[str, str]) -> list[dict]:
+    items: list[dict] = api.client.get(path, params={"limit": 1000}, headers=headers).json()[
+        "items"
+    ]
+    return items
+
+
+def test_a_cursor_from_a_jp_listing_reveals_nothing_to_a_ph_principal(
+    api: ApiEnv, seeded: dict[str, RegionData]
+) -> None:
+    jp, ph = seeded["JP"], seeded["PH"]
+    # more JP rows, so that an all-region principal's first page ends on a JP row
+    owner = api.auth("owner")
+    for n in range(3):
+        body = {
+            "scope": "subject",
+            "target_id": jp.subject_id,
+            "case_ref": f"JP-{n}",
+            "reason": "r",
+        }
+        assert api.client.post("/v1/holds", json=body, headers=owner).status_code == 201
+        api.client.post(
+            f"/v1/subjects/{jp.subject_id}/records?category=photo", content=b"j", headers=owner
+        )
+    cursors = {}
+    for path, _ in PAGED:
+        cursors[path] = api.client.get(path, params={"limit": 1}, headers=owner).json()["next"]
+    records = f"/v1/subjects/{jp.subject_id}/records"
+    cursors[records] = api.client.get(records, params={"limit": 1}, headers=owner).json()["next"]
+    assert all(cursors.values())
+    for path, role in PAGED:
+        headers = api.auth(f"ph-replay-{role}", [role], regions=["PH"])
+        response = api.client.get(path, params={"cursor": cursors[path]}, headers=headers)
+        assert response.status_code == 400 and problem(response)["code"] == "invalid-cursor"
+        assert not _leaks(response.text, jp.secrets)
+    service = api.auth("ph-replay-service", ["service"], regions=["PH"])
+    on_jp = api.client.get(records, params={"cursor": cursors[records]}, headers=service)
+    assert on_jp.status_code == 403 and not _leaks(on_jp.text, jp.secrets - {jp.subject_id})
+    on_ph = api.client.get(
+        f"/v1/subjects/{ph.subject_id}/records",
+        params={"cursor": cursors[records]},
+        headers=service,
+    )
+    assert on_ph.status_code == 400 and problem(on_ph)["code"] == "invalid-cursor"
+    assert not _leaks(on_ph.text, jp.secrets)

@@ -30,7 +30,7 @@ def test_a_well_formed_request_id_is_kept_and_audited(api):
     )
     assert got.status_code == 200 and got.headers["x-request-id"] == "lb-7f3a.01_x"
     events = api.client.get("/v1/audit", headers=api.auth("comp", ["compliance"])).json()
-    mine = [e for e in events["events"] if e["request_id"] == "lb-7f3a.01_x"]
+    mine = [e for e in events["items"] if e["request_id"] == "lb-7f3a.01_x"]
     assert mine and all(e["subject_id"] == subject_id for e in mine)
     assert api.client.get("/v1/audit/verify", headers=api.auth("comp")).json()["ok"] is True
 

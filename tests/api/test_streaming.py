@@ -92,7 +92,7 @@ def test_chunked_upload_over_http_is_411(api, serve):
         )
         assert response.status_code == 411
         assert response.headers["content-type"].startswith("application/problem+json")
-        assert client.get(f"/v1/subjects/{subject['id']}/records").json() == []
+        assert client.get(f"/v1/subjects/{subject['id']}/records").json()["items"] == []
 
 
 def test_export_of_unknown_subject_is_404_not_a_broken_200(api, serve):

@@ -33,7 +33,7 @@ def test_empty_upload_is_refused_with_400(served):
         headers={"Content-Length": "0", "Content-Type": "image/png"},
     )
     assert explicit.status_code == 400
-    assert client.get(f"/v1/subjects/{subject}/records").json() == []
+    assert client.get(f"/v1/subjects/{subject}/records").json()["items"] == []
     record = client.post(
         f"/v1/subjects/{subject}/records", params={"category": "xray"}, content=b"x"
     ).json()

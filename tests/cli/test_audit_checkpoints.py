@@ -97,7 +97,7 @@ def test_checkpoint_then_rewind_is_reported(live):
         "--action", "read", "--json",
     )  # fmt: skip
     assert breach.code == 0, breach.err
-    reads = json.loads(breach.out)
+    reads = json.loads(breach.out)["items"]
     assert [(e["action"], e["subject_id"]) for e in reads] == [("record.read", subject["id"])]
 
     ok = run_cli(api, "COMPLIANCE", "audit", "verify", "--json")

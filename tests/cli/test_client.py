@@ -106,7 +106,7 @@ def test_records_put_new_version_ls_info_versions(live_api, stored):
     )
     assert info["version"] == 2 and info["size"] == len(b"rectified content")
     listed = ok_json(run_cli(live_api, "SERVICE", "records", "ls", stored["subject"], "--json"))
-    assert [r["id"] for r in listed] == [stored["record"]]
+    assert [r["id"] for r in listed["items"]] == [stored["record"]] and listed["next"] is None
     versions = ok_json(run_cli(live_api, "DPO", "records", "versions", stored["record"], "--json"))
     assert [v["version"] for v in versions] == [1, 2]
     meta = ok_json(run_cli(live_api, "DPO", "records", "info", stored["record"], "--json"))
@@ -191,7 +191,7 @@ def test_holds_place_ls_release_by_another_admin(live_api, stored):
     )
     assert hold["active"] is True and hold["case_ref"] == "CASE-2026-01"
     active = ok_json(run_cli(live_api, "ADMIN", "holds", "ls", "--active", "--json"))
-    assert hold["id"] in [h["id"] for h in active]
+    assert hold["id"] in [h["id"] for h in active["items"]]
     same = run_cli(live_api, "ADMIN", "holds", "release", hold["id"], "--reason", "settled")
     assert same.code == 1
     one_line_error(same, "forbidden")
@@ -238,7 +238,7 @@ def test_retention_plan_and_sweep(live_api, stored):
 
 def test_keys_destructions_ls(live_api):
     rows = ok_json(run_cli(live_api, "SECURITY", "keys", "destructions", "ls", "--json"))
-    assert rows == []
+    assert rows == {"items": [], "next": None}
     unknown = run_cli(live_api, "COMPLIANCE", "keys", "destructions", "certificate", "0" * 32)
     assert unknown.code == 1
     one_line_error(unknown, "not-found")
@@ -254,6 +254,28 @@ def test_keys_and_residency(live_api, stored):
     assert verify_document(signed) and signed["document"]["ok"] is True
     denied = run_cli(live_api, "SERVICE", "keys", "rotate", "--json")
     assert denied.code == 1 and json.loads(denied.err)["code"] == "forbidden"
+
+
+def test_residency_sections_page_by_page(live_api, stored):
+    for n in range(2):  # three JP subjects and their keys at least
+        run_cli(live_api, "SERVICE", "subjects", "create", f"CLINIC-PAGE-{n}", "-r", "JP")
+    first = ok_json(
+        run_cli(live_api, "COMPLIANCE", "residency", "keys", "JP", "--limit", "1", "--json")
+    )
+    assert len(first["items"]) == 1 and first["next"]
+    every = ok_json(
+        run_cli(
+            live_api, "COMPLIANCE", "residency", "keys", "jp", "--limit", "1", "--all", "--json"
+        )
+    )
+    keys = [e["key"] for e in every["items"]]
+    assert every["next"] is None and len(keys) >= 3 and keys == sorted(set(keys))
+    assert keys[0] == first["items"][0]["key"]
+    assert {e["verdict"] for e in every["items"]} == {"ok"}
+    objects = ok_json(run_cli(live_api, "COMPLIANCE", "residency", "objects", "JP", "--json"))
+    assert objects["items"] and all(e["present"] for e in objects["items"])
+    table = run_cli(live_api, "COMPLIANCE", "residency", "keys", "JP", "--limit", "1")
+    assert table.code == 0 and "verdict" in table.out and "--cursor" in table.err
 
 
 def test_audit_verify_and_query(live_api, stored):
@@ -274,11 +296,24 @@ def test_audit_verify_and_query(live_api, stored):
             "--json",
         )
     )
-    assert 1 <= len(events) <= 3
-    assert all(e["actor"] == "cli-service" for e in events)
-    paged = ok_json(run_cli(live_api, "COMPLIANCE", "audit", "query", "--limit", "1500", "--json"))
-    seqs = [e["seq"] for e in paged]
+    assert 1 <= len(events["items"]) <= 3
+    assert all(e["actor"] == "cli-service" for e in events["items"])
+    first = ok_json(run_cli(live_api, "COMPLIANCE", "audit", "query", "--limit", "2", "--json"))
+    assert len(first["items"]) == 2 and first["next"]
+    rest = ok_json(
+        run_cli(
+            live_api, "COMPLIANCE", "audit", "query", "--limit", "2", "--cursor", first["next"],
+            "--json",
+        )
+    )  # fmt: skip
+    assert rest["items"][0]["seq"] > first["items"][-1]["seq"]
+    paged = ok_json(
+        run_cli(live_api, "COMPLIANCE", "audit", "query", "--limit", "3", "--all", "--json")
+    )
+    seqs = [e["seq"] for e in paged["items"]]
+    assert paged["next"] is None and len(seqs) > 3
     assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+    assert seqs[:2] == [e["seq"] for e in first["items"]]
 
 
 def test_help_exits_0():

@@ -250,6 +250,17 @@ class ObjectStoreConformance:
             store.put(key, [key.encode()])
         assert [i.key for i in store.list(prefix, page_size=2)] == expected
 
+    def test_list_resumes_after_a_key(self, store: ObjectStore) -> None:
+        for key in self.KEYS:
+            store.put(key, [key.encode()])
+        ordered = sorted(self.KEYS)
+        for start in [*ordered, "", "jp/0a/b", "jp/0a/b/", "jp/0a/b/2", "jp/0", "zz"]:
+            listed = [i.key for i in store.list("", page_size=2, start_after=start)]
+            assert listed == [k for k in ordered if k > start], start
+        assert [i.key for i in store.list("jp/0a/b/", start_after="jp/0a/b/1")] == [
+            "jp/0a/b/2/deep"
+        ]
+
     def test_list_of_empty_store(self, store: ObjectStore) -> None:
         assert list(store.list()) == []
         assert list(store.list("jp/")) == []

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -26,6 +27,8 @@ from vault.audit.context import REQUEST_ID
 from vault.domain import Actor, AuditEvent, AuditVerification
 from vault.metadata import AuditDetachedRow, AuditEventRow, AuditHeadRow, session_scope
 from vault.spans import AUDIT, span
+
+EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]
 
 
 class SubjectLike(Protocol):
@@ -287,21 +290,22 @@ class AuditLog:
         """
         last_seq = after_seq
         while True:
-            query = select(AuditEventRow).where(col(AuditEventRow.seq) > last_seq)
+            # the table's columns, not ORM entities: pages are read without identity bookkeeping
+            query = sa_select(EVENTS).where(col(AuditEventRow.seq) > last_seq)
             if actor is not None:
-                query = query.where(AuditEventRow.actor == actor)
+                query = query.where(col(AuditEventRow.actor) == actor)
             if subject_id is not None:
-                query = query.where(AuditEventRow.subject_id == subject_id)
+                query = query.where(col(AuditEventRow.subject_id) == subject_id)
             if action is not None:
-                query = query.where(AuditEventRow.action == action)
+                query = query.where(col(AuditEventRow.action) == action)
             if since is not None:
                 query = query.where(col(AuditEventRow.ts) >= since)
             if until is not None:
                 query = query.where(col(AuditEventRow.ts) < until)
             if regions is not None:
                 query = query.where(col(AuditEventRow.region).in_(regions))
-            with Session(self._engine) as session:
-                rows = session.exec(query.order_by(col(AuditEventRow.seq)).limit(page)).all()
+            with self._engine.connect() as conn:
+                rows = conn.execute(query.order_by(col(AuditEventRow.seq)).limit(page)).all()
             if not rows:
                 return
             for row in rows:

@@ -22,6 +22,7 @@ import typer
 from vault.cli.app import app
 from vault.cli.http import ApiClient
 from vault.cli.output import say, show, transfer_progress
+from vault.cli.pages import AllOpt, CursorOpt, LimitOpt, fetch, show_page
 from vault.domain import Category
 
 AddrOpt = Annotated[
@@ -262,13 +263,18 @@ def records_get(
 
 @records_app.command("ls")
 def records_ls(
-    subject_id: str, as_json: JsonOpt = False, addr: AddrOpt = None, token: TokenOpt = None
+    subject_id: str,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    every: AllOpt = False,
+    as_json: JsonOpt = False,
+    addr: AddrOpt = None,
+    token: TokenOpt = None,
 ) -> None:
-    """List a subject's records (metadata only)."""
-    rows = client(addr, token).call("GET", f"/v1/subjects/{subject_id}/records")
-    if isinstance(rows, dict) and "items" in rows:
-        rows = rows["items"]
-    show(rows, as_json, columns=RECORD_COLUMNS, title="records")
+    """List a subject's records (metadata only), oldest first, a page at a time."""
+    path = f"/v1/subjects/{subject_id}/records"
+    page = fetch(client(addr, token), path, {}, limit=limit, cursor=cursor, every=every)
+    show_page(page, as_json, RECORD_COLUMNS, "records")
 
 
 @records_app.command("info")

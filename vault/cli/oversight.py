@@ -18,6 +18,7 @@ import typer
 from vault.cli.app import ViolationFound, app
 from vault.cli.client import AddrOpt, JsonOpt, TokenOpt, client, stream_to
 from vault.cli.output import say, show, show_by_region, show_rows, spinner
+from vault.cli.pages import AllOpt, CursorOpt, LimitOpt, fetch, show_page
 from vault.cli.server import OPERATOR, ConfigOpt, _vault, keys_app
 from vault.domain import LegalBasis, to_json
 
@@ -52,12 +53,6 @@ def _aware(value: str | None, option: str) -> str | None:
     return parsed.isoformat()
 
 
-def _items(answer: Any) -> list[Any]:
-    if isinstance(answer, dict) and isinstance(answer.get("items"), list):
-        return list(answer["items"])
-    return list(answer) if isinstance(answer, list) else []
-
-
 # -- retention --------------------------------------------------------------------
 
 
@@ -66,24 +61,33 @@ def retention_plan(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="plan as of this time (ISO 8601 with zone)")
     ] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    every: AllOpt = False,
     as_json: JsonOpt = False,
     addr: AddrOpt = None,
     token: TokenOpt = None,
 ) -> None:
-    """What a sweep would dispose of, and what is kept and why."""
+    """What a sweep would dispose of, and what is kept and why (a page at a time)."""
+    params = {"as_of": _aware(as_of, "--as-of")}
     with spinner("planning disposal", as_json):
-        plan = client(addr, token).call(
-            "GET", "/v1/retention/plan", params={"as_of": _aware(as_of, "--as-of")}
+        plan = fetch(
+            client(addr, token),
+            "/v1/retention/plan",
+            params,
+            limit=limit,
+            cursor=cursor,
+            every=every,
         )
     if as_json:
         show(plan, True)
         return
-    items = _items(plan)
-    header = {k: v for k, v in plan.items() if k != "items"} if isinstance(plan, dict) else {}
+    items = plan["items"]
+    header = {k: v for k, v in plan.items() if k not in ("items", "next")}
     header["disposable"] = sum(1 for i in items if isinstance(i, dict) and i.get("disposable"))
     header["kept"] = len(items) - header["disposable"]
     show(header, False, title="disposal plan")
-    show_rows(items, ITEM_COLUMNS, "items")
+    show_page(plan, False, ITEM_COLUMNS, "items")
 
 
 @retention_app.command("approve")
@@ -150,13 +154,23 @@ def destructions_ls(
     state: Annotated[
         str | None, typer.Option("--state", help="scheduled, cancelled, done, blocked")
     ] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    every: AllOpt = False,
     as_json: JsonOpt = False,
     addr: AddrOpt = None,
     token: TokenOpt = None,
 ) -> None:
-    """List subject-key destructions and their waiting periods."""
-    rows = _items(client(addr, token).call("GET", "/v1/keys/destructions", params={"state": state}))
-    show(rows, as_json, columns=DESTRUCTION_COLUMNS, title="destructions")
+    """List subject-key destructions and their waiting periods, a page at a time."""
+    page = fetch(
+        client(addr, token),
+        "/v1/keys/destructions",
+        {"state": state},
+        limit=limit,
+        cursor=cursor,
+        every=every,
+    )
+    show_page(page, as_json, DESTRUCTION_COLUMNS, "destructions")
 
 
 @destructions_app.command("cancel")
@@ -221,6 +235,43 @@ def residency_report(
     ok = isinstance(report, dict) and report.get("ok") is True
     if not ok:
         raise ViolationFound("the residency report found violations")
+
+
+ENTRY_COLUMNS = ("key", "present", "expected_region", "expected", "verdict", "detail")
+
+
+@residency_app.command("objects")
+def residency_objects(
+    region: Annotated[str, typer.Argument(help="a configured region, e.g. JP")],
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    every: AllOpt = False,
+    as_json: JsonOpt = False,
+    addr: AddrOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """The report's object section of one region, a page at a time: each object's verdict."""
+    path = f"/v1/residency/regions/{region.upper()}/objects"
+    with spinner(f"listing the objects of {region.upper()}", as_json):
+        page = fetch(client(addr, token), path, {}, limit=limit, cursor=cursor, every=every)
+    show_page(page, as_json, ENTRY_COLUMNS, "objects")
+
+
+@residency_app.command("keys")
+def residency_keys(
+    region: Annotated[str, typer.Argument(help="a configured region, e.g. JP")],
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    every: AllOpt = False,
+    as_json: JsonOpt = False,
+    addr: AddrOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """The report's subject-key section of one region, a page at a time."""
+    path = f"/v1/residency/regions/{region.upper()}/keys"
+    with spinner(f"listing the subject keys of {region.upper()}", as_json):
+        page = fetch(client(addr, token), path, {}, limit=limit, cursor=cursor, every=every)
+    show_page(page, as_json, ENTRY_COLUMNS, "subject keys")
 
 
 @residency_app.command("transfer")
@@ -365,28 +416,27 @@ def audit_query(
         str | None,
         typer.Option("--action", help="e.g. record.read; a name without a dot is a record action"),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="at most this many events")] = 1000,
+    after_seq: Annotated[
+        int | None, typer.Option("--after-seq", min=0, help="start after this event (a tail)")
+    ] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    every: AllOpt = False,
     as_json: JsonOpt = False,
     addr: AddrOpt = None,
     token: TokenOpt = None,
 ) -> None:
-    """Audit events: which principal did what to which subject, and when."""
+    """Audit events in chain order: which principal did what to which subject, and when."""
     params: dict[str, Any] = {
         "actor": actor,
         "subject_id": subject,
         "since": _aware(since, "--since"),
         "until": _aware(until, "--until"),
         "action": _action(action),
+        "after_seq": after_seq,
     }
-    api = client(addr, token)
-    events: list[Any] = []
     with spinner("reading audit events", as_json):
-        while len(events) < limit:
-            params["limit"] = min(1000, limit - len(events))
-            page = api.call("GET", "/v1/audit", params=params)
-            events.extend(page.get("events", []) if isinstance(page, dict) else _items(page))
-            after = page.get("next_after_seq") if isinstance(page, dict) else None
-            if after is None:
-                break
-            params["after_seq"] = after
-    show(events, as_json, columns=EVENT_COLUMNS, title="audit events")
+        page = fetch(
+            client(addr, token), "/v1/audit", params, limit=limit, cursor=cursor, every=every
+        )
+    show_page(page, as_json, EVENT_COLUMNS, "audit events")

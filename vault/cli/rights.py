@@ -15,6 +15,7 @@ import typer
 from vault.cli.app import app
 from vault.cli.client import AddrOpt, JsonOpt, QuietOpt, TokenOpt, client, print_id_or, stream_to
 from vault.cli.output import say, show, show_rows
+from vault.cli.pages import AllOpt, CursorOpt, LimitOpt, fetch, show_page
 
 holds_app = typer.Typer(help="Legal holds (admin).", no_args_is_help=True)
 erasure_app = typer.Typer(help="Erasure requests (dpo).", no_args_is_help=True)
@@ -59,13 +60,17 @@ def holds_release(
 @holds_app.command("ls")
 def holds_ls(
     active: Annotated[bool, typer.Option("--active", help="only holds not yet released")] = False,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    every: AllOpt = False,
     as_json: JsonOpt = False,
     addr: AddrOpt = None,
     token: TokenOpt = None,
 ) -> None:
-    """List legal holds."""
-    rows = client(addr, token).call("GET", "/v1/holds", params={"active_only": active or None})
-    show(rows, as_json, columns=HOLD_COLUMNS, title="legal holds")
+    """List legal holds, oldest first, a page at a time."""
+    params = {"active_only": active or None}
+    page = fetch(client(addr, token), "/v1/holds", params, limit=limit, cursor=cursor, every=every)
+    show_page(page, as_json, HOLD_COLUMNS, "legal holds")
 
 
 def _show_decision(decision: Any, as_json: bool) -> None:

@@ -10,8 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from vault.cli.app import app
+from vault.cli.output import say
+from vault.cli.pages import AllOpt, CursorOpt, LimitOpt
 from vault.domain import Actor, GcResult, Role, to_json
 from vault.logs import LOGGING
+from vault.paging import DEFAULT_LIMIT, MAX_LIMIT
+from vault.principals import Principal
 from vault.settings import Settings, vault_token
 
 console = Console(highlight=False)
@@ -82,26 +86,30 @@ def principals_add(
 @principals_app.command("list")
 def principals_list(
     config: ConfigOpt = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    every: AllOpt = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="machine-readable JSON on stdout")
     ] = False,
 ) -> None:
-    """List principals (never their tokens)."""
-    rows = _vault(config).principals.list(OPERATOR)
+    """List principals by name, a page at a time (never their tokens)."""
+    principals = _vault(config).principals
+    rows: list[Principal] = []
+    following = cursor
+    while True:
+        size = limit or (MAX_LIMIT if every else DEFAULT_LIMIT)
+        page = principals.page(OPERATOR, size, following)
+        rows.extend(page.items)
+        following = page.next
+        if not every or following is None:
+            break
     if as_json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "name": p.name,
-                        "roles": list(p.roles),
-                        "regions": p.regions,
-                        "disabled": p.disabled,
-                    }
-                    for p in rows
-                ]
-            )
-        )
+        items = [
+            {"name": p.name, "roles": list(p.roles), "regions": p.regions, "disabled": p.disabled}
+            for p in rows
+        ]
+        print(json.dumps({"items": items, "next": following}))
         return
     table = Table("name", "roles", "regions", "disabled")
     for p in rows:
@@ -109,6 +117,8 @@ def principals_list(
             p.name, ",".join(p.roles), ",".join(p.regions or ["*"]), "yes" if p.disabled else "no"
         )
     console.print(table)
+    if following:
+        say(f"more principals: --cursor {following} (or --all)")
 
 
 @principals_app.command("disable")

@@ -49,6 +49,7 @@ from vault.metadata import (
     SubjectRow,
     session_scope,
 )
+from vault.paging import Page, after, check_limit, cut, scope
 from vault.residency.leases import transfer_in_progress
 from vault.retention.holds import active_holds
 from vault.retention.rules import Block, Decision, RecordFacts, decide_subject
@@ -196,19 +197,41 @@ class Destructions:
         self, actor: Actor, state: DestructionState | None = None
     ) -> list[Destruction]:
         """Destructions in the regions ``actor`` is granted, oldest first."""
+        return list(self._listing(actor, state, None, None).items)
+
+    def destructions_page(
+        self, actor: Actor, state: DestructionState | None, limit: int, cursor: str | None
+    ) -> Page[Destruction]:
+        """One page of them (keyset ``(scheduled_at, id)``)."""
+        return self._listing(actor, state, check_limit(limit), cursor)
+
+    def _listing(
+        self, actor: Actor, state: DestructionState | None, limit: int | None, cursor: str | None
+    ) -> Page[Destruction]:
+        listing = scope("destructions", actor.name, state=state)
+        shape = (datetime, str)
+        position = self.ctx.position(actor, "destruction.list", listing, cursor, shape)
+        order = (col(KeyDestructionRow.scheduled_at), col(KeyDestructionRow.id))
         with session_scope(self.ctx.engine) as session:
             query = (
                 select(KeyDestructionRow)
                 .where(col(KeyDestructionRow.region).in_(self.ctx.granted(actor)))
-                .order_by(col(KeyDestructionRow.scheduled_at))
+                .order_by(*order)
             )
             if state is not None:
                 query = query.where(KeyDestructionRow.state == state)
+            if (keyset := after(order, position)) is not None:
+                query = query.where(keyset)
+            if limit is not None:
+                query = query.limit(limit + 1)
             rows = session.exec(query).all()
             self.ctx.audit.append(
                 session, actor=actor, action="destruction.list", purpose=state or ""
             )
-            return [to_destruction(r) for r in rows]
+            found = [to_destruction(r) for r in rows]
+        if limit is None:
+            return Page(tuple(found))
+        return cut(found, limit, lambda d: (d.scheduled_at, d.id), self.ctx.cursors, listing)
 
     def certificate(self, destruction_id: str, actor: Actor) -> dict[str, Any]:
         with (

@@ -79,6 +79,10 @@ class SubjectRow(SQLModel, table=True):
 
 class RecordRow(SQLModel, table=True):
     __tablename__ = "records"
+    __table_args__ = (
+        # A subject's records page by page, oldest first (vault.records.reads).
+        Index("ix_records_subject_page", "subject_id", "created_at", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=32)
     subject_id: str = Field(foreign_key="subjects.id", max_length=32, index=True)
@@ -116,6 +120,7 @@ class RecordVersionRow(SQLModel, table=True):
 
 class LegalHoldRow(SQLModel, table=True):
     __tablename__ = "legal_holds"
+    __table_args__ = (Index("ix_legal_holds_page", "placed_at", "id"),)
 
     id: str = Field(primary_key=True, max_length=32)
     scope: str = Field(max_length=16)
@@ -145,6 +150,7 @@ class ErasureRequestRow(SQLModel, table=True):
 
 class KeyDestructionRow(SQLModel, table=True):
     __tablename__ = "key_destructions"
+    __table_args__ = (Index("ix_key_destructions_page", "scheduled_at", "id"),)
 
     id: str = Field(primary_key=True, max_length=32)
     subject_id: str = Field(max_length=32, index=True)
@@ -280,14 +286,21 @@ class ShreddedRemnantRow(SQLModel, table=True):
 
 class AuditEventRow(SQLModel, table=True):
     __tablename__ = "audit_events"
+    __table_args__ = (
+        # Audit queries filter on one of these and page in chain order (keyset: seq);
+        # each also serves plain equality lookups, so no single-column index is kept.
+        Index("ix_audit_events_actor_seq", "actor", "seq"),
+        Index("ix_audit_events_action_seq", "action", "seq"),
+        Index("ix_audit_events_subject_seq", "subject_id", "seq"),
+    )
 
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     ts: datetime = _ts(index=True)
-    actor: str = Field(max_length=200, index=True)
+    actor: str = Field(max_length=200)
     role: str = Field(max_length=100)
-    action: str = Field(max_length=64, index=True)
+    action: str = Field(max_length=64)
     target: str = Field(max_length=200, index=True)
-    subject_id: str = Field(default="", max_length=32, index=True)
+    subject_id: str = Field(default="", max_length=32)
     region: str = Field(max_length=8)
     purpose: str = Field(max_length=200)
     outcome: str = Field(max_length=64)

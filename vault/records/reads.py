@@ -12,8 +12,10 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from datetime import datetime
 from itertools import chain
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from keys.base import KeyNotFound
@@ -37,6 +39,7 @@ from vault.errors import (
 from vault.format.envelope import ObjectContext, open_range, open_stream, parse_header
 from vault.format.reader import ReadMeta, RecordReader
 from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, read_scope, session_scope
+from vault.paging import Page, after, check_limit, cut, scope
 from vault.pools import shared_pool
 from vault.retention.processing import processing_event
 from vault.spans import STORE, span
@@ -184,6 +187,19 @@ class Records:
             return self._info(record, current, subject.region, versions)
 
     def list(self, subject_id: str, actor: Actor) -> list[RecordInfo]:
+        """Every record of the subject (``page`` reads them a page at a time)."""
+        return list(self._listing(subject_id, actor, None, None).items)
+
+    def page(
+        self, subject_id: str, actor: Actor, limit: int, cursor: str | None
+    ) -> Page[RecordInfo]:
+        """One page of the subject's records, oldest first (keyset ``(created_at, id)``)."""
+        return self._listing(subject_id, actor, check_limit(limit), cursor)
+
+    def _listing(
+        self, subject_id: str, actor: Actor, limit: int | None, cursor: str | None
+    ) -> Page[RecordInfo]:
+        listing = scope("records", actor.name, subject_id=subject_id)
         with (
             self.ctx.audit_refusal(actor, "record.list", subject_id) as note,
             session_scope(self.ctx.engine) as session,
@@ -191,16 +207,51 @@ class Records:
             subject = self.ctx.subject(session, subject_id)
             note.about(subject)
             self._check_region(subject, actor)
-            records = session.exec(
-                select(RecordRow)
-                .where(RecordRow.subject_id == subject_id)
-                .where(RecordRow.state != RecordState.PENDING)
-                .order_by(col(RecordRow.created_at), col(RecordRow.id))
-            ).all()
-            out = []
-            for record in records:
-                current = session.get(RecordVersionRow, (record.id, record.current_version))
-                out.append(self._info(record, current, subject.region))
+            position = self.ctx.cursors.decode(listing, cursor, (datetime, str))
+            order = (col(RecordRow.created_at), col(RecordRow.id))
+            # columns, not entities: a page of rows is read without the ORM's bookkeeping
+            query = (
+                sa_select(
+                    col(RecordRow.id),
+                    col(RecordRow.category),
+                    col(RecordRow.state),
+                    col(RecordRow.current_version),
+                    col(RecordRow.created_at),
+                    col(RecordRow.last_processed_at),
+                    col(RecordRow.retain_until),
+                    col(RecordVersionRow.size),
+                    col(RecordVersionRow.content_type),
+                )
+                .outerjoin(
+                    RecordVersionRow,
+                    (col(RecordVersionRow.record_id) == col(RecordRow.id))
+                    & (col(RecordVersionRow.version) == col(RecordRow.current_version)),
+                )
+                .where(col(RecordRow.subject_id) == subject_id)
+                .where(col(RecordRow.state) != RecordState.PENDING)
+                .order_by(*order)
+            )
+            if (keyset := after(order, position)) is not None:
+                query = query.where(keyset)
+            if limit is not None:
+                query = query.limit(limit + 1)
+            rows = session.connection().execute(query).all()
+            infos = [
+                RecordInfo(
+                    id=row[0],
+                    subject_id=subject_id,
+                    category=Category(row[1]),
+                    state=RecordState(row[2]),
+                    version=row[3],
+                    size=row[7] or 0,
+                    content_type=row[8] or "",
+                    created_at=row[4],
+                    last_processed_at=row[5],
+                    retain_until=row[6],
+                    region=subject.region,
+                )
+                for row in rows
+            ]
             self.ctx.audit.about(
                 session,
                 actor,
@@ -208,7 +259,9 @@ class Records:
                 subject,
                 target=subject_id,
             )
-            return out
+        if limit is None:
+            return Page(tuple(infos))
+        return cut(infos, limit, lambda r: (r.created_at, r.id), self.ctx.cursors, listing)
 
     @staticmethod
     def _check_region(subject: SubjectRow, actor: Actor) -> None:

@@ -281,7 +281,7 @@ class ResidencyCheck:
         try:
             for key, present, expected in merge_sorted(listing, expected_objects(self.ctx.engine)):
                 listed += present
-                verdict = _judge(here, present, expected, "object")
+                verdict = judge(here, present, expected, "object")
                 if verdict is None:
                     if present:
                         accounted += 1
@@ -309,7 +309,7 @@ class ResidencyCheck:
             names = sorted(region.keys.list_keys())
             for key, present, expected in merge_sorted(iter(names), expected_keys(self.ctx.engine)):
                 listed += present
-                verdict = _judge(here, present, expected, "subject key")
+                verdict = judge(here, present, expected, "subject key")
                 if verdict is None:
                     accounted += present
                     continue
@@ -333,7 +333,7 @@ class _CheckpointCount:
                 yield key
 
 
-def _judge(
+def judge(
     here: str, present: bool, expected: Expected | None, what: str
 ) -> tuple[bool, str, str] | None:
     """None when all is well; else (missing?, detail, region it belongs to)."""

@@ -70,22 +70,38 @@ class ListingOutOfOrder(VaultError):
     code = "listing-out-of-order"
 
 
-def _rows(engine: Engine, stmt: Any, column: Any, page: int = PAGE) -> Iterator[Any]:
+@dataclass(frozen=True)
+class Window:
+    """Where a stream starts (after ``after``) and how it reads: a report streams
+    everything; a page of a report's section reads keyset pages of ``page`` rows."""
+
+    after: str | None = None
+    page: int = PAGE
+    keyset: bool = False
+
+
+WHOLE = Window()
+
+
+def _rows(engine: Engine, stmt: Any, column: Any, window: Window = WHOLE) -> Iterator[Any]:
     """Yield the rows of ``stmt`` in ascending ``column`` order, in pages."""
+    page = window.page
+    postgres = engine.dialect.name == "postgresql"
+    ordered_by = column.collate("C") if postgres else column
     try:
-        if engine.dialect.name == "postgresql":
-            ordered = stmt.order_by(column.collate("C"))
+        if postgres and not window.keyset and window.after is None:
+            ordered = stmt.order_by(ordered_by)
             with engine.connect() as conn:
                 result = conn.execution_options(stream_results=True, yield_per=page).execute(
                     ordered
                 )
                 yield from result
             return
-        last: str | None = None
+        last: str | None = window.after
         while True:
-            query = stmt if last is None else stmt.where(column > last)
+            query = stmt if last is None else stmt.where(ordered_by > last)
             with engine.connect() as conn:
-                rows = conn.execute(query.order_by(column).limit(page)).all()
+                rows = conn.execute(query.order_by(ordered_by).limit(page)).all()
                 conn.rollback()
             yield from rows
             if len(rows) < page:
@@ -112,7 +128,7 @@ def _version(row: Any) -> Expected:
     return Expected(key, region, presence, what)
 
 
-def expected_objects(engine: Engine) -> Iterator[Expected]:
+def expected_objects(engine: Engine, window: Window = WHOLE) -> Iterator[Expected]:
     """Every object key the DB knows of, ascending, with where it may or must be."""
     versions = (
         select(
@@ -146,11 +162,23 @@ def expected_objects(engine: Engine) -> Iterator[Expected]:
     remnant_key = col(ShreddedRemnantRow.object_key)
     return _unique(
         heapq.merge(
-            (_remnant(r[0], r[1]) for r in _rows(engine, remnants, remnant_key)),
-            (_version(r) for r in _rows(engine, versions, col(RecordVersionRow.object_key))),
-            (_transit(r[0], r[1], "a transfer's copy") for r in _rows(engine, copies, new_key)),
-            (_transit(r[0], r[1], "a dropped copy") for r in _rows(engine, dropped, new_key)),
-            (_transit(r[0], r[1], "a transferred source") for r in _rows(engine, leaving, old_key)),
+            (_remnant(r[0], r[1]) for r in _rows(engine, remnants, remnant_key, window)),
+            (
+                _version(r)
+                for r in _rows(engine, versions, col(RecordVersionRow.object_key), window)
+            ),
+            (
+                _transit(r[0], r[1], "a transfer's copy")
+                for r in _rows(engine, copies, new_key, window)
+            ),
+            (
+                _transit(r[0], r[1], "a dropped copy")
+                for r in _rows(engine, dropped, new_key, window)
+            ),
+            (
+                _transit(r[0], r[1], "a transferred source")
+                for r in _rows(engine, leaving, old_key, window)
+            ),
             key=lambda e: (e.key, e.rank),
         )
     )
@@ -172,7 +200,7 @@ _SUBJECT_KEYS = {
 }
 
 
-def expected_keys(engine: Engine) -> Iterator[Expected]:
+def expected_keys(engine: Engine, window: Window = WHOLE) -> Iterator[Expected]:
     """Every subject-key name the DB knows of, ascending, with where it may or must be."""
     subjects = select(SubjectRow.key_name, SubjectRow.region, SubjectRow.state)
     olds = select(TransferRow.old_key_name, TransferRow.from_region, TransferRow.state).where(
@@ -193,11 +221,11 @@ def expected_keys(engine: Engine) -> Iterator[Expected]:
 
     return _unique(
         heapq.merge(
-            (subject(r) for r in _rows(engine, subjects, col(SubjectRow.key_name))),
-            (old(r) for r in _rows(engine, olds, col(TransferRow.old_key_name)) if r[0]),
+            (subject(r) for r in _rows(engine, subjects, col(SubjectRow.key_name), window)),
+            (old(r) for r in _rows(engine, olds, col(TransferRow.old_key_name), window) if r[0]),
             (
                 _transit(r[0], r[1], "a transfer's new key")
-                for r in _rows(engine, news, col(TransferRow.new_key_name))
+                for r in _rows(engine, news, col(TransferRow.new_key_name), window)
             ),
             key=lambda e: (e.key, e.rank),
         )

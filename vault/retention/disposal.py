@@ -20,9 +20,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from vault.domain import (
+    OPEN_ERASURE,
     SYSTEM,
     TRANSFER_REASON,
     Actor,
@@ -47,10 +49,12 @@ from vault.erasure.remnants import sweep_remnants
 from vault.erasure.reseal import erase_records
 from vault.metadata import (
     DisposalApprovalRow,
+    ErasureRequestRow,
     RecordRow,
     SubjectRow,
     session_scope,
 )
+from vault.paging import check_limit, cut, scope
 from vault.residency.leases import running_transfer
 from vault.retention.holds import active_holds
 from vault.retention.object_lock import extend_locks
@@ -69,6 +73,61 @@ class Disposal(Destructions):
             actor=actor, action="disposal.plan", outcome=f"items:{len(plan.items)}"
         )
         return plan
+
+    def plan_page(
+        self, actor: Actor, as_of: datetime | None, limit: int, cursor: str | None
+    ) -> DisposalPlan:
+        """One page of the plan, by ``(subject_id, item id)``; every page is as of one instant.
+
+        The first page fixes ``as_of`` (now, unless given) and its cursor carries it, so
+        the following pages judge the same instant.
+        """
+        check_limit(limit)
+        listing = scope("disposal-plan", actor.name, as_of=as_of)
+        shape = (datetime, str, str)
+        position = self.ctx.position(actor, "disposal.plan", listing, cursor, shape)
+        now = position[0] if position else (as_of or self.ctx.clock())
+        assert isinstance(now, datetime)
+        start = (str(position[1]), str(position[2])) if position else None
+        items = self._plan_window(self.ctx.granted(actor), now, start, limit + 1)
+        page = cut(items, limit, lambda i: (now, i.subject_id, i.id), self.ctx.cursors, listing)
+        self.ctx.audit.record(
+            actor=actor, action="disposal.plan", outcome=f"items:{len(page.items)}"
+        )
+        return DisposalPlan(now, self.ctx.settings.destruction.review, page.items, page.next)
+
+    def _plan_window(
+        self, regions: Sequence[str], now: datetime, start: tuple[str, str] | None, wanted: int
+    ) -> list[DisposalItem]:
+        """At least ``wanted`` plan items after ``start`` (when there are), in page order."""
+        items: list[DisposalItem] = []
+        last = start[0] if start else None
+        inclusive = start is not None
+        with session_scope(self.ctx.engine) as session:
+            approved = self._approvals(session)
+            while len(items) < wanted:
+                batch = _candidates(session, regions, now, last, inclusive, wanted)
+                if not batch:
+                    break
+                for subject_id in batch:
+                    subject = session.get(SubjectRow, subject_id)
+                    if subject is None:
+                        continue
+                    due = session.exec(
+                        select(RecordRow)
+                        .where(RecordRow.subject_id == subject_id)
+                        .where(RecordRow.state == RecordState.ACTIVE)
+                        .where(col(RecordRow.retain_until) <= now)
+                    ).all()
+                    found = self._plan_subject(session, subject, due, now, approved)
+                    found.sort(key=lambda i: i.id)
+                    if start is not None and subject_id == start[0]:
+                        found = [i for i in found if i.id > start[1]]
+                    items.extend(found)
+                    if len(items) >= wanted:
+                        break
+                last, inclusive = batch[-1], False
+        return items
 
     def _plan(self, regions: Sequence[str], as_of: datetime | None = None) -> DisposalPlan:
         now = as_of or self.ctx.clock()
@@ -235,6 +294,38 @@ class Disposal(Destructions):
             ).all():
                 row.used_at = self.ctx.clock()
                 session.add(row)
+
+
+def _candidates(
+    session: Session,
+    regions: Sequence[str],
+    now: datetime,
+    after_id: str | None,
+    inclusive: bool,
+    count: int,
+) -> list[str]:
+    """Live subjects of ``regions`` with a record due or an open erasure request, by id."""
+    due = (
+        select(RecordRow.subject_id)
+        .where(RecordRow.state == RecordState.ACTIVE)
+        .where(col(RecordRow.retain_until) <= now)
+    )
+    requested = select(ErasureRequestRow.subject_id).where(
+        col(ErasureRequestRow.status).in_(OPEN_ERASURE)
+    )
+    query = (
+        select(SubjectRow.id)
+        .where(SubjectRow.state == SubjectState.ACTIVE)
+        .where(col(SubjectRow.region).in_(regions))
+        .where(or_(col(SubjectRow.id).in_(due), col(SubjectRow.id).in_(requested)))
+        .order_by(col(SubjectRow.id))
+        .limit(count)
+    )
+    if after_id is not None:
+        query = query.where(
+            col(SubjectRow.id) >= after_id if inclusive else col(SubjectRow.id) > after_id
+        )
+    return list(session.exec(query).all())
 
 
 def _subject_item(

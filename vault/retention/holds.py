@@ -7,6 +7,7 @@ covers; our own rules (``vault.retention.rules``) are enforced regardless.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -14,6 +15,7 @@ from vault.context import VaultContext, audit_target, require_region
 from vault.domain import Actor, Hold, HoldScope, RecordState, SubjectState, VersionState
 from vault.errors import Conflict, InvalidInput, NotFound, PermissionDenied, VaultError
 from vault.metadata import LegalHoldRow, RecordRow, RecordVersionRow, SubjectRow, session_scope
+from vault.paging import Page, after, check_limit, cut, scope
 from vault.retention.rules import HoldFacts
 
 
@@ -142,17 +144,38 @@ class Holds:
 
     def list(self, actor: Actor, include_released: bool = True) -> list[Hold]:
         """Holds on subjects of the regions ``actor`` is granted (every hold for all regions)."""
+        return list(self._listing(actor, include_released, None, None).items)
+
+    def page(
+        self, actor: Actor, include_released: bool, limit: int, cursor: str | None
+    ) -> Page[Hold]:
+        """One page of those holds, oldest first (keyset ``(placed_at, id)``)."""
+        return self._listing(actor, include_released, check_limit(limit), cursor)
+
+    def _listing(
+        self, actor: Actor, include_released: bool, limit: int | None, cursor: str | None
+    ) -> Page[Hold]:
+        listing = scope("holds", actor.name, active_only=not include_released)
+        position = self.ctx.position(actor, "hold.list", listing, cursor, (datetime, str))
+        order = (col(LegalHoldRow.placed_at), col(LegalHoldRow.id))
         with session_scope(self.ctx.engine) as session:
-            query = select(LegalHoldRow).order_by(col(LegalHoldRow.placed_at))
+            query = select(LegalHoldRow).order_by(*order)
             if not include_released:
                 query = query.where(col(LegalHoldRow.released_at).is_(None))
             if actor.regions is not None:
                 query = query.join(
                     SubjectRow, col(SubjectRow.id) == col(LegalHoldRow.subject_id)
                 ).where(col(SubjectRow.region).in_(self.ctx.granted(actor)))
+            if (keyset := after(order, position)) is not None:
+                query = query.where(keyset)
+            if limit is not None:
+                query = query.limit(limit + 1)
             rows = session.exec(query).all()
             self.ctx.audit.append(session, actor=actor, action="hold.list")
-        return [to_hold(r) for r in rows]
+        holds = [to_hold(r) for r in rows]
+        if limit is None:
+            return Page(tuple(holds))
+        return cut(holds, limit, lambda h: (h.placed_at, h.id), self.ctx.cursors, listing)
 
     def _mirror(self, subject_id: str, record_id: str | None) -> None:
         """Set each covered object's Object Lock legal hold to match our holds."""

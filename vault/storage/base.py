@@ -145,8 +145,14 @@ class ObjectStore(abc.ABC):
         """Delete every version of the object. Deleting a missing key is not an error."""
 
     @abc.abstractmethod
-    def list(self, prefix: str = "", page_size: int = 1000) -> Iterator[ObjectInfo]:
-        """Yield objects under ``prefix`` in ascending key order, page by page."""
+    def list(
+        self, prefix: str = "", page_size: int = 1000, *, start_after: str = ""
+    ) -> Iterator[ObjectInfo]:
+        """Yield objects under ``prefix`` in ascending key order, page by page.
+
+        ``start_after``: only keys greater than it (S3's ``StartAfter``), so a paged
+        listing resumes without walking what it already returned.
+        """
 
     @abc.abstractmethod
     def location(self) -> str:

@@ -237,7 +237,9 @@ class LocalStore(ObjectStore):
 
     # -- listing --------------------------------------------------------------
 
-    def list(self, prefix: str = "", page_size: int = 1000) -> Iterator[ObjectInfo]:
+    def list(
+        self, prefix: str = "", page_size: int = 1000, *, start_after: str = ""
+    ) -> Iterator[ObjectInfo]:
         if page_size < 1:
             raise InvalidInput("page_size must be at least 1")
         check_prefix(prefix)
@@ -246,10 +248,16 @@ class LocalStore(ObjectStore):
         if not start.is_dir() or not self._inside(start):
             return
         base = f"{dir_part}/" if dir_part else ""
-        yield from self._walk(start, base, name_part)
+        yield from self._walk(start, base, name_part, start_after)
 
-    def _walk(self, directory: Path, base: str, name_prefix: str) -> Iterator[ObjectInfo]:
-        """Depth-first walk in S3 key order: a directory ``d`` sorts as ``d/``."""
+    def _walk(
+        self, directory: Path, base: str, name_prefix: str, start_after: str = ""
+    ) -> Iterator[ObjectInfo]:
+        """Depth-first walk in S3 key order: a directory ``d`` sorts as ``d/``.
+
+        Past ``start_after``: files at or before it are skipped, and so are whole
+        directories whose keys all sort before it (they are not descended into).
+        """
         stack = [iter(_sorted_entries(directory, name_prefix))]
         bases = [base]
         while stack:
@@ -261,9 +269,12 @@ class LocalStore(ObjectStore):
             key = bases[-1] + entry.name
             try:
                 if entry.is_dir(follow_symlinks=False):
+                    inner = key + "/"
+                    if start_after > inner and not start_after.startswith(inner):
+                        continue  # every key inside sorts before start_after
                     stack.append(iter(_sorted_entries(Path(entry.path), "")))
-                    bases.append(key + "/")
-                elif entry.is_file(follow_symlinks=False):
+                    bases.append(inner)
+                elif entry.is_file(follow_symlinks=False) and key > start_after:
                     yield _info(key, entry.stat(follow_symlinks=False))
             except FileNotFoundError:
                 continue  # deleted while we walked

@@ -304,13 +304,19 @@ class S3Store(ObjectStore):
             last_modified=_utc(response.get("LastModified")),
         )
 
-    def list(self, prefix: str = "", page_size: int = 1000) -> Iterator[ObjectInfo]:
+    def list(
+        self, prefix: str = "", page_size: int = 1000, *, start_after: str = ""
+    ) -> Iterator[ObjectInfo]:
         if not 1 <= page_size <= 1000:
             raise InvalidInput("page_size must lie in [1, 1000]")
         check_prefix(prefix)
         paginator = self._client.get_paginator("list_objects_v2")
+        # StartAfter "" is S3's own default: the listing starts at the first key
         pages = paginator.paginate(
-            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
+            Bucket=self.bucket,
+            Prefix=prefix,
+            StartAfter=start_after,
+            PaginationConfig={"PageSize": page_size},
         )
         with boto_errors(f"listing prefix {prefix!r}", bucket_call=True):
             for page in pages:
