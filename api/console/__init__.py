@@ -43,7 +43,9 @@ def connect_single_sign_on(app: FastAPI, vault: RecordVault) -> None:
     app.state.console.oidc_provider = config.display_name
 
     def start(request: Request, sign_in: SignIn) -> Response:
-        return signed_in(request, sign_in.principal.actor(), "oidc")
+        response = signed_in(request, sign_in.principal.actor(), "oidc")
+        response.headers["location"] = sign_in.next  # a console path (checked by oidc_login)
+        return response
 
     def end(request: Request, response: Response) -> None:
         app.state.console.sessions.end(request.cookies.get(COOKIE))

@@ -136,7 +136,7 @@ def _stalled_uploads_are_408_and_reads_go_on(server: Server, count: int) -> None
     listed = httpx.get(
         f"{server.addr}/v1/subjects/{server.subject_id}/records", headers=server.headers
     )
-    assert listed.status_code == 200 and listed.json() == []
+    assert listed.status_code == 200 and listed.json() == {"items": [], "next": None}
     assert server.count("record_versions") == 0 and server.count("records") == 0
 
 

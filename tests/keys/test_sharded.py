@@ -18,7 +18,7 @@ from keys.local import LocalKeyProvider
 from keys.naming import PREFIX, subject_key_name
 from keys.sharded import ShardedKeyProvider, mount_tag, split_name
 from keys.transit import TransitAdmin, TransitKeyProvider
-from tests.fixtures.bao import BaoServer
+from tests.fixtures.bao import TRANSIT_MOUNTS, BaoServer
 from tests.keys.conformance import NAME_SECRET, KeyProviderConformance, dek
 from vault.regions import build_keys
 from vault.settings import Settings
@@ -29,8 +29,13 @@ MASTER_KEY = bytes(range(32))
 
 @pytest.fixture(scope="module")
 def sharded_bao(bao_server: BaoServer) -> BaoServer:
-    """The session server with the shard mounts enabled by the bootstrap."""
-    bootstrap_transit(bao_server.addr, bao_server.root_token, list(SHARD_MOUNTS))
+    """The session server with the shard mounts enabled by the bootstrap.
+
+    The bootstrap writes the policies for exactly the mounts it is given: the session's
+    own mounts stay in the list, or other tests' tokens would lose them.
+    """
+    mounts = [*TRANSIT_MOUNTS, *SHARD_MOUNTS]
+    bootstrap_transit(bao_server.addr, bao_server.root_token, mounts)
     return bao_server
 
 
