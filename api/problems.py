@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from keys.base import KeyAccessDenied, KeyError_, KeyNotFound
 from vault.errors import (
@@ -173,9 +174,20 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     """Errors raised by the framework itself (unknown path, wrong method, unreadable body)."""
     assert isinstance(exc, StarletteHTTPException)
     kind, title = _HTTP_KINDS.get(exc.status_code, ("http-error", "HTTP error"))
-    return problem_response(
-        exc.status_code, kind, title, str(exc.detail), kind, headers=dict(exc.headers or {})
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(sorted(_methods_of_path(request)))
+    return problem_response(exc.status_code, kind, title, str(exc.detail), kind, headers=headers)
+
+
+def _methods_of_path(request: Request) -> set[str]:
+    """Every method of every route on this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return methods
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
