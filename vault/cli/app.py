@@ -25,7 +25,6 @@ app = typer.Typer(
     help="recvault: encrypted, region-pinned records vault for clinical treatment records.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -131,6 +130,7 @@ COMMAND_ORDER = (
     "db",
     "principals",
     "gc",
+    "help",
 )
 
 
@@ -157,7 +157,7 @@ def tidy_help(command: _typer_core.Command) -> _typer_core.Command:
 
 
 def main() -> None:
-    from vault.cli import dev, oversight, rights, server, worker  # noqa: F401  (registers)
+    from vault.cli import dev, oversight, rights, server, topics, worker  # noqa: F401  (registers)
 
     try:
         command = tidy_help(typer.main.get_command(app))
