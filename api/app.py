@@ -50,7 +50,7 @@ def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI
     idle = limits.body_idle_timeout.approx_timedelta().total_seconds()
     app.state.upload_gate = UploadGate(limits.upload_concurrency, wait=idle)
     problems.install(app)
-    openapi.install(app, sorted(vault.settings.regions))
+    openapi.install(app, vault.settings)
     app.include_router(health_router)
     app.include_router(v1)
     app.add_middleware(BodyIdleTimeout, idle_seconds=idle, min_rate=limits.body_min_rate)

@@ -22,6 +22,7 @@ package: nothing is loaded from another host.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import re
 from collections.abc import Iterable
@@ -35,7 +36,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from api.http import RAW_BODY_MARK
 from api.problems import PROBLEM_JSON, TYPE_PREFIX
+from vault.settings import Settings
 
 # -- the bodies api.problems sends --------------------------------------------------
 
@@ -86,7 +89,7 @@ PROBLEMS: dict[int, tuple[str, str, str, str, str]] = {
         "region-not-granted",
     ),
     404: (
-        "no such subject, record, hold or destruction (or not in a region granted to you)",
+        "no such subject, record, hold or destruction (an unknown or malformed id)",
         "not-found",
         "Not found",
         "record 0f8e4a9c1b2d4e6f8a0b1c2d3e4f5a6b not found",
@@ -247,21 +250,35 @@ def _mark_regions(node: Any, regions: list[str]) -> None:
             _mark_regions(value, regions)
 
 
-def document(app: FastAPI, regions: list[str]) -> dict[str, Any]:
-    """The app's OpenAPI document with the problem schemas and the configured regions."""
-    spec = get_openapi(
-        title=app.title,
-        version=app.version,
-        description=app.description,
-        routes=app.routes,
-        tags=app.openapi_tags,
+def _allow_empty_uploads(spec: dict[str, Any]) -> None:
+    """``limits.allow_empty_records``: a raw body may be empty after all."""
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and operation.get(RAW_BODY_MARK):
+                for media in operation["requestBody"]["content"].values():
+                    media.get("schema", {}).pop("minLength", None)
+
+
+def document(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """The app's OpenAPI document with the problem schemas and this deployment's settings."""
+    # a copy: FastAPI shares the routes' openapi_extra dicts with the document
+    spec = copy.deepcopy(
+        get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
     )
     components = spec.setdefault("components", {}).setdefault("schemas", {})
     components.update(_components())
     # FastAPI's own 422 shape is never sent: every route documents SchemaProblem instead
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
-    _mark_regions(spec, regions)
+    _mark_regions(spec, sorted(settings.regions))
+    if settings.limits.allow_empty_records:
+        _allow_empty_uploads(spec)
     return spec
 
 
@@ -301,13 +318,13 @@ def _page(html: str) -> HTMLResponse:
     return HTMLResponse(html, headers={"Content-Security-Policy": page_csp(html)})
 
 
-def install(app: FastAPI, regions: list[str]) -> None:
+def install(app: FastAPI, settings: Settings) -> None:
     """Serve the document with the problem schemas, and the offline reference pages."""
     cached: dict[str, Any] = {}
 
     def openapi() -> dict[str, Any]:
         if not cached:
-            cached.update(document(app, regions))
+            cached.update(document(app, settings))
         return cached
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -147,6 +147,12 @@ async def _on_database(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    located = [e.get("loc", ()) for e in exc.errors()]
+    if located and all(loc and loc[0] == "path" for loc in located):
+        # A path whose id is malformed names no resource: 404, as an unknown id does.
+        names = sorted({str(loc[-1]) for loc in located})
+        detail = f"no such resource: {', '.join(names)} must be 32 hex digits"
+        return problem_response(404, "not-found", "Not found", detail, "not-found")
     # Only where and what: the offending input itself may be an identifier of a person.
     errors = [
         {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
