@@ -21,7 +21,8 @@ from vault.errors import RangeNotSatisfiable
 
 router = APIRouter(tags=["records"])
 
-_BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+#: the answer carries the Content-Type the record was stored with, whatever it is
+_BINARY = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
 
 
 @router.post(

@@ -43,7 +43,7 @@ def request_erasure(subject_id: IdPath, actor: AuthorizedActor, vault: VaultDep)
     responses=responses(404, 422, example=examples.ERASURE),
 )
 def erasure_status(subject_id: IdPath, actor: AuthorizedActor, vault: VaultDep) -> ErasureDecision:
-    """The latest erasure request of the subject (404 when none was made)."""
+    """The latest erasure request of the subject; ``status`` is ``none`` when none was made."""
     return vault.erasure_status(subject_id, actor=actor)
 
 
