@@ -43,6 +43,8 @@ log = logging.getLogger("recvault.api")
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:recvault:problem:"
+#: the code of a 404 whose id was malformed (clients may treat it as their own mistake)
+MALFORMED_ID = "malformed-id"
 #: seconds a client should wait after a 503 caused by a refused credential (an operator must act)
 MISCONFIGURED_RETRY_AFTER = 30
 
@@ -152,7 +154,7 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
         # A path whose id is malformed names no resource: 404, as an unknown id does.
         names = sorted({str(loc[-1]) for loc in located})
         detail = f"no such resource: {', '.join(names)} must be 32 hex digits"
-        return problem_response(404, "not-found", "Not found", detail, "not-found")
+        return problem_response(404, "not-found", "Not found", detail, MALFORMED_ID)
     # Only where and what: the offending input itself may be an identifier of a person.
     errors = [
         {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}

@@ -80,7 +80,9 @@ def exit_code_for(exc: BaseException) -> int:
     from vault.cli.http import ApiError, ClientUsageError
 
     if isinstance(exc, ApiError):
-        return EXIT_USAGE if exc.status in USAGE_STATUSES else EXIT_FAILURE
+        # an id that is not 32 hex digits was typed wrong: the API answers 404 malformed-id
+        usage = exc.status in USAGE_STATUSES or exc.code == "malformed-id"
+        return EXIT_USAGE if usage else EXIT_FAILURE
     if isinstance(exc, (InvalidInput, ConfigError, ClientUsageError, *USAGE_ERRORS)):
         return EXIT_USAGE
     return EXIT_FAILURE
