@@ -23,7 +23,7 @@ from tests.api.conftest import ApiEnv
 ST = Path(sys.executable).parent / "st"
 
 
-def run_st(api: ApiEnv, url: str, *options: str, timeout: float) -> str:
+def run_st(api: ApiEnv, url: str, cwd: Path, *options: str, timeout: float) -> str:
     token = api.token("fuzzer", [r for r in ("service", "admin", "security", "compliance", "dpo")])
     command = [
         str(ST),
@@ -36,7 +36,8 @@ def run_st(api: ApiEnv, url: str, *options: str, timeout: float) -> str:
         "--no-color",
         *options,
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    # st keeps a cache in its working directory: a temporary one, never the repository
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     output = done.stdout + done.stderr
     summary = output[output.rfind("SUMMARY") :] if "SUMMARY" in output else output[-3000:]
     print(summary)
@@ -51,11 +52,12 @@ def cases_generated(summary: str) -> int:
     return int(found.group(1))
 
 
-def test_schemathesis_all_checks_short(api, serve):
+def test_schemathesis_all_checks_short(api, serve, tmp_path):
     served = serve(api.app)
     summary = run_st(
         api,
         served.url,
+        tmp_path,
         "--phases",
         "examples,fuzzing",
         "--max-examples",
@@ -69,7 +71,7 @@ def test_schemathesis_all_checks_short(api, serve):
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-def test_schemathesis_all_checks_every_phase(api, serve):
+def test_schemathesis_all_checks_every_phase(api, serve, tmp_path):
     served = serve(api.app)
-    summary = run_st(api, served.url, "--request-timeout", "60", timeout=3500)
+    summary = run_st(api, served.url, tmp_path, "--request-timeout", "60", timeout=3500)
     assert cases_generated(summary) >= 900
