@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import console, oidc_login, problems, server
+from api import console, oidc_login, openapi, problems, server
 from api.headers import SecurityHeaders
 from api.limits import BodyIdleTimeout, JsonBodyLimit
 from api.logs import RequestContext
@@ -37,8 +37,8 @@ CHECKPOINTER = Actor("audit-checkpoints", frozenset({Role.COMPLIANCE}))
 
 def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI:
     """An app serving ``vault``; the caller keeps ownership of the vault (and closes it)."""
-    # No /docs or /redoc: FastAPI's pages load Swagger UI and ReDoc from a CDN, and recvault
-    # loads nothing from third parties. /openapi.json stays; render it with any offline viewer.
+    # FastAPI's own /docs and /redoc load their assets from a CDN: api.openapi serves both
+    # pages from a package's assets instead (and documents every problem response).
     app = FastAPI(
         title="recvault", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None
     )
@@ -50,6 +50,7 @@ def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI
     idle = limits.body_idle_timeout.approx_timedelta().total_seconds()
     app.state.upload_gate = UploadGate(limits.upload_concurrency, wait=idle)
     problems.install(app)
+    openapi.install(app, vault.settings)
     app.include_router(health_router)
     app.include_router(v1)
     console.install(app, vault)

@@ -19,7 +19,12 @@ RAW_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "the record's bytes; Content-Length is required, Content-Type is stored",
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        # an empty record is refused (it would have to be kept for ten years)
+        "content": {
+            "application/octet-stream": {
+                "schema": {"type": "string", "format": "binary", "minLength": 1}
+            }
+        },
     },
 }
 
@@ -42,12 +47,22 @@ def content_type(request: Request) -> str:
     return request.headers.get("content-type") or "application/octet-stream"
 
 
+#: query parameters that take a time: RFC 3339 (ISO 8601 with a zone)
+TIME_SCHEMA: dict[str, Any] = {"format": "date-time"}
+
+
 def aware_time(value: str | None, name: str) -> datetime | None:
-    """Parse an ISO 8601 time that carries a zone; anything else is invalid input (400)."""
+    """Parse an ISO 8601 time that carries a zone; anything else is invalid input (400).
+
+    An instant that the offset moves past year 1 or 9999 is clamped to the
+    nearest representable one (the filters and plans it feeds mean "from the
+    beginning" or "until the end").
+    """
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        # RFC 3339 allows a lower-case t and z
+        moment = datetime.fromisoformat(value.upper())
     except ValueError:
         raise InvalidInput(f"{name} must be an ISO 8601 date and time with a zone") from None
     try:
@@ -57,10 +72,11 @@ def aware_time(value: str | None, name: str) -> datetime | None:
             f"{name} must carry a time zone (e.g. 2026-01-31T09:00:00+09:00)"
         ) from None
     try:
-        # Near year 1 or 9999 an offset moves the instant outside what datetime can hold.
         return moment.astimezone(UTC)
     except (OverflowError, ValueError):
-        raise InvalidInput(f"{name} is outside the supported range of dates") from None
+        # Near year 1 or 9999 an offset moves the instant outside what datetime can hold.
+        edge = datetime.min if moment.year == 1 else datetime.max
+        return edge.replace(tzinfo=UTC)
 
 
 def header_safe(value: str, default: str = "application/octet-stream") -> str:

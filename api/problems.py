@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from keys.base import KeyAccessDenied, KeyError_, KeyNotFound
 from vault.errors import (
@@ -42,6 +43,8 @@ log = logging.getLogger("recvault.api")
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:recvault:problem:"
+#: the code of a 404 whose id was malformed (clients may treat it as their own mistake)
+MALFORMED_ID = "malformed-id"
 #: seconds a client should wait after a 503 caused by a refused credential (an operator must act)
 MISCONFIGURED_RETRY_AFTER = 30
 
@@ -146,6 +149,12 @@ async def _on_database(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    located = [e.get("loc", ()) for e in exc.errors()]
+    if located and all(loc and loc[0] == "path" for loc in located):
+        # A path whose id is malformed names no resource: 404, as an unknown id does.
+        names = sorted({str(loc[-1]) for loc in located})
+        detail = f"no such resource: {', '.join(names)} must be 32 hex digits"
+        return problem_response(404, "not-found", "Not found", detail, MALFORMED_ID)
     # Only where and what: the offending input itself may be an identifier of a person.
     errors = [
         {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
@@ -173,9 +182,20 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     """Errors raised by the framework itself (unknown path, wrong method, unreadable body)."""
     assert isinstance(exc, StarletteHTTPException)
     kind, title = _HTTP_KINDS.get(exc.status_code, ("http-error", "HTTP error"))
-    return problem_response(
-        exc.status_code, kind, title, str(exc.detail), kind, headers=dict(exc.headers or {})
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(sorted(_methods_of_path(request)))
+    return problem_response(exc.status_code, kind, title, str(exc.detail), kind, headers=headers)
+
+
+def _methods_of_path(request: Request) -> set[str]:
+    """Every method of every route on this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return methods
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -13,18 +13,45 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from vault.domain import HoldScope
+from api import examples
+from vault.domain import HoldScope, LegalBasis
 
 ID_PATTERN = r"^[0-9a-f]{32}$"
-IdPath = Annotated[str, Path(pattern=ID_PATTERN, description="an internal id (32 hex digits)")]
-RegionName = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,8}$")]
+IdPath = Annotated[
+    str,
+    Path(
+        pattern=ID_PATTERN,
+        description="an internal id (32 hex digits)",
+        examples=[examples.SUBJECT_ID],
+    ),
+]
+#: the OpenAPI document lists the configured regions as its values (api.openapi.REGION_MARK)
+RegionName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z0-9]{1,8}$"),
+    Field(json_schema_extra={"x-recvault-region": True}),
+]
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-#: one line of text: no control characters
-Line = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
-#: a paragraph: tabs and newlines allowed, no other control characters
+
+#: what Python's ``str.strip`` removes: the vault refuses text made only of these
+_BLANK = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def _text(refused: str) -> str:
+    """No character of ``refused``, and at least one that is not blank."""
+    return f"^[^{refused}]*[^{refused}{_BLANK}][^{refused}]*$"
+
+
+#: one line of text: no control characters, not blank
+Line = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_text(r"\x00-\x1f"))]
+#: a paragraph: tabs and newlines allowed, no other control characters, not blank
 Paragraph = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]+$"),
+    StringConstraints(min_length=1, max_length=2000, pattern=_text(r"\x00-\x08\x0b\x0c\x0e-\x1f")),
+]
+#: where a transfer's legal basis is documented (it shares the audit event's purpose field)
+EvidenceRef = Annotated[
+    str, StringConstraints(min_length=1, max_length=160, pattern=_text(r"\x00-\x1f"))
 ]
 
 
@@ -36,13 +63,22 @@ class _In(BaseModel):
 
 
 class SubjectCreate(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"external_ref": "CLINIC-42", "region": "JP"}]},
+    )
+
     external_ref: Annotated[
-        str, StringConstraints(min_length=1, max_length=512, pattern=r"^[^\x00]+$")
+        str, StringConstraints(min_length=1, max_length=512, pattern=_text(r"\x00"))
     ] = Field(description="the clinic's patient reference; stored only as an HMAC")
     region: RegionName
 
 
 class HoldCreate(_In):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.HOLD_CREATE]}
+    )
+
     scope: HoldScope
     target_id: Id
     case_ref: Line
@@ -50,10 +86,20 @@ class HoldCreate(_In):
 
 
 class HoldRelease(_In):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "case closed"}]}
+    )
+
     reason: Paragraph
 
 
 class RotateRequest(_In):
+    """One subject's key, one region's keys, or (both omitted) every live subject key."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.ROTATE_REQUEST]}
+    )
+
     region: RegionName | None = None
     subject_id: Id | None = None
 
@@ -61,9 +107,13 @@ class RotateRequest(_In):
 class ApprovalRequest(_In):
     """Review mode: approve disposable items of the current plan (compliance)."""
 
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.APPROVAL_REQUEST]}
+    )
+
     ids: list[Id] | None = Field(
         default=None,
-        max_length=10000,
+        max_length=1000,
         description="record or subject ids from the plan; omitted: every disposable item",
     )
 
@@ -74,9 +124,13 @@ class ApprovalResult(BaseModel):
 
 
 class TransferRequest(_In):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.TRANSFER_REQUEST]}
+    )
+
     to_region: RegionName
-    legal_basis: Paragraph
-    evidence_ref: Line
+    legal_basis: LegalBasis
+    evidence_ref: EvidenceRef
 
 
 # -- responses: the domain's value objects (vault.domain), plus these wrappers --

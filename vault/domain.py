@@ -52,8 +52,12 @@ class VersionState(enum.StrEnum):
 
 
 class ErasureStatus(enum.StrEnum):
-    """An erasure request: deferred (something keeps the data), scheduled, executed."""
+    """An erasure request: deferred (something keeps the data), scheduled, executed.
 
+    ``none``: no erasure was ever requested for the subject (only ever answered, never stored).
+    """
+
+    NONE = "none"
     DEFERRED = "deferred"
     SCHEDULED = "scheduled"
     EXECUTED = "executed"
@@ -332,7 +336,8 @@ class Reason:
 
 @dataclass(frozen=True)
 class ErasureDecision:
-    request_id: str
+    #: None when no erasure was requested (status ``none``)
+    request_id: str | None
     subject_id: str
     status: ErasureStatus
     earliest: datetime | None

@@ -6,8 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api import examples
 from api.deps import AuthorizedActor, PageDep, VaultDep
-from api.http import aware_time
+from api.http import TIME_SCHEMA, aware_time
+from api.openapi import responses
 from api.schemas import ID_PATTERN
 from vault.domain import AuditEvent, AuditVerification
 from vault.paging import Page
@@ -15,11 +17,21 @@ from vault.paging import Page
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 TimeQuery = Annotated[
-    str | None, Query(max_length=64, description="ISO 8601 date and time with a zone")
+    str | None,
+    Query(
+        max_length=64,
+        description="ISO 8601 date and time with a zone",
+        json_schema_extra=TIME_SCHEMA,
+    ),
 ]
 
 
-@router.get("", name="audit.query")
+@router.get(
+    "",
+    name="audit.query",
+    summary="Query the audit log",
+    responses=responses(400, 422, example=examples.AUDIT_PAGE),
+)
 def query(
     actor: AuthorizedActor,
     vault: VaultDep,
@@ -58,7 +70,12 @@ def query(
     )
 
 
-@router.get("/verify", name="audit.verify")
+@router.get(
+    "/verify",
+    name="audit.verify",
+    summary="Verify the audit chain",
+    responses=responses(example=examples.AUDIT_VERIFICATION),
+)
 def verify(actor: AuthorizedActor, vault: VaultDep) -> AuditVerification:
     """The chain link by link and against the newest signed checkpoint (ok false: tampered)."""
     return vault.verify_audit(actor=actor)

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from api import examples
 from api.deps import MetricsDep, VaultDep
+from api.openapi import responses
 from api.schemas import Readiness
 from vault.errors import VaultError
 
@@ -46,7 +48,12 @@ async def check_all(
     return status_of
 
 
-@router.get("/healthz", name="healthz")
+@router.get(
+    "/healthz",
+    name="healthz",
+    summary="Check liveness",
+    responses=responses(public=True, example=examples.HEALTH),
+)
 async def healthz() -> dict[str, str]:
     """The process is alive and serving."""
     return {"status": "ok"}
@@ -55,7 +62,17 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     name="readyz",
-    responses={503: {"model": Readiness, "description": "a dependency is down"}},
+    summary="Check readiness",
+    response_model=Readiness,
+    responses={
+        200: {"content": {"application/json": {"example": examples.READY}}},
+        503: {
+            "model": Readiness,
+            "description": "a dependency is down (Retry-After)",
+            "headers": {"Retry-After": {"required": True, "schema": {"type": "string"}}},
+            "content": {"application/json": {"example": examples.NOT_READY}},
+        },
+    },
 )
 async def readyz(vault: VaultDep, request: Request) -> JSONResponse:
     """The DB, and each region's key provider and store, answer (checked at once).
@@ -79,6 +96,18 @@ async def readyz(vault: VaultDep, request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", name="metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    name="metrics",
+    summary="Read Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/plain": {"example": examples.METRICS}},
+            "description": "the Prometheus text format",
+        }
+    },
+)
 def metrics(metrics: MetricsDep) -> Response:
+    """Requests, bytes, durations, key-service calls, rotations and sweeps; no identifier."""
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -189,9 +189,10 @@ def test_dates_at_the_edge_of_the_calendar_are_400_or_answered(api, value):
         assert response.status_code in (200, 400), (path, value, response.text)
         if response.status_code == 400:
             assert problem(response)["code"] == "invalid-input"
+    # an offset that moves the instant past year 1 or 9999 is clamped to the edge, not refused
+    # (a well-formed RFC 3339 time is a valid request)
     plan = api.client.get("/v1/retention/plan", params={"as_of": value}, headers=h)
-    if "+05:00" in value or "-05:00" in value:
-        assert plan.status_code == 400
+    assert plan.status_code == 200, plan.text
     audit = api.client.get("/v1/audit", params={"until": value}, headers=h)
     assert audit.status_code in (200, 400)
 

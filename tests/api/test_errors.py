@@ -49,8 +49,10 @@ def test_not_found_and_schema_errors(api):
     missing = api.client.get(f"/v1/records/{'a' * 32}", headers=h)
     assert missing.status_code == 404 and problem(missing)["code"] == "not-found"
     bad_id = api.client.get("/v1/records/not-an-id", headers=h)
-    body = problem(bad_id)
-    assert bad_id.status_code == 422 and body["code"] == "schema"
+    assert bad_id.status_code == 404 and problem(bad_id)["code"] == "malformed-id"
+    bad_query = api.client.get("/v1/audit?limit=0", headers=api.auth("comp", ["compliance"]))
+    body = problem(bad_query)
+    assert bad_query.status_code == 422 and body["code"] == "schema"
     assert body["errors"] and all(set(e) == {"loc", "msg"} for e in body["errors"])
     secret = "Tanaka Hanako 1985-02-03"
     leaked = api.client.post("/v1/subjects", json={"external_ref": secret, "region": 7}, headers=h)

@@ -54,10 +54,15 @@ def test_scan_gets_its_extension():
     assert attachment_name("r1", 'text/plain; charset="x"') == "r1.txt"
 
 
-def test_no_cdn_docs_and_html_pages_are_locked_down(api):
-    assert api.client.get("/docs").status_code == 404
-    assert api.client.get("/redoc").status_code == 404
+def test_reference_pages_load_nothing_from_another_host(api):
     assert api.client.get("/openapi.json").json()["info"]["title"] == "recvault"
+    for path in ("/docs", "/redoc"):
+        page = api.client.get(path)
+        assert page.status_code == 200
+        policy = page.headers["content-security-policy"]
+        assert policy.startswith("default-src 'none'") and "frame-ancestors 'none'" in policy
+        assert "http" not in policy and "*" not in policy
+        assert page.headers["x-frame-options"] == "DENY"
 
 
 def test_html_pages_get_a_strict_csp_and_no_framing(api):

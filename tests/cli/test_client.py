@@ -149,7 +149,7 @@ def test_usage_errors_exit_2(live_api, stored):
     one_line_error(past_end, "range-not-satisfiable")
     schema = run_cli(live_api, "SERVICE", "records", "info", "not-an-id")
     assert schema.code == 2
-    one_line_error(schema, "schema")
+    one_line_error(schema, "malformed-id")
     naked = run_cli(live_api, None, "records", "ls", stored["subject"])
     assert naked.code == 2 and "RECVAULT_TOKEN" in naked.err
 

@@ -62,6 +62,54 @@ def dev_server(data_dir: Path, port: int) -> Iterator[tuple[subprocess.Popen[byt
                 process.wait(timeout=10)
 
 
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECVAULT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    return env
+
+
+def second_start(data_dir: Path, addr: str) -> None:
+    """A second ``recvault dev`` on the same data directory names the one that runs."""
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vault.cli",
+            "dev",
+            "--port",
+            str(free_port()),
+            "--data-dir",
+            data_dir,
+        ],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 1, again.stderr
+    assert "recvault dev already runs on" in again.stderr and addr in again.stderr
+    assert "in use" not in again.stderr
+
+
+def admin_from_dev_env(env_file: Path, cwd: Path) -> None:
+    """``source dev.env`` alone is enough for a server-side command in a new shell."""
+    shell = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"source {env_file} && recvault principals add clinic-ph --role service --region PH",
+        ],
+        env=clean_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shell.returncode == 0, shell.stderr
+    assert "clinic-ph" in shell.stdout and "rvt_" in shell.stdout
+
+
 def alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -106,6 +154,8 @@ def test_dev_start_env_stop_and_restart_reuses_data(tmp_path):
         )
         assert stored.code == 0, stored.err
         record_id = stored.out.strip()
+        second_start(data_dir, values["RECVAULT_ADDR"])
+        admin_from_dev_env(env_file, tmp_path)
         bao_pids = [p for p in started if "bao" in " ".join(psutil.Process(p).cmdline())]
         assert bao_pids, "recvault dev should run its own OpenBao"
         secrets_before = (data_dir / "secrets.env").read_text()

@@ -25,7 +25,6 @@ app = typer.Typer(
     help="recvault: encrypted, region-pinned records vault for clinical treatment records.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -81,7 +80,9 @@ def exit_code_for(exc: BaseException) -> int:
     from vault.cli.http import ApiError, ClientUsageError
 
     if isinstance(exc, ApiError):
-        return EXIT_USAGE if exc.status in USAGE_STATUSES else EXIT_FAILURE
+        # an id that is not 32 hex digits was typed wrong: the API answers 404 malformed-id
+        usage = exc.status in USAGE_STATUSES or exc.code == "malformed-id"
+        return EXIT_USAGE if usage else EXIT_FAILURE
     if isinstance(exc, (InvalidInput, ConfigError, ClientUsageError, *USAGE_ERRORS)):
         return EXIT_USAGE
     return EXIT_FAILURE
@@ -133,6 +134,7 @@ COMMAND_ORDER = (
     "db",
     "principals",
     "gc",
+    "help",
 )
 
 
@@ -159,7 +161,7 @@ def tidy_help(command: _typer_core.Command) -> _typer_core.Command:
 
 
 def main() -> None:
-    from vault.cli import dev, login, oversight, rights, server, worker  # noqa: F401  (registers)
+    from vault.cli import dev, login, oversight, rights, server, topics, worker  # noqa: F401
 
     try:
         command = tidy_help(typer.main.get_command(app))

@@ -6,19 +6,27 @@ and one principal per role whose tokens land in ``<data dir>/dev.env``. A
 second start reuses everything: the same secrets, database, objects, subject
 keys and tokens. Ctrl-C or SIGTERM stops what it started: the API first, then
 OpenBao.
+
+``dev.env`` (mode 0600) holds everything a second shell needs: the API's
+address and tokens for the client commands, and ``RECVAULT_CONFIG``, the
+deployment secrets and a key-admin Vault token for the server-side ones
+(``recvault principals add``). ``dev.lock`` is held (``flock``) while an
+instance runs, so a second start on the same data directory says so.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
+import shlex
 import signal
 import socket
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
@@ -138,15 +146,48 @@ def _operator() -> Actor:
     return Actor("recvault-dev", frozenset(Role))
 
 
-def write_dev_env(data_dir: Path, addr: str, tokens: dict[str, str]) -> Path:
+def write_dev_env(
+    data_dir: Path, addr: str, tokens: dict[str, str], server: dict[str, str] | None = None
+) -> Path:
+    """The client's address and tokens, and ``server``: what server-side commands read."""
     lines = [
-        "# recvault dev: `source` this file in a shell (it holds tokens: mode 0600).",
+        "# recvault dev: `source` this file in a shell (it holds secrets: mode 0600).",
+        "# Client commands: RECVAULT_TOKEN=$RECVAULT_TOKEN_SERVICE recvault subjects ...",
         f"export RECVAULT_ADDR={addr}",
         *(f"export RECVAULT_TOKEN_{suffix}={token}" for suffix, token in tokens.items()),
+        "# Server-side commands (recvault principals add ...): config, secrets, Vault token",
+        *(f"export {name}={shlex.quote(value)}" for name, value in (server or {}).items()),
     ]
     path = data_dir / "dev.env"
     write_private(path, "\n".join(lines) + "\n")
     return path
+
+
+class AlreadyRunning(Conflict):
+    """``recvault dev`` already runs on this data directory."""
+
+    code = "already-running"
+
+
+def hold_lock(data_dir: Path, addr: str) -> IO[str]:
+    """Hold ``dev.lock`` for as long as this process lives (the kernel drops it at exit)."""
+    path = data_dir / "dev.lock"
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        running = handle.read().strip() or "an unknown address"
+        handle.close()
+        raise AlreadyRunning(
+            f"recvault dev already runs on {data_dir} at {running}; "
+            f"use it (source {data_dir / 'dev.env'}) or stop it first"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{addr} (pid {os.getpid()})\n")
+    handle.flush()
+    return handle
 
 
 def _port_free(port: int) -> bool:
@@ -170,6 +211,8 @@ def _banner(addr: str, tokens: dict[str, str], env_file: Path, data_dir: Path) -
         "  RECVAULT_TOKEN=$RECVAULT_TOKEN_SERVICE recvault subjects create CLINIC-1 --region JP\n"
         "  RECVAULT_TOKEN=$RECVAULT_TOKEN_SECURITY recvault keys status\n"
         "  RECVAULT_TOKEN=$RECVAULT_TOKEN_COMPLIANCE recvault audit verify\n"
+        "  recvault principals add clinic-ph --role service --region PH   # server-side, too\n"
+        f"API reference: {addr}/docs (or {addr}/redoc)\n"
         "Ctrl-C stops the API and OpenBao.\n",
         markup=False,
     )
@@ -192,14 +235,18 @@ def dev(
     from keys.bootstrap import bootstrap_transit, create_token
     from vault.metadata.migrate import upgrade
 
-    if not _port_free(port):
-        raise typer.BadParameter(f"127.0.0.1:{port} is in use; choose another with --port")
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    addr = f"http://127.0.0.1:{port}"
+    lock = hold_lock(data_dir, addr)
+    if not _port_free(port):
+        lock.close()
+        raise typer.BadParameter(f"127.0.0.1:{port} is in use; choose another with --port")
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     bao = EmbeddedBao(data_dir / "bao")
     try:
-        os.environ.update(load_or_make_secrets(data_dir))
+        deployment_secrets = load_or_make_secrets(data_dir)
+        os.environ.update(deployment_secrets)
         console.print(f"starting OpenBao (storage in {bao.home})", markup=False)
         bao.start()
         bootstrap_transit(bao.addr, bao.root_token, [m for r in REGIONS for m in dev_mounts(r)])
@@ -208,9 +255,13 @@ def dev(
         )
         os.environ["RECVAULT_CONFIG"] = str(write_config(data_dir, bao.addr))
         upgrade(f"sqlite:///{data_dir / 'meta.db'}")
-        addr = f"http://127.0.0.1:{port}"
         tokens = ensure_principals(data_dir)
-        env_file = write_dev_env(data_dir, addr, tokens)
+        server_side = {
+            "RECVAULT_CONFIG": os.environ["RECVAULT_CONFIG"],
+            **deployment_secrets,
+            VAULT_TOKEN_ENV: os.environ[VAULT_TOKEN_ENV],
+        }
+        env_file = write_dev_env(data_dir, addr, tokens, server_side)
         _banner(addr, tokens, env_file, data_dir)
         # Same limits and logs as `recvault serve`
         server = uvicorn.Server(
@@ -228,4 +279,5 @@ def dev(
     finally:
         bao.stop()
         signal.signal(signal.SIGTERM, previous)
+        lock.close()
         console.print("recvault dev stopped", markup=False)

@@ -33,7 +33,6 @@ from vault.erasure.destruction import (
     reasons,
     subject_decision,
 )
-from vault.errors import NotFound
 from vault.metadata import ErasureRequestRow, session_scope
 from vault.residency.leases import running_transfer
 from vault.retention.disposal import Disposal
@@ -117,7 +116,12 @@ class ErasureRequests:
                 .order_by(col(ErasureRequestRow.requested_at).desc())
             ).first()
             if row is None:
-                raise NotFound(f"no erasure request for subject {subject_id}")
+                # the subject's erasure state is "none requested": a state, not a missing thing
+                if audit:
+                    self.ctx.audit.about(
+                        session, actor, "erasure.status", subject, target=subject_id
+                    )
+                return ErasureDecision(None, subject_id, ErasureStatus.NONE, None)
             destruction = open_destruction(session, subject_id)
             if row.status in OPEN_ERASURE and subject.state == SubjectState.ACTIVE:
                 # answer with today's reasons, not the ones from the day it was filed

@@ -76,10 +76,10 @@ def _basis(value: LegalBasis | str | None) -> LegalBasis:
 def _evidence(value: str | None) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput("evidence_ref is required (where the legal basis is documented)")
-    value = value.strip()
+    # the length as given, as the API's schema counts it
     if len(value) > _EVIDENCE_LIMIT or any(ord(c) < 32 for c in value):
         raise InvalidInput(f"evidence_ref: at most {_EVIDENCE_LIMIT} printable characters")
-    return value
+    return value.strip()
 
 
 class Transfers:
@@ -140,7 +140,7 @@ class Transfers:
         if subject.state != SubjectState.ACTIVE:
             raise Conflict(f"subject {subject.id} is being erased")
         if subject.region == to_region:
-            raise InvalidInput(f"subject {subject.id} is already in region {to_region}")
+            raise Conflict(f"subject {subject.id} is already in region {to_region}")
         if self._reference_taken(session, subject, to_region):
             raise Conflict(f"a subject with the same reference already lives in {to_region}")
         destruction = session.exec(
