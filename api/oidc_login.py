@@ -35,6 +35,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from api.deps import VaultDep
 from api.oidc import UNAUTHENTICATED, OidcVerifier, ProviderUnavailable, TokenRefused
+from api.openapi import responses
 from vault.errors import NotFound, Unavailable
 from vault.principals import Principal
 from vault.service import RecordVault
@@ -155,9 +156,25 @@ def _unavailable(exc: Unavailable) -> HTMLResponse:
 # -- routes -------------------------------------------------------------------------------
 
 
-@router.get("/auth/oidc", name="oidc_config")
+@router.get(
+    "/auth/oidc",
+    name="oidc_config",
+    summary="Where recvault login signs in",
+    responses=responses(
+        404,
+        public=True,
+        example={
+            "issuer": "https://login.example.org/realms/clinics",
+            "audience": "recvault",
+            "client_id": "recvault-cli",
+            "scopes": ["openid", "profile"],
+        },
+    ),
+)
 def oidc_config(request: Request) -> dict[str, Any]:
-    """The provider that ``recvault login`` signs in with (public; no token needed)."""
+    """The provider that ``recvault login`` signs in with (public; no token needed).
+
+    404 when single sign-on is not configured (``[auth.oidc]``)."""
     config = _verifier(request).config
     return {
         "issuer": config.issuer,

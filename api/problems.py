@@ -153,7 +153,8 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     if located and all(loc and loc[0] == "path" for loc in located):
         # A path whose id is malformed names no resource: 404, as an unknown id does.
         names = sorted({str(loc[-1]) for loc in located})
-        detail = f"no such resource: {', '.join(names)} must be 32 hex digits"
+        wanted = "a configured region" if names == ["region"] else "32 hex digits"
+        detail = f"no such resource: {', '.join(names)} must be {wanted}"
         return problem_response(404, "not-found", "Not found", detail, MALFORMED_ID)
     # Only where and what: the offending input itself may be an identifier of a person.
     errors = [

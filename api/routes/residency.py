@@ -40,6 +40,7 @@ RegionPath = Annotated[
     Path(
         pattern=r"^[A-Z0-9]{1,8}$",
         description="a configured region, e.g. JP",
+        examples=["JP"],
         json_schema_extra={REGION_MARK: True},
     ),
 ]

@@ -137,9 +137,9 @@ def world(tmp_path_factory) -> Iterator[World]:
     record(pending)
     clock.advance(seconds=4)
     destruction = c.post(f"/v1/subjects/{pending}/erasure", headers=h).json()["destruction_id"]
-    ids = {"subject_id": live, "record_id": live_record, "hold_id": hold}
+    ids = {"subject_id": live, "record_id": live_record, "hold_id": hold, "region": "JP"}
     ids["destruction_id"] = destruction
-    erased = {"subject_id": gone, "record_id": gone_record}
+    erased = {"subject_id": gone, "record_id": gone_record, "region": "JP"}
     erased["destruction_id"] = scheduled["destruction_id"]
     spec = c.get("/openapi.json").json()
     try:
@@ -182,10 +182,13 @@ def generic_cases(world: World) -> Iterator[tuple[str, Call, str | None]]:
         yield "401", Call(method, template, live, query, dict(body)), None
         yield "403", Call(method, template, live, query, dict(body)), role
         if names:
-            unknown = dict.fromkeys(names, UNKNOWN)
+            unknown = {n: "XX" if n == "region" else UNKNOWN for n in names}
             yield "404", Call(method, template, unknown, query, _valid(world, operation)), "all"
             bad = dict.fromkeys(names, "not-an-id")
             yield "404", Call(method, template, bad, query, dict(body)), "all"
+        queries = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+        if "cursor" in queries:  # a paged list: a cursor it did not hand out
+            yield "400", Call(method, template, live, "?cursor=bm90LWEtY3Vyc29y", {}), "all"
         if "json" in body:
             unreadable = {"content": b"\x80", "headers": _json}
             yield "400", Call(method, template, live, query, unreadable), "all"

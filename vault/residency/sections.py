@@ -20,6 +20,7 @@ from itertools import islice
 from vault.audit.checkpoints import is_checkpoint_key
 from vault.context import VaultContext, require_region
 from vault.domain import Actor
+from vault.errors import NotFound
 from vault.paging import Page, check_limit, cut, scope
 from vault.residency.report import ViolationKind, judge
 from vault.residency.streams import (
@@ -64,6 +65,8 @@ class ResidencySections:
         action = f"residency.{section.value}"
         listing = scope(f"residency-{section.value}", actor.name, region=region)
         with self.ctx.audit_refusal(actor, action, ""):
+            if region not in self.ctx.regions:  # a path names it: no such resource
+                raise NotFound(f"no such region: {region}")
             require_region(actor, region)
             where = self.ctx.region(region)
             position = self.ctx.position(actor, action, listing, cursor, (str,))
