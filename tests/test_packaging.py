@@ -23,6 +23,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: one worker builds the wheel: two builds in one checkout share its build/ folder
+pytestmark = pytest.mark.xdist_group("packaging")
+
+
 def _packages_in_tree() -> set[str]:
     found = {
         path.parent.relative_to(ROOT).as_posix().replace("/", ".")

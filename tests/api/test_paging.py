@@ -36,6 +36,16 @@ class Listing:
     key: str = "id"
 
 
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow])]
+)
+def db_url(request) -> str:
+    """SQLite in the default run; PostgreSQL too under ``-m slow`` (the same keyset
+    queries; ``tests/api/test_isolation.py`` pages every list on both in the default run)."""
+    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    return str(request.getfixturevalue(name))
+
+
 @pytest.fixture
 def api(make_api, db_url) -> ApiEnv:
     return make_api(db_url, retention={"default": "PT1S"})

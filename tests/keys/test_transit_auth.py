@@ -149,7 +149,7 @@ def approle_provider(
 
 @pytest.mark.parametrize(
     "seconds",
-    [pytest.param(15.0, id="15s"), pytest.param(40.0, id="40s", marks=pytest.mark.slow)],
+    [pytest.param(15.0, id="15s"), pytest.param(45.0, id="45s", marks=pytest.mark.slow)],
 )
 def test_short_lived_approle_tokens_never_fail_a_call(
     transit: TransitSetup, tmp_path: Path, seconds: float

@@ -104,11 +104,13 @@ def test_refused_without_basis_or_evidence(make_regions, sqlite_url) -> None:
     ):
         with pytest.raises(InvalidInput):
             env.vault.transfer_subject(subject_id, "PH", basis, evidence)
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):  # already there: the request conflicts with the state
         env.vault.transfer_subject(subject_id, "JP", "adequacy", "ref-1")
     with pytest.raises(InvalidInput):
         env.vault.transfer_subject(subject_id, "EU", "adequacy", "ref-1")
-    assert {o for o, _ in _outcomes(env, subject_id)} == {"refused:invalid-input"}
+    # the subject's audit trail shows the refusal that was about it (the others name no
+    # usable request: no basis, no evidence, no such region)
+    assert {o for o, _ in _outcomes(env, subject_id)} == {"refused:conflict"}
     assert _subject(env, subject_id).region == "JP"
     with session_scope(env.vault._ctx.engine) as session:
         assert session.exec(select(TransferRow)).first() is None
