@@ -9,6 +9,7 @@ the server failed and how (``integrity``, ``internal``), not why.
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -171,6 +172,8 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_ID = re.compile(r"[0-9a-f]{32}")
+
 _HTTP_KINDS = {
     400: ("invalid-input", "Invalid input"),
     404: ("not-found", "Not found"),
@@ -184,9 +187,33 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     kind, title = _HTTP_KINDS.get(exc.status_code, ("http-error", "HTTP error"))
     headers = dict(exc.headers or {})
+    if exc.status_code == 405 and _names_no_resource(request):
+        # e.g. DELETE /v1/subjects//restriction reaches GET /v1/subjects/{subject_id} with
+        # "restriction" as the id: no resource has that name, whatever the method
+        detail = "no such resource: the path's id must be 32 hex digits"
+        return problem_response(404, "not-found", "Not found", detail, MALFORMED_ID)
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(sorted(_methods_of_path(request)))
     return problem_response(exc.status_code, kind, title, str(exc.detail), kind, headers=headers)
+
+
+def _names_no_resource(request: Request) -> bool:
+    """Whether every documented path this request fits took an id segment that is no id."""
+    path = request.url.path
+    fits = False
+    for template in request.app.openapi().get("paths", {}):
+        names = re.findall(r"{(\w+)}", template)
+        pattern = re.sub(
+            r"{\w+}", "([^/]+)", re.escape(template).replace(r"\{", "{").replace(r"\}", "}")
+        )
+        found = re.fullmatch(pattern, path)
+        if found is None:
+            continue
+        fits = True
+        ids = [v for n, v in zip(names, found.groups(), strict=True) if n.endswith("_id")]
+        if not ids or all(_ID.fullmatch(v) for v in ids):
+            return False
+    return fits
 
 
 def _methods_of_path(request: Request) -> set[str]:

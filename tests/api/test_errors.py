@@ -60,6 +60,12 @@ def test_not_found_and_schema_errors(api):
     assert api.client.get("/v1/nothing-here", headers=h).status_code == 404
     wrong_method = api.client.patch("/v1/holds", headers=h)
     assert wrong_method.status_code == 405 and problem(wrong_method)["status"] == 405
+    # an empty id collapses the path onto another route: a 405 there would mislead
+    assert api.client.delete("/v1/subjects//restriction", headers=h).status_code == 404
+    empty = api.client.delete("/v1/subjects/restriction", headers=h)
+    assert empty.status_code == 404 and problem(empty)["code"] == "malformed-id"
+    real = api.client.delete(f"/v1/subjects/{'a' * 32}", headers=h)  # an id, a wrong method
+    assert real.status_code == 405
 
 
 def test_erased_is_410_and_certificate_follows(make_api, sqlite_url, clock):
