@@ -9,6 +9,7 @@ from the test environment through a path entry, not from this checkout), then
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -46,7 +47,28 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
+    # Built from a copy: the build writes build/ and *.egg-info beside its source, and
+    # the suite's other workers use the checkout meanwhile.
+    source = tmp_path_factory.mktemp("source") / "recvault"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "node_modules",
+            "build",
+            "dist",
+            "*.egg-info",
+            "__pycache__",
+            ".mypy_cache",
+            ".ruff_cache",
+            ".pytest_cache",
+            "artifacts",
+            ".recvault",
+        ),
+    )
+    done = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -57,12 +79,13 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-q",
             "-w",
             str(out),
-            str(ROOT),
+            str(source),
         ],
-        check=True,
         capture_output=True,
+        text=True,
         timeout=300,
     )
+    assert done.returncode == 0, done.stderr[-3000:]
     [built] = out.glob("recvault-*.whl")
     return built
 
