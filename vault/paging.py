@@ -26,11 +26,12 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
-
-from sqlalchemy import ColumnElement, tuple_
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from vault.errors import InvalidCursor, InvalidInput
+
+if TYPE_CHECKING:  # the CLI reads this module's limits without loading SQLAlchemy
+    from sqlalchemy import ColumnElement
 
 #: items per page when the caller names no limit, and the most a page may hold
 DEFAULT_LIMIT = 100
@@ -139,6 +140,8 @@ def _typed(value: Any, kind: type[Key]) -> Key:
 
 def after(columns: Sequence[Any], position: Sequence[Key] | None) -> ColumnElement[bool] | None:
     """``(c1, c2, ...) > position``: a row value comparison both engines run on an index."""
+    from sqlalchemy import tuple_
+
     if position is None:
         return None
     if len(columns) == 1:

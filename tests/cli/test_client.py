@@ -174,6 +174,69 @@ def test_server_refusals_are_one_line_and_exit_1(live_api, stored):
     one_line_error(nowhere, "unreachable")
 
 
+def test_records_get_through_a_proxy_named_in_the_environment_uses_httpx(
+    live_api, stored, tmp_path, monkeypatch
+):
+    """Downloads go straight to the address by http.client; with a proxy, httpx carries them."""
+    from vault.cli.http import ApiClient
+
+    client = ApiClient(live_api.addr, "rvt_x")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert client._proxied()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert not client._proxied()
+    monkeypatch.delenv("NO_PROXY")
+    monkeypatch.delenv("HTTP_PROXY")
+    assert not client._proxied()
+    direct = tmp_path / "direct.stl"
+    got = run_cli(live_api, "SERVICE", "records", "get", stored["record"], "-o", str(direct))
+    assert got.code == 0, got.err
+    monkeypatch.setattr(ApiClient, "_proxied", lambda self: True)
+    out = tmp_path / "via-httpx.stl"
+    got = run_cli(live_api, "SERVICE", "records", "get", stored["record"], "-o", str(out))
+    assert got.code == 0, got.err
+    assert out.stat().st_size > 0 and out.read_bytes() == direct.read_bytes()
+
+
+def test_records_get_cut_short_fails_and_leaves_no_file(live_api, tmp_path):
+    """A body that ends before its Content-Length is an error, and nothing is left behind."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 100)
+
+    server = threading.Thread(target=answer, daemon=True)
+    server.start()
+    out = tmp_path / "short.stl"
+    try:
+        cut = run_cli(
+            live_api,
+            "SERVICE",
+            "records",
+            "get",
+            "0" * 32,
+            "-o",
+            str(out),
+            "--addr",
+            f"http://127.0.0.1:{port}",
+        )
+    finally:
+        server.join(10)
+        listener.close()
+    assert cut.code == 1
+    one_line_error(cut, "unreachable")
+    assert not out.exists() and not (tmp_path / "short.stl.part").exists()
+
+
 def test_holds_place_ls_release_by_another_admin(live_api, stored):
     hold = ok_json(
         run_cli(

@@ -7,7 +7,9 @@ one line on stderr, never a traceback: ``error: <detail> [<code>]``, or with
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import sys
 from importlib import metadata
 from typing import Annotated, NoReturn
@@ -160,8 +162,33 @@ def tidy_help(command: _typer_core.Command) -> _typer_core.Command:
     return command
 
 
+#: the modules that define each command; a command named here loads only its own, so a
+#: transfer does not first import the server's stack (~1 s; docs/benchmarks.md, P9)
+COMMAND_MODULES = {
+    "records": ("client",),
+    "subjects": ("client",),
+    "holds": ("rights",),
+    "erasure": ("rights",),
+    "restriction": ("rights",),
+    "export": ("rights",),
+    "login": ("login",),
+    "logout": ("login",),
+    "help": ("topics",),
+}
+ALL_MODULES = ("client", "dev", "login", "oversight", "rights", "server", "topics", "worker")
+
+
+def command_modules(argv: list[str]) -> tuple[str, ...]:
+    """The ``vault.cli`` modules the command line needs: its command's, or all of them."""
+    if any(name.endswith("_COMPLETE") for name in os.environ):  # shell completion
+        return ALL_MODULES
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    return COMMAND_MODULES.get(first or "", ALL_MODULES)
+
+
 def main() -> None:
-    from vault.cli import dev, login, oversight, rights, server, topics, worker  # noqa: F401
+    for name in command_modules(sys.argv[1:]):
+        importlib.import_module(f"vault.cli.{name}")
 
     try:
         command = tidy_help(typer.main.get_command(app))

@@ -203,9 +203,8 @@ def stream_to(
         try:
             with transfer_progress(quiet or to_stdout, total_known=bool(length)) as progress:
                 task = progress.add_task(label, total=int(length) if length else None)
-                # as received (no re-chunking: joining 64 KiB reads into 1 MiB blocks
-                # was a copy of every byte; docs/benchmarks.md, P9)
-                for block in response.iter_bytes():
+                # as received, from one reused buffer (docs/benchmarks.md, P9)
+                for block in response.blocks:
                     sink.write(block)
                     written += len(block)
                     progress.advance(task, len(block))
