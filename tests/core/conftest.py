@@ -30,9 +30,7 @@ def make_vault(tmp_path, clock, monkeypatch) -> Iterator[Callable[..., RecordVau
         db_url: str, keys: str = "local", bao=None, stores=None, clock_fn=None, **extra
     ) -> RecordVault:
         if bao is not None:
-            monkeypatch.setenv(
-                TOKEN_ENV, getattr(bao, "admin_token", bao.root_token)
-            )
+            monkeypatch.setenv(TOKEN_ENV, getattr(bao, "admin_token", bao.root_token))
         settings = vault_settings(db_url, tmp_path, keys, bao, stores, **extra)
         upgrade(settings.database.url)
         vault = RecordVault.from_settings(settings, clock=clock_fn or clock)

@@ -142,4 +142,3 @@ def write_settings(tmp_path: Path) -> Callable[[str], Settings]:
         return Settings.load(path)
 
     return write
-
