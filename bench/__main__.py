@@ -19,6 +19,7 @@ MODULES = [
     "bench.residency",
     "bench.reads",
     "bench.api",
+    "bench.servers",
     "bench.load",
     "bench.paging",
 ]
