@@ -41,7 +41,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -52,6 +51,7 @@ import httpx
 import psutil
 import urllib3
 
+from bench.common import restored_environment, scratch_directory, service_vault
 from vault.cli.devbao import free_port
 from vault.storage import tune_process
 
@@ -375,7 +375,7 @@ def cli_env(url: str, token: str) -> dict[str, str]:
 
 
 def cli_get(url: str, token: str, record_id: str) -> None:
-    """``recvault records get`` (httpx) into a pipe to /dev/null, as curl writes to /dev/null."""
+    """``recvault records get`` (http.client) to /dev/null, as curl writes to /dev/null."""
     subprocess.run(
         [sys.executable, "-c", SERVE, "records", "get", record_id, "-o", "-"],
         env=cli_env(url, token),
@@ -538,7 +538,8 @@ def p9_curl(
         ratio = wall[f"curl {op}"] / wall[f"cli {op}"]
         rows.append(
             Row(
-                f"recvault CLI {op} {mib:.0f} MiB (httpx) vs curl",
+                f"recvault CLI {op} {mib:.0f} MiB "
+                f"({'http.client' if op == 'get' else 'httpx'}) vs curl",
                 mib / wall[f"cli {op}"],
                 ratio,
                 f">= {CLI_VS_CURL}",
@@ -556,17 +557,9 @@ def run(
     curl_mib: int = 1024,
     curl_only: bool = False,
 ) -> list[Row]:
-    from vault import RecordVault, Settings
-    from vault.domain import Actor, Role
-    from vault.metadata.migrate import upgrade
-
     env = environment(scratch)
     os.environ.update(env)
-    settings = Settings.load()
-    upgrade(settings.database.url)
-    vault = RecordVault.from_settings(settings)
-    _, token = vault.principals.add("bench", ["service"], None, Actor("bench", frozenset(Role)))
-    subject = vault.create_subject("bench-subject", "JP")
+    vault, token, subject = service_vault("bench-subject")
     buffer = os.urandom(MiB)
     size = size_mib * MiB
 
@@ -763,17 +756,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be at least 3 (the median of 3 or more rounds counts)")
     print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs")
     print(f"uvicorn: http {server_stack()}")
-    scratch = Path(tempfile.mkdtemp(prefix="recvault-bench-api-", dir=args.dir))
-    saved = {k: os.environ.get(k) for k in environment_names()}
-    try:
+    with (
+        restored_environment(environment_names()),
+        scratch_directory("recvault-bench-api-", args.dir) as scratch,
+    ):
         rows = run(args.p9_mib, args.rss_mib, args.runs, scratch, args.curl_mib, args.curl_only)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     print(render(rows))
     return 0 if all(r.ok is not False for r in rows) else 1
 

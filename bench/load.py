@@ -34,10 +34,8 @@ import random
 import re
 import resource
 import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -47,6 +45,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.api import environment_names
+from bench.common import restored_environment, scratch_directory
 from vault.cli.devbao import free_port
 from vault.storage import tune_process
 
@@ -339,33 +339,13 @@ def main(argv: list[str] | None = None) -> int:
     from tests.fixtures.bao import running_bao_server
 
     print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs")
-    saved = {
-        k: os.environ.get(k)
-        for k in (
-            TOKEN_ENV,
-            "RECVAULT_CONFIG",
-            "RECVAULT_NAME_SECRET",
-            "RECVAULT_SIGNING_KEY",
-            "RECVAULT_MASTER_KEY",
-        )
-    }
     lines: list[str] = []
-    try:
-        with running_bao_server() as bao:
-            bootstrap_transit(bao.addr, bao.root_token, ["transit-jp"])
-            os.environ[TOKEN_ENV] = bao.root_token
-            for db in args.db.split(","):
-                scratch = Path(tempfile.mkdtemp(prefix=f"recvault-bench-load-{db}-", dir=args.dir))
-                try:
-                    lines += run_one(db, args.seconds, args.rounds, scratch, bao.addr)
-                finally:
-                    shutil.rmtree(scratch, ignore_errors=True)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with restored_environment((TOKEN_ENV, *environment_names())), running_bao_server() as bao:
+        bootstrap_transit(bao.addr, bao.root_token, ["transit-jp"])
+        os.environ[TOKEN_ENV] = bao.root_token
+        for db in args.db.split(","):
+            with scratch_directory(f"recvault-bench-load-{db}-", args.dir) as scratch:
+                lines += run_one(db, args.seconds, args.rounds, scratch, bao.addr)
     print("summary:")
     print(
         "\n".join(

@@ -30,10 +30,8 @@ import argparse
 import os
 import platform
 import secrets
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import timeit
@@ -42,6 +40,7 @@ from pathlib import Path
 import psutil
 
 from bench.api import environment, environment_names
+from bench.common import restored_environment, scratch_directory
 from bench.records import drop_cache, interleaved_times, plain_read
 from vault.storage import tune_process
 
@@ -229,17 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs")
     print(f"load average before: {os.getloadavg()[0]:.2f}")
-    scratch = Path(tempfile.mkdtemp(prefix="recvault-bench-reads-", dir=args.dir))
-    saved = {k: os.environ.get(k) for k in environment_names()}
-    try:
+    with (
+        restored_environment(environment_names()),
+        scratch_directory("recvault-bench-reads-", args.dir) as scratch,
+    ):
         rows = run(int(args.gib * GIB) // MIB * MIB, args.rounds, scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     print(f"{'case':52} {'value':>10} {'ratio':>7} {'target':>8}  result")
     failures = 0

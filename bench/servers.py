@@ -24,11 +24,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
@@ -48,6 +46,7 @@ from bench.api import (
     environment_names,
     process_cpu,
 )
+from bench.common import restored_environment, scratch_directory, service_vault
 from vault.cli.devbao import free_port
 from vault.storage import tune_process
 
@@ -186,17 +185,9 @@ def rounds(running: Running, action: Callable[[], object], runs: int) -> tuple[l
 
 
 def run(size: int, runs: int, scratch: Path, servers: list[str]) -> list[str]:
-    from vault import RecordVault, Settings
-    from vault.domain import Actor, Role
-    from vault.metadata.migrate import upgrade
-
     env = environment(scratch)
     os.environ.update(env)
-    settings = Settings.load()
-    upgrade(settings.database.url)
-    vault = RecordVault.from_settings(settings)
-    _, token = vault.principals.add("bench", ["service"], None, Actor("bench", frozenset(Role)))
-    subject = vault.create_subject("bench-servers", "JP")
+    vault, token, subject = service_vault("bench-servers")
     block = os.urandom(MiB)
     record_id = vault.put_record(
         subject.id,
@@ -267,17 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs")
     print(f"load average before: {os.getloadavg()[0]:.2f}")
-    scratch = Path(tempfile.mkdtemp(prefix="recvault-bench-servers-"))
-    saved = {k: os.environ.get(k) for k in environment_names()}
-    try:
+    with (
+        restored_environment(environment_names()),
+        scratch_directory("recvault-bench-servers-") as scratch,
+    ):
         lines = run(args.mib * MiB, args.runs, scratch, args.servers.split(","))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     print("\n".join(lines))
     return 0

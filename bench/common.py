@@ -1,0 +1,54 @@
+"""What the benchmark modules share: a scratch directory with settings in the environment,
+and a vault with a service token and one subject."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vault import RecordVault
+    from vault.domain import Subject
+
+
+@contextmanager
+def restored_environment(names: Iterable[str]) -> Iterator[None]:
+    """Put back the environment variables ``names`` as they were (unset stays unset)."""
+    saved = {k: os.environ.get(k) for k in names}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
+def scratch_directory(prefix: str, where: Path | None = None) -> Iterator[Path]:
+    """A new directory under ``where`` (the system's temporary one by default), removed after."""
+    scratch = Path(tempfile.mkdtemp(prefix=prefix, dir=where))
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def service_vault(subject_ref: str) -> tuple[RecordVault, str, Subject]:
+    """The vault of the environment's settings (migrated first), a service principal's
+    token, and a JP subject."""
+    from vault import RecordVault, Settings
+    from vault.domain import Actor, Role
+    from vault.metadata.migrate import upgrade
+
+    settings = Settings.load()
+    upgrade(settings.database.url)
+    vault = RecordVault.from_settings(settings)
+    _, token = vault.principals.add("bench", ["service"], None, Actor("bench", frozenset(Role)))
+    return vault, token, vault.create_subject(subject_ref, "JP")
