@@ -240,38 +240,35 @@ def residency_report(
 ENTRY_COLUMNS = ("key", "present", "expected_region", "expected", "verdict", "detail")
 
 
-@residency_app.command("objects")
-def residency_objects(
-    region: Annotated[str, typer.Argument(help="a configured region, e.g. JP")],
-    limit: LimitOpt = None,
-    cursor: CursorOpt = None,
-    every: AllOpt = False,
-    as_json: JsonOpt = False,
-    addr: AddrOpt = None,
-    token: TokenOpt = None,
-) -> None:
-    """The report's object section of one region, a page at a time: each object's verdict."""
-    path = f"/v1/residency/regions/{region.upper()}/objects"
-    with spinner(f"listing the objects of {region.upper()}", as_json):
-        page = fetch(client(addr, token), path, {}, limit=limit, cursor=cursor, every=every)
-    show_page(page, as_json, ENTRY_COLUMNS, "objects")
+def _section_command(section: str, label: str, summary: str) -> None:
+    """``recvault residency objects|keys REGION``: one section of the report, paged."""
+
+    def command(
+        region: Annotated[str, typer.Argument(help="a configured region, e.g. JP")],
+        limit: LimitOpt = None,
+        cursor: CursorOpt = None,
+        every: AllOpt = False,
+        as_json: JsonOpt = False,
+        addr: AddrOpt = None,
+        token: TokenOpt = None,
+    ) -> None:
+        path = f"/v1/residency/regions/{region.upper()}/{section}"
+        with spinner(f"listing the {label} of {region.upper()}", as_json):
+            page = fetch(client(addr, token), path, {}, limit=limit, cursor=cursor, every=every)
+        show_page(page, as_json, ENTRY_COLUMNS, label)
+
+    command.__doc__ = summary
+    residency_app.command(section)(command)
 
 
-@residency_app.command("keys")
-def residency_keys(
-    region: Annotated[str, typer.Argument(help="a configured region, e.g. JP")],
-    limit: LimitOpt = None,
-    cursor: CursorOpt = None,
-    every: AllOpt = False,
-    as_json: JsonOpt = False,
-    addr: AddrOpt = None,
-    token: TokenOpt = None,
-) -> None:
-    """The report's subject-key section of one region, a page at a time."""
-    path = f"/v1/residency/regions/{region.upper()}/keys"
-    with spinner(f"listing the subject keys of {region.upper()}", as_json):
-        page = fetch(client(addr, token), path, {}, limit=limit, cursor=cursor, every=every)
-    show_page(page, as_json, ENTRY_COLUMNS, "subject keys")
+_section_command(
+    "objects",
+    "objects",
+    "The report's object section of one region, a page at a time: each object's verdict.",
+)
+_section_command(
+    "keys", "subject keys", "The report's subject-key section of one region, a page at a time."
+)
 
 
 @residency_app.command("transfer")
