@@ -11,26 +11,18 @@ import base64
 import binascii
 import json
 import os
-import re
 import tomllib
 import typing
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
-    PlainSerializer,
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -39,137 +31,47 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from keys.sharded import mount_tag
 from vault.domain import Category
 from vault.durations import Duration
-from vault.errors import ConfigError, VaultError
+from vault.errors import ConfigError
+from vault.settings.auth import (
+    ASYMMETRIC_ALGORITHMS,
+    AuthConfig,
+    ConsoleConfig,
+    GroupGrant,
+    OidcConfig,
+)
+from vault.settings.base import _SECRET_NAMES, IsoDuration, _Strict
+from vault.settings.regions import (
+    KeysConfig,
+    RegionConfig,
+    StoreConfig,
+    vault_token,
+    vault_token_file,
+)
 
-
-def _duration(value: Any) -> Duration:
-    if isinstance(value, Duration):
-        return value
-    try:
-        return Duration.parse(str(value))
-    except VaultError as exc:
-        raise ValueError(exc.message) from None
-
-
-IsoDuration = Annotated[Duration, BeforeValidator(_duration), PlainSerializer(str, return_type=str)]
-
-_SECRET_NAMES = ("name_secret", "signing_key", "master_key")
-_MOUNT_PATH = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StoreConfig(_Strict):
-    kind: Literal["local", "s3"] = "local"
-    path: str | None = None
-    #: local stores: read ranges of 256 KiB and more with O_DIRECT (vault/storage/tuning/direct.py)
-    direct_ranges: bool = True
-    #: local stores: read whole objects of 4 MiB and more with O_DIRECT and read-ahead
-    direct_reads: bool = True
-    endpoint_url: str | None = None
-    bucket: str | None = None
-    region_name: str | None = None
-    object_lock: bool | None = None
-    retention_mode: Literal["COMPLIANCE", "GOVERNANCE"] = "COMPLIANCE"
-    access_key_env: str | None = None
-    secret_key_env: str | None = None
-
-
-class KeysConfig(_Strict):
-    """A region's key provider; for Vault, how recvault authenticates (docs/keys.md)."""
-
-    kind: Literal["vault", "local"] = "vault"
-    addr: str = "http://127.0.0.1:8200"
-    mount: str | None = None
-    #: several Transit mounts of the region (ShardedKeyProvider, docs/scale.md): append new
-    #: ones at the end; the first holds keys made while the region had one mount (ADR 0012)
-    mounts: list[str] = Field(default_factory=list)
-    #: "token": from the variable ``token_env`` names (or its ``_FILE``), or from ``token_file``;
-    #: "approle": logs in with the role and secret ids read from their files
-    auth: Literal["token", "approle"] = "token"
-    token_env: str = "RECVAULT_VAULT_TOKEN"  # noqa: S105  (a variable name)
-    #: a token file kept fresh by another program (Vault Agent); read again when it changes
-    token_file: str | None = None
-    role_id_file: str | None = None
-    secret_id_file: str | None = None
-    approle_mount: str = "approle"
-    namespace: str | None = None
-    #: CA bundle that signed the Vault server's certificate (default: the system's)
-    ca_cert: str | None = None
-    #: client certificate and key for TLS client authentication (both or neither)
-    client_cert: str | None = None
-    client_key: str | None = None
-    #: false turns certificate checks off (tests only); a path is the older spelling of ca_cert
-    verify: bool | str = True
-    timeout: float = Field(default=5.0, gt=0)
-    batch_size: int = Field(default=250, ge=1, le=1000)
-    path: str | None = None
-
-    @model_validator(mode="after")
-    def _auth_fields(self) -> KeysConfig:
-        def refuse(field: str, problem: str) -> PydanticCustomError:
-            return PydanticCustomError(
-                "keys", "{field}: {problem}", {"field": field, "problem": problem}
-            )
-
-        if self.auth == "approle":
-            for field in ("role_id_file", "secret_id_file"):
-                if not getattr(self, field):
-                    raise refuse(field, 'required with auth = "approle"')
-            if self.token_file:
-                raise refuse("token_file", 'not used with auth = "approle"')
-        else:
-            for field in ("role_id_file", "secret_id_file"):
-                if getattr(self, field):
-                    raise refuse(field, 'only used with auth = "approle"')
-        if bool(self.client_cert) != bool(self.client_key):
-            field = "client_key" if self.client_cert else "client_cert"
-            raise refuse(field, "client_cert and client_key go together")
-        if self.ca_cert and self.verify is not True:
-            raise refuse("ca_cert", "give either ca_cert or verify, not both")
-        self._check_mounts(refuse)
-        return self
-
-    def _check_mounts(self, refuse: Callable[[str, str], PydanticCustomError]) -> None:
-        if self.mount is not None and self.mounts:
-            raise refuse("mounts", "give either mount or mounts, not both")
-        if self.kind == "local" and self.mounts:
-            raise refuse("mounts", 'only used with kind = "vault"')
-        seen: dict[str, str] = {}
-        for given in [*([self.mount] if self.mount is not None else []), *self.mounts]:
-            path = given.strip().strip("/")
-            if not _MOUNT_PATH.fullmatch(path):
-                raise refuse(
-                    "mounts" if self.mounts else "mount",
-                    f"{given!r} is not a mount path (letters, digits, '-', '_', '/')",
-                )
-            tag = mount_tag(path)
-            if path in seen.values() or tag in seen:
-                raise refuse("mounts", f"{path!r} is listed twice")
-            seen[tag] = path
-
-    def mount_list(self) -> list[str]:
-        return list(self.mounts) or ([self.mount] if self.mount else [])
-
-    def tls_verify(self) -> bool | str:
-        """What requests' ``verify`` gets: the CA bundle, or ``verify``."""
-        return self.ca_cert or self.verify
-
-    def tls_client_cert(self) -> tuple[str, str] | None:
-        if self.client_cert and self.client_key:
-            return (self.client_cert, self.client_key)
-        return None
-
-
-class RegionConfig(_Strict):
-    location: str
-    store: StoreConfig = StoreConfig()
-    keys: KeysConfig = KeysConfig()
+__all__ = [
+    "ASYMMETRIC_ALGORITHMS",
+    "AuditConfig",
+    "AuthConfig",
+    "ConsoleConfig",
+    "DatabaseConfig",
+    "DestructionConfig",
+    "GroupGrant",
+    "IsoDuration",
+    "KeysConfig",
+    "LimitsConfig",
+    "OidcConfig",
+    "PlainEnvSource",
+    "RegionConfig",
+    "RetentionConfig",
+    "RotationConfig",
+    "Settings",
+    "StoreConfig",
+    "decode_secret",
+    "vault_token",
+    "vault_token_file",
+]
 
 
 class DatabaseConfig(_Strict):
@@ -289,110 +191,6 @@ class AuditConfig(_Strict):
     checkpoint_retention: IsoDuration = Duration.parse("P11Y")
 
 
-class ConsoleConfig(_Strict):
-    #: a console session unused this long signs its person out
-    idle_timeout: IsoDuration = Duration.parse("PT15M")
-    #: a console session ends this long after sign-in, however busy
-    absolute_timeout: IsoDuration = Duration.parse("PT8H")
-
-
-class GroupGrant(_Strict):
-    """What membership of one of the provider's groups grants."""
-
-    roles: list[str] = Field(default_factory=list)
-    regions: list[str] = Field(default_factory=list)
-
-
-#: asymmetric JWS algorithms a provider's keys may declare; HMAC and "none" are never accepted
-ASYMMETRIC_ALGORITHMS = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-)
-
-
-class OidcConfig(_Strict):
-    """Single sign-on with one OpenID provider (docs/operations.md, ADR 0008)."""
-
-    #: the provider's issuer URL, exactly as its tokens' ``iss`` and its discovery document say
-    issuer: str
-    #: how the console names the provider: "Sign in with <display_name>"
-    display_name: str = "single sign-on"
-    #: the ``aud`` every access token must carry (the API's identifier at the provider)
-    audience: str
-    #: the console's client (authorization code + PKCE); its secret, if it has one, comes from
-    #: the variable ``client_secret_env`` names (or the file its ``_FILE`` variant names)
-    client_id: str | None = None
-    client_secret_env: str = "RECVAULT_OIDC_CLIENT_SECRET"  # noqa: S105  (a variable name)
-    #: a public client for ``recvault login`` (device flow, or loopback redirect with PKCE)
-    cli_client_id: str | None = None
-    #: the claim that names the person or service; the audit log records ``oidc:<value>``
-    principal_claim: str = "sub"
-    #: claims holding recvault role names and region names (a list or a space-separated string)
-    roles_claim: str | None = "roles"
-    regions_claim: str | None = "regions"
-    #: or: a claim holding the provider's group names, and what each group grants
-    groups_claim: str | None = None
-    groups: dict[str, GroupGrant] = Field(default_factory=dict)
-    #: tolerance on exp, nbf and iat for clocks that disagree
-    clock_skew: IsoDuration = Duration.parse("PT60S")
-    #: asymmetric algorithms accepted (a key's own ``alg`` must be one of them)
-    algorithms: list[str] = Field(default_factory=lambda: list(ASYMMETRIC_ALGORITHMS))
-    #: how long the discovery document and the key set are kept before they are fetched again
-    cache_lifespan: IsoDuration = Duration.parse("PT1H")
-    #: a token signed by an unknown key fetches the key set again at most this often
-    jwks_min_refresh: IsoDuration = Duration.parse("PT30S")
-    #: seconds one request to the provider may take
-    timeout: float = Field(default=5.0, gt=0)
-    #: CA bundle that signed the provider's certificate (default: the system's)
-    ca_cert: str | None = None
-    #: scopes the console and ``recvault login`` ask for
-    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile"])
-    #: the console's callback as the provider knows it (default: derived from the request)
-    redirect_uri: str | None = None
-    #: where the provider sends the browser after signing out (default: the console)
-    post_logout_redirect_uri: str | None = None
-
-    @field_validator("algorithms")
-    @classmethod
-    def _asymmetric_only(cls, algorithms: list[str]) -> list[str]:
-        for name in algorithms:
-            if name not in ASYMMETRIC_ALGORITHMS:
-                raise ValueError(
-                    f"{name!r} is not accepted (among {', '.join(ASYMMETRIC_ALGORITHMS)})"
-                )
-        if not algorithms:
-            raise ValueError("at least one algorithm is required")
-        return algorithms
-
-    @model_validator(mode="after")
-    def _claims(self) -> OidcConfig:
-        if not (self.roles_claim or (self.groups_claim and self.groups)):
-            raise ValueError("give roles_claim, or groups_claim with [auth.oidc.groups]")
-        return self
-
-    def client_secret(self) -> str | None:
-        """The console client's secret: the variable ``client_secret_env``, or its ``_FILE``."""
-        value = os.environ.get(self.client_secret_env)
-        if value:
-            return value.strip()
-        path = os.environ.get(f"{self.client_secret_env}_FILE")
-        return Path(path).read_text().strip() if path else None
-
-
-class AuthConfig(_Strict):
-    oidc: OidcConfig | None = None
-    #: false: the console offers only single sign-on (no form for an rvt_ token)
-    console_token_sign_in: bool = True
-
-
 class Settings(BaseSettings):
     """Every setting of a recvault deployment."""
 
@@ -503,23 +301,3 @@ def decode_secret(text: str, name: str) -> bytes:
     if raw is None or len(raw) < 32:
         raise ConfigError(f"{name}: must be at least 32 bytes, hex or base64 encoded")
     return raw
-
-
-def vault_token(config: KeysConfig) -> str | None:
-    """A region's Vault token as it is now: ``token_file``, or the variable ``token_env`` names
-    (or the file its ``_FILE`` variant names). Long-running processes use ``vault_token_file``
-    so that a rewritten file is read again."""
-    path = vault_token_file(config)
-    if path:
-        return Path(path).read_text().strip() or None
-    value = os.environ.get(config.token_env)
-    return value.strip() if value else None
-
-
-def vault_token_file(config: KeysConfig) -> str | None:
-    """The file that holds a region's token, if it comes from one."""
-    if config.token_file:
-        return config.token_file
-    if os.environ.get(config.token_env):
-        return None
-    return os.environ.get(f"{config.token_env}_FILE") or None
