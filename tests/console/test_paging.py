@@ -289,3 +289,12 @@ def test_the_page_size_is_said_and_limit_is_bounded(page: Page, world: World) ->
     expect(page.get_by_role("alert")).to_contain_text("not one this list gave out")
     page.get_by_role("link", name="First page of this list").click()
     expect(page.locator("#audit-events tbody tr")).to_have_count(1)
+
+
+def test_approving_returns_to_the_plan_page_it_came_from_and_nowhere_else() -> None:
+    from api.console.pages.disposal import _back
+
+    page = "/console/disposal?as_of=2036-01-15&limit=3&cursor=abc&done=1&other=x"
+    assert _back(page, 2) == "/console/disposal?as_of=2036-01-15&limit=3&cursor=abc&done=2"
+    for elsewhere in ("https://example.org/console/disposal?cursor=a", "/console/holds", ""):
+        assert _back(elsewhere, 2) == "/console/disposal?done=2"
