@@ -244,12 +244,15 @@ class RecordVault:
         self,
         *,
         active_only: bool = False,
+        subject_id: str | None = None,
+        case_ref: str | None = None,
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
         actor: Actor | str = SYSTEM,
     ) -> Page[Hold]:
-        """One page of ``list_holds``."""
-        return self._holds.page(_actor(actor), not active_only, limit, cursor)
+        """One page of ``list_holds``; ``subject_id`` and ``case_ref`` (a part of it,
+        any case) narrow it."""
+        return self._holds.page(_actor(actor), not active_only, limit, cursor, subject_id, case_ref)
 
     # -- subject rights (DPO) ---------------------------------------------------------
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,6 +39,7 @@ from api.permissions import allowed
 from api.problems import mapping_for
 from vault.domain import Actor
 from vault.errors import (
+    InvalidCursor,
     InvalidInput,
     PermissionDenied,
     TooLarge,
@@ -46,6 +47,7 @@ from vault.errors import (
     Unavailable,
     VaultError,
 )
+from vault.paging import MAX_LIMIT
 from vault.service import RecordVault
 
 log = logging.getLogger("recvault.console")
@@ -59,6 +61,9 @@ CONSOLE_CSP = (
 )
 FORM_LIMIT = 64 * 1024
 ID = re.compile(r"[0-9a-f]{32}")
+#: rows a list shows per page unless the address asks for another ``limit`` (1..MAX_LIMIT)
+PAGE_SIZE = 50
+LIMIT = re.compile(r"[0-9]{1,4}")
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,65 @@ def an_id(text: str, what: str = "id") -> str:
     return value
 
 
+@dataclass(frozen=True)
+class Paging:
+    """The ``limit`` and ``cursor`` of a paged list, as the address gave them (checked)."""
+
+    limit: int
+    cursor: str | None
+
+
+def paging(limit: str = "", cursor: str = "") -> Paging:
+    """Rows per page (``PAGE_SIZE`` unless given; 1..MAX_LIMIT like the API) and the cursor."""
+    text = limit.strip()
+    size = PAGE_SIZE
+    if text:
+        if not LIMIT.fullmatch(text) or not 1 <= int(text) <= MAX_LIMIT:
+            raise InvalidInput(f"rows per page (limit) is a whole number from 1 to {MAX_LIMIT}")
+        size = int(text)
+    return Paging(size, cursor.strip() or None)
+
+
+@dataclass(frozen=True)
+class Pager:
+    """What a list says under its table: rows shown, the page size, First and Next links."""
+
+    label: str  # names the list for the navigation landmark, e.g. "legal holds"
+    shown: int
+    size: int
+    first_url: str | None
+    next_url: str | None
+
+
+def _address(request: Request, drop: set[str], extra: list[tuple[str, str]]) -> str:
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in drop]
+    query = urlencode(kept + extra)
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def this_page(request: Request) -> str:
+    """The address of the page shown (its filters and cursor), without a one-off notice."""
+    return _address(request, {"done"}, [])
+
+
+def pager(
+    request: Request,
+    label: str,
+    shown: int,
+    asked: Paging,
+    next_cursor: str | None,
+    param: str = "cursor",
+) -> Pager:
+    """The links of one paged list: the same address (filters, ``limit``) with another cursor.
+
+    A one-off notice (``done``) is not carried over to the other pages.
+    """
+    drop = {param, "done"}
+    first = _address(request, drop, []) if asked.cursor else None
+    following = _address(request, drop, [(param, next_cursor)]) if next_cursor else None
+    return Pager(label, shown, asked.limit, first, following)
+
+
 def require(console: Console, actor: Actor, route: str, target: str = "") -> None:
     """Refuse (audited) unless the HTTP API's matrix lets ``actor`` call ``route``."""
     if not allowed(route, actor.roles):
@@ -252,6 +316,10 @@ def error_page(request: Request, exc: VaultError) -> HTMLResponse:
         session = console_of(request).sessions.get(request.cookies.get(COOKIE))
     except Expired:
         session = None
+    first = None
+    if isinstance(exc, InvalidCursor):
+        cursors = {k for k in request.query_params if k == "cursor" or k.endswith("_cursor")}
+        first = _address(request, cursors | {"done"}, [])
     return render(
         request,
         "error.html",
@@ -260,6 +328,7 @@ def error_page(request: Request, exc: VaultError) -> HTMLResponse:
         title=mapping.title,
         message=message,
         code=exc.code,
+        first=first,
     )
 
 

@@ -15,6 +15,7 @@ from vault.crypto.documents import verify_document
 from vault.errors import (
     Conflict,
     Erased,
+    InvalidCursor,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -72,6 +73,34 @@ def test_hold_requires_case_and_reason_and_other_releaser(vault):
         vault.release_hold(hold.id, "again", actor=ADMIN_B)
     assert [h.id for h in vault.list_holds()] == [hold.id]
     assert vault.list_holds(active_only=True) == []
+
+
+def test_holds_page_narrowed_by_subject_and_case_reference(vault):
+    jp, ph = vault.create_subject("p1", "JP"), vault.create_subject("p2", "PH")
+    for n in range(3):
+        vault.place_hold("subject", jp.id, f"Case-{n}", "inquiry", actor=ADMIN_A)
+    vault.place_hold("subject", ph.id, "CASE_1", "inquiry", actor=ADMIN_A)
+    first = vault.holds_page(subject_id=jp.id, limit=2, actor=ADMIN_A)
+    rest = vault.holds_page(subject_id=jp.id, limit=2, cursor=first.next, actor=ADMIN_A)
+    assert rest.next is None
+    listed = vault.list_holds(actor=ADMIN_A)
+    assert [h.id for h in first.items + rest.items] == [
+        h.id for h in listed if h.subject_id == jp.id
+    ]
+    # a part of the reference, any case; LIKE's wildcards are plain characters here
+    assert {h.case_ref for h in vault.holds_page(case_ref="case-", actor=ADMIN_A).items} == {
+        "Case-0",
+        "Case-1",
+        "Case-2",
+    }
+    assert [h.case_ref for h in vault.holds_page(case_ref="e_1", actor=ADMIN_A).items] == ["CASE_1"]
+    ph_only = Actor("admin-ph", frozenset({Role.ADMIN}), frozenset({"PH"}))
+    assert vault.holds_page(subject_id=jp.id, actor=ph_only).items == ()
+    # a cursor is bound to its filters
+    with pytest.raises(InvalidCursor):
+        vault.holds_page(subject_id=ph.id, limit=2, cursor=first.next, actor=ADMIN_A)
+    with pytest.raises(InvalidCursor):
+        vault.holds_page(limit=2, cursor=first.next, actor=ADMIN_A)
 
 
 def test_hold_keeps_data_past_retention_and_plan_names_it(vault, clock):

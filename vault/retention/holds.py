@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from vault.context import VaultContext, audit_target, require_region
@@ -147,21 +148,53 @@ class Holds:
         return list(self._listing(actor, include_released, None, None).items)
 
     def page(
-        self, actor: Actor, include_released: bool, limit: int, cursor: str | None
+        self,
+        actor: Actor,
+        include_released: bool,
+        limit: int,
+        cursor: str | None,
+        subject_id: str | None = None,
+        case_ref: str | None = None,
     ) -> Page[Hold]:
-        """One page of those holds, oldest first (keyset ``(placed_at, id)``)."""
-        return self._listing(actor, include_released, check_limit(limit), cursor)
+        """One page of those holds, oldest first (keyset ``(placed_at, id)``).
+
+        ``subject_id``: only the holds on that subject (or its records); ``case_ref``:
+        only those whose case reference contains it, ignoring case. A cursor is bound
+        to both filters.
+        """
+        return self._listing(
+            actor, include_released, check_limit(limit), cursor, subject_id, case_ref
+        )
 
     def _listing(
-        self, actor: Actor, include_released: bool, limit: int | None, cursor: str | None
+        self,
+        actor: Actor,
+        include_released: bool,
+        limit: int | None,
+        cursor: str | None,
+        subject_id: str | None = None,
+        case_ref: str | None = None,
     ) -> Page[Hold]:
-        listing = scope("holds", actor.name, active_only=not include_released)
+        wanted = (case_ref or "").strip().lower() or None
+        listing = scope(
+            "holds",
+            actor.name,
+            active_only=not include_released,
+            subject_id=subject_id,
+            case_ref=wanted,
+        )
         position = self.ctx.position(actor, "hold.list", listing, cursor, (datetime, str))
         order = (col(LegalHoldRow.placed_at), col(LegalHoldRow.id))
         with session_scope(self.ctx.engine) as session:
             query = select(LegalHoldRow).order_by(*order)
             if not include_released:
                 query = query.where(col(LegalHoldRow.released_at).is_(None))
+            if subject_id is not None:
+                query = query.where(col(LegalHoldRow.subject_id) == subject_id)
+            if wanted is not None:
+                query = query.where(
+                    func.lower(col(LegalHoldRow.case_ref)).contains(wanted, autoescape=True)
+                )
             if actor.regions is not None:
                 query = query.join(
                     SubjectRow, col(SubjectRow.id) == col(LegalHoldRow.subject_id)

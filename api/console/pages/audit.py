@@ -10,14 +10,23 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.console.charts import BarChart, bar_chart
-from api.console.web import ConsoleDep, ConsoleRoute, Signed, an_id, render, require
+from api.console.web import (
+    ConsoleDep,
+    ConsoleRoute,
+    Pager,
+    Signed,
+    an_id,
+    pager,
+    paging,
+    render,
+    require,
+)
 from vault.domain import Actor, AuditEvent
 from vault.errors import InvalidInput
 from vault.service import RecordVault
 
 router = APIRouter(route_class=ConsoleRoute)
 
-PAGE = 200
 #: the per-day chart covers this many days, and reads at most this many events
 CHART_DAYS = 14
 CHART_EVENTS = 100_000
@@ -78,30 +87,35 @@ def audit(
     since: str = "",
     until: str = "",
     run: str = "",
+    limit: str = "",
+    cursor: str = "",
 ) -> Response:
+    """The chart, and with ``run`` a page of the query's events in chain order (``seq``)."""
     actor, vault = session.actor, console.vault
     require(console, actor, "audit.query")
-    events: list[AuditEvent] | None = None
-    more = False
+    events: tuple[AuditEvent, ...] | None = None
+    pages: Pager | None = None
     if run:
-        found = vault.audit_events(
+        asked = paging(limit, cursor)
+        found = vault.audit_page(
             principal=principal.strip() or None,
             subject_id=an_id(subject_id, "the subject id") if subject_id.strip() else None,
             action=action.strip() or None,
             since=_time(since, "since"),
             until=_time(until, "until"),
+            limit=asked.limit,
+            cursor=asked.cursor,
             actor=actor,
         )
-        events = list(islice(found, PAGE + 1))
-        more = len(events) > PAGE
-        events = events[:PAGE]
+        events = found.items
+        pages = pager(request, "audit events", len(events), asked, found.next)
     return render(
         request,
         "audit.html",
         session,
         events=events,
-        more=more,
-        page=PAGE,
+        pages=pages,
+        limit=limit.strip(),
         query={
             "principal": principal,
             "subject_id": subject_id,

@@ -16,8 +16,11 @@ from api.console.web import (
     Signed,
     an_id,
     page_headers,
+    pager,
+    paging,
     render,
     require,
+    this_page,
 )
 from vault.domain import Destruction
 from vault.errors import NotFound
@@ -40,19 +43,27 @@ def countdown(not_before: datetime, now: datetime) -> str:
 
 @router.get("/destructions", name="console.destructions")
 def destructions(
-    request: Request, session: Signed, console: ConsoleDep, done: str = ""
+    request: Request,
+    session: Signed,
+    console: ConsoleDep,
+    done: str = "",
+    limit: str = "",
+    cursor: str = "",
 ) -> Response:
+    """A page of destructions, in ``GET /v1/destructions`` order (scheduled, oldest first)."""
     actor = session.actor
     require(console, actor, "destructions.list")
-    listed = sorted(
-        console.vault.list_destructions(actor=actor), key=lambda d: d.not_before, reverse=True
-    )
+    asked = paging(limit, cursor)
+    listed = console.vault.destructions_page(limit=asked.limit, cursor=asked.cursor, actor=actor)
     now = console.vault.clock()
     return render(
         request,
         "destructions.html",
         session,
-        destructions=[(d, countdown(d.not_before, now)) for d in listed],
+        destructions=[(d, countdown(d.not_before, now)) for d in listed.items],
+        pages=pager(request, "key destructions", len(listed.items), asked, listed.next),
+        # the table refreshes itself: the same page, without the one-off notice
+        refresh=this_page(request),
         message="The destruction is cancelled; the key stays." if done == "cancelled" else "",
     )
 

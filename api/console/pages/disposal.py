@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -16,8 +16,11 @@ from api.console.web import (
     ConsoleRoute,
     Signed,
     page_headers,
+    pager,
+    paging,
     render,
     require,
+    this_page,
 )
 from vault.errors import InvalidInput
 
@@ -69,11 +72,25 @@ def horizon_chart(counts: dict[str, dict[int, int]], first: int) -> BarChart:
 
 @router.get("/disposal", name="console.disposal")
 def disposal(
-    request: Request, session: Signed, console: ConsoleDep, as_of: str = "", done: str = ""
+    request: Request,
+    session: Signed,
+    console: ConsoleDep,
+    as_of: str = "",
+    done: str = "",
+    limit: str = "",
+    cursor: str = "",
 ) -> Response:
+    """A page of the plan (``GET /v1/retention/plan`` order: subject, then item).
+
+    The counts of what may go and what is kept are this page's; the horizon chart
+    is the library's own aggregate (``retention_horizon``), so it covers every page.
+    """
     actor, vault = session.actor, console.vault
     require(console, actor, "retention.plan")
-    plan = vault.plan_disposal(_as_of(as_of), actor=actor)
+    asked = paging(limit, cursor)
+    plan = vault.plan_disposal_page(
+        _as_of(as_of), limit=asked.limit, cursor=asked.cursor, actor=actor
+    )
     counts = vault.retention_horizon(actor=actor)
     message = f"{done} item(s) approved for disposal." if done.isdigit() else ""
     return render(
@@ -81,7 +98,10 @@ def disposal(
         "disposal.html",
         session,
         plan=plan,
+        pages=pager(request, "plan items", len(plan.items), asked, plan.next),
         as_of=as_of,
+        limit=limit.strip(),
+        back=this_page(request),
         chart=horizon_chart(counts, vault.clock().year),
         message=message,
     )
@@ -100,5 +120,14 @@ async def approve(
     plan = vault.plan_disposal(actor=actor)
     count = vault.approve_disposal(plan, ids, actor=actor)
     return RedirectResponse(
-        f"{PREFIX}/disposal?done={count}", status_code=303, headers=page_headers()
+        _back(form.get("back", ""), count), status_code=303, headers=page_headers()
     )
+
+
+def _back(page: str, count: int) -> str:
+    """The plan page the approvals came from (only a console disposal address), with the count."""
+    split = urlsplit(page)
+    query = [(k, v) for k, v in parse_qsl(split.query) if k in ("as_of", "limit", "cursor")]
+    if split.scheme or split.netloc or split.path != f"{PREFIX}/disposal" or len(page) > 2048:
+        query = []
+    return f"{PREFIX}/disposal?" + urlencode([*query, ("done", str(count))])

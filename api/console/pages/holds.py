@@ -15,6 +15,8 @@ from api.console.web import (
     Signed,
     an_id,
     page_headers,
+    pager,
+    paging,
     render,
     require,
 )
@@ -31,20 +33,31 @@ def holds(
     case_ref: str = "",
     show: str = "active",
     done: str = "",
+    limit: str = "",
+    cursor: str = "",
 ) -> Response:
+    """A page of holds, oldest first like ``GET /v1/holds``; the case filter runs in the query."""
     actor = session.actor
     require(console, actor, "holds.list")
-    listed = console.vault.list_holds(active_only=show != "all", actor=actor)
-    wanted = case_ref.strip().lower()
-    if wanted:
-        listed = [h for h in listed if wanted in h.case_ref.lower()]
+    asked = paging(limit, cursor)
+    if len(case_ref) > 200:
+        raise InvalidInput("a case reference has at most 200 characters")
+    listed = console.vault.holds_page(
+        active_only=show != "all",
+        case_ref=case_ref.strip() or None,
+        limit=asked.limit,
+        cursor=asked.cursor,
+        actor=actor,
+    )
     return render(
         request,
         "holds.html",
         session,
-        holds=sorted(listed, key=lambda h: h.placed_at, reverse=True),
+        holds=listed.items,
+        pages=pager(request, "legal holds", len(listed.items), asked, listed.next),
         case_ref=case_ref,
         show=show,
+        limit=limit.strip(),
         message={"placed": "The hold is placed.", "released": "The hold is released."}.get(
             done, ""
         ),

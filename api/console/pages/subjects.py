@@ -13,9 +13,12 @@ from api.console.web import (
     CheckedForm,
     ConsoleDep,
     ConsoleRoute,
+    Pager,
     Signed,
     an_id,
     page_headers,
+    pager,
+    paging,
     render,
     require,
 )
@@ -26,7 +29,7 @@ from vault.errors import InvalidInput, NotFound
 
 router = APIRouter(route_class=ConsoleRoute)
 
-#: a subject's versions are listed record by record up to this many records
+#: a page of a subject's records lists each one's versions while it has at most this many
 VERSIONS_SHOWN = 50
 
 
@@ -51,20 +54,31 @@ def find(request: Request, session: Signed, console: ConsoleDep, q: str = "") ->
 
 @router.get("/subjects/{subject_id}", name="console.subject")
 def subject(
-    request: Request, subject_id: str, session: Signed, console: ConsoleDep, done: str = ""
+    request: Request,
+    subject_id: str,
+    session: Signed,
+    console: ConsoleDep,
+    done: str = "",
+    limit: str = "",
+    records_cursor: str = "",
+    holds_cursor: str = "",
 ) -> Response:
+    """The subject, a page of its records and a page of its active holds (each its own cursor)."""
     actor, vault = session.actor, console.vault
     subject_id = an_id(subject_id, "the subject id")
     require(console, actor, "subjects.get", subject_id)
     found = vault.get_subject(subject_id, actor=actor)
     records: list[RecordInfo] | None = None
+    record_pages: Pager | None = None
     if allowed("records.list", actor.roles):
-        listed = vault.list_records(subject_id, actor=actor)
-        # with every version (a metadata read, not processing) while the list is short
+        asked = paging(limit, records_cursor)
+        listed = vault.records_page(subject_id, limit=asked.limit, cursor=asked.cursor, actor=actor)
+        # with every version (a metadata read, not processing) while the page is short
         records = [
-            vault.record_info(r.id, actor=actor) if len(listed) <= VERSIONS_SHOWN else r
-            for r in listed
+            vault.record_info(r.id, actor=actor) if len(listed.items) <= VERSIONS_SHOWN else r
+            for r in listed.items
         ]
+        record_pages = pager(request, "records", len(records), asked, listed.next, "records_cursor")
     decision: ErasureDecision | None = None
     dpo = allowed("erasure.status", actor.roles)
     if dpo:
@@ -72,11 +86,19 @@ def subject(
             decision = vault.erasure_status(subject_id, actor=actor)
         except NotFound:
             decision = None
-    holds: list[Hold] | None = None
+    holds: tuple[Hold, ...] | None = None
+    hold_pages: Pager | None = None
     if allowed("holds.list", actor.roles):
-        holds = [
-            h for h in vault.list_holds(active_only=True, actor=actor) if h.subject_id == subject_id
-        ]
+        asked = paging(limit, holds_cursor)
+        held = vault.holds_page(
+            active_only=True,
+            subject_id=subject_id,
+            limit=asked.limit,
+            cursor=asked.cursor,
+            actor=actor,
+        )
+        holds = held.items
+        hold_pages = pager(request, "active holds", len(holds), asked, held.next, "holds_cursor")
     messages = {
         "restricted": "Processing of this subject is now restricted.",
         "unrestricted": "The restriction is cleared.",
@@ -90,6 +112,8 @@ def subject(
         records=records,
         decision=decision,
         holds=holds,
+        record_pages=record_pages,
+        hold_pages=hold_pages,
         may_restrict=allowed("restriction.set", actor.roles),
         may_erase=allowed("erasure.request", actor.roles),
         may_export=allowed("subjects.export", actor.roles),
