@@ -15,8 +15,12 @@ process (psutil, all threads) against the library's (this process): server <=
 1.2x library. Every round's figures are printed, with the load average
 (``os.getloadavg()``) before and after: the machine is shared.
 
+The recvault CLI on the same record (``recvault records get -o -`` and ``records
+put``, whole commands, start-up included; information: the start-up alone, as
+a get from a closed port).
+
 Information rows (Python clients, 256 MiB by default, ``--p9-mib``): httpx (the
-``recvault`` CLI's client) and urllib3 each way, a get through a minimal socket
+CLI's client for uploads) and urllib3 each way, a get through a minimal socket
 client, the loopback ceiling (a bare ASGI app under the same uvicorn, urllib3
 client), and CPU time per GiB of a get (this process plus the server) for the
 library, for HTTP and for the bare app, with the ratio HTTP could reach if it
@@ -374,38 +378,30 @@ def cli_env(url: str, token: str) -> dict[str, str]:
     return {**os.environ, "RECVAULT_ADDR": url, "RECVAULT_TOKEN": token, "PYTHONPATH": str(ROOT)}
 
 
-def cli_get(url: str, token: str, record_id: str) -> None:
-    """``recvault records get`` (http.client) to /dev/null, as curl writes to /dev/null."""
-    subprocess.run(
-        [sys.executable, "-c", SERVE, "records", "get", record_id, "-o", "-"],
+def cli_run(url: str, token: str, *args: str, exit_code: int = 0) -> None:
+    """A ``recvault`` command (its output discarded) that must end with ``exit_code``."""
+    done = subprocess.run(
+        [sys.executable, "-c", SERVE, *args],
         env=cli_env(url, token),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        check=True,
     )
+    if done.returncode != exit_code:
+        raise RuntimeError(f"recvault {' '.join(args)}: exit {done.returncode}: {done.stderr!r}")
+
+
+def cli_get(url: str, token: str, record_id: str) -> None:
+    """``recvault records get`` (http.client) to /dev/null, as curl writes to /dev/null."""
+    cli_run(url, token, "records", "get", record_id, "-o", "-")
 
 
 def cli_put(url: str, token: str, subject_id: str, source: Path) -> None:
     """``recvault records put`` (httpx) of the file curl uploads."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            SERVE,
-            "records",
-            "put",
-            str(source),
-            "--subject",
-            subject_id,
-            "--category",
-            "impression",
-            "--content-type",
-            "model/stl",
-            "--quiet",
-        ],
-        env=cli_env(url, token),
-        capture_output=True,
-        check=True,
+    cli_run(
+        url,
+        token,
+        *("records", "put", str(source), "--subject", subject_id, "--category", "impression"),
+        *("--content-type", "model/stl", "--quiet"),
     )
 
 
@@ -499,6 +495,12 @@ def p9_curl(
         walls["cli get"].append(wall)
         cpus["cli get"].append(cpu)
     source.unlink()
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    startups = [
+        # a get from a closed port: start-up, one refused connection, exit 1
+        measured(None, lambda: cli_run(nowhere, token, "records", "get", record_id, exit_code=1))[0]
+        for _ in range(runs)
+    ]
     mib, gib = size / MiB, size / (1024 * MiB)
     for key in walls:
         print(
@@ -534,6 +536,8 @@ def p9_curl(
                 share <= P9_SERVER_CPU,
             )
         )
+    startup = statistics.median(startups)
+    rows.append(Row(f"recvault CLI start-up (a get refused at once): {startup:.2f} s", None))
     for op in ("get", "put"):
         ratio = wall[f"curl {op}"] / wall[f"cli {op}"]
         rows.append(
