@@ -5,6 +5,8 @@ Before a checkpoint the chain alone catches an edited or deleted row, a cut tail
 (``audit_head`` still names the lost events) and a chain recomputed with another
 key; a rewound head, or a chain recomputed with the chain key, verifies: that is
 the gap checkpoints close. After a checkpoint every attack on covered events fails.
+The two attack tables run on PostgreSQL under ``-m slow``; the rewind and loss
+cases below run on both in the default run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.audit.conftest import Attacker, fill, head
+from tests.fixtures.db import postgres_slow
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ def expected_seq(rule: str, top: int, cp: int) -> int:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@postgres_slow
 def test_attack_before_a_checkpoint(make_vault, attacker, db_url, clock, case):
     vault = make_vault(db_url)
     fill(vault, clock, 70)
@@ -70,6 +74,7 @@ def test_attack_before_a_checkpoint(make_vault, attacker, db_url, clock, case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@postgres_slow
 def test_attack_after_a_checkpoint(make_vault, attacker, db_url, clock, case):
     vault = make_vault(db_url)
     fill(vault, clock, 60)

@@ -45,7 +45,13 @@ def console_commands(text: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("doc", "at_least"), [(USERS_MD, 20), (README, 15)], ids=["users", "readme"]
+    ("doc", "at_least"),
+    [
+        (USERS_MD, 20),
+        # README's tour runs the commands of docs/users.md's examples, with other arguments
+        pytest.param(README, 15, marks=pytest.mark.slow),
+    ],
+    ids=["users", "readme"],
 )
 def test_console_examples_run(live_api, tmp_path, doc, at_least):
     commands = console_commands(doc.read_text())

@@ -71,7 +71,7 @@ def scene(live_api: LiveApi) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("columns", ["80", "40"])
+@pytest.mark.parametrize("columns", [pytest.param("80", marks=pytest.mark.slow), "40"])
 def test_tables_print_ids_in_full_when_narrow_or_piped(live_api, scene, columns):
     narrow = {"COLUMNS": columns}
     listed = run_cli_process(live_api, "SERVICE", "records", "ls", scene["subject"], env=narrow)

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from tests.core.conftest import vault_settings
 from tests.core.crash_writer import BATCH_MAX
+from tests.fixtures.db import postgres_slow
 from vault import RecordVault
 from vault.durations import Duration
 from vault.metadata import RecordRow, RecordVersionRow
@@ -24,6 +25,7 @@ from vault.metadata.migrate import upgrade
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@postgres_slow  # ~35 s on PostgreSQL; the SQLite run stays in the default run
 def test_sigkill_leaves_whole_versions_or_nothing(db_url, tmp_path):
     settings = vault_settings(db_url, tmp_path)
     upgrade(settings.database.url)

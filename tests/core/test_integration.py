@@ -8,6 +8,7 @@ import os
 import pytest
 
 from keys.bootstrap import bootstrap_transit
+from tests.fixtures.db import postgres_slow
 from vault.errors import IntegrityError, Unavailable
 
 MiB = 1 << 20
@@ -70,6 +71,7 @@ def test_jp_records_stay_in_jp(transit_vault, transit):
         assert reader.read() == b"ph"
 
 
+@postgres_slow  # the same 1 GiB through Transit; the SQLite run stays in the default run
 def test_one_gib_round_trip(transit_vault):
     vault = transit_vault
     subject = vault.create_subject("big-scan", "JP")
@@ -82,6 +84,7 @@ def test_one_gib_round_trip(transit_vault):
     assert h.hexdigest() == digest_source(GiB)
 
 
+@postgres_slow
 def test_tampered_object_with_transit(transit_vault):
     vault = transit_vault
     subject = vault.create_subject("tamper", "PH")
@@ -97,6 +100,7 @@ def test_tampered_object_with_transit(transit_vault):
     assert not any(e.outcome == "ok" and e.action == "record.read" for e in vault.audit_events())
 
 
+@postgres_slow
 def test_edited_audit_row_is_caught_with_transit(transit_vault):
     from sqlalchemy import text
 

@@ -21,6 +21,7 @@ from api.app import create_app
 from tests.api.conftest import OPERATOR, Served
 from tests.cli.conftest import run_cli
 from tests.fixtures.clock import FakeClock
+from tests.fixtures.db import postgres_slow
 from tests.fixtures.s3 import moto_follows
 from tests.residency.conftest import TwoRegions
 from vault.crypto.documents import verify_document
@@ -72,6 +73,7 @@ def _key_name(env: TwoRegions, subject_id: str) -> str:
         return row.key_name
 
 
+@postgres_slow  # a transfer on PostgreSQL stays in the default run: test_transfer.py
 def test_transfer_on_worm_ends_done_and_the_sweep_deletes_remnants_after_the_lock(
     make_regions, db_url, clock
 ) -> None:

@@ -76,6 +76,7 @@ def test_direct_reads_off_reads_buffered(tmp_path: Path) -> None:
         assert stream.read() == data
 
 
+@pytest.mark.slow  # 25 random sequences; reads in pieces: test_local.py, cold conformance
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
