@@ -81,6 +81,28 @@ def test_put_and_read_round_trip(vault, size):
     assert read_all(vault, info.id) == data
 
 
+@pytest.mark.parametrize("threads", [0, 2])
+def test_whole_reads_with_and_without_a_decryption_pool(
+    make_vault, sqlite_url, threads, monkeypatch
+):
+    """``[limits] decrypt_threads``: 0 decrypts on the reading thread, N on a pool of N."""
+    from vault.records import reads
+
+    chosen = []
+    shipped = reads._decrypt
+    monkeypatch.setattr(reads, "_decrypt", lambda n: chosen.append(shipped(n)) or chosen[-1])
+    vault = make_vault(sqlite_url, limits={"decrypt_threads": threads})
+    subject = vault.create_subject("p-pool", "JP")
+    data = os.urandom(5 * MiB + 3)
+    info = vault.put_record(subject.id, "impression", data)
+    assert read_all(vault, info.id) == data
+    assert len(chosen) == 1
+    if threads:
+        assert chosen[0] is not None and chosen[0]._max_workers == threads
+    else:
+        assert chosen[0] is None
+
+
 def test_put_from_path_and_stream(vault, tmp_path):
     subject = vault.create_subject("p-sources", "PH")
     data = os.urandom(2 * MiB + 5)

@@ -8,7 +8,6 @@ processing event; metadata reads are not.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -46,17 +45,16 @@ from vault.spans import STORE, span
 
 #: Threads that fetch range segments one step ahead (vault.format.envelope.open_range).
 PREFETCH_THREADS = 4
-#: Threads that decrypt a whole-record read's segments while the next are read
-#: (``cryptography`` drops the GIL while it decrypts): one per core, at most 4.
-DECRYPT_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 def _prefetch() -> ThreadPoolExecutor:
     return shared_pool("prefetch", PREFETCH_THREADS)
 
 
-def _decrypt() -> ThreadPoolExecutor:
-    return shared_pool("decrypt", DECRYPT_THREADS)
+def _decrypt(threads: int) -> ThreadPoolExecutor | None:
+    """The pool that decrypts whole-record reads (``[limits] decrypt_threads``), or none:
+    ``cryptography`` drops the GIL while it decrypts, so a pool spreads it over cores."""
+    return shared_pool(f"decrypt-{threads}", threads) if threads else None
 
 
 class Records:
@@ -138,7 +136,8 @@ class Records:
                 raise self.ctx.key_missing(subject, exc) from None
             raise
         if stream is not None:
-            chunks = open_stream(stream, dek=dek, context=context, decrypt=_decrypt())
+            threads = self.ctx.settings.limits.decrypt_threads
+            chunks = open_stream(stream, dek=dek, context=context, decrypt=_decrypt(threads))
         else:
             header = parse_header(row.header)
             chunks = open_range(

@@ -124,6 +124,11 @@ class LimitsConfig(_Strict):
     gc_grace: IsoDuration = Duration.parse("PT1H")
     #: keep 1 MiB segment buffers in the heap (vault.storage.tune_process at start-up)
     tune_allocator: bool = True
+    #: threads that decrypt a whole-record read's segments while the next are read; 0:
+    #: on the reading thread. With AES-GCM at ~8 GB/s a core (VAES), the hand-offs cost
+    #: more than they give: 0 reads faster warm and cold (docs/benchmarks.md, reads);
+    #: a host without VAES (~3 GB/s) gains with 2-4.
+    decrypt_threads: int = Field(default=0, ge=0, le=16)
     #: a request body that sends nothing for this long is answered 408 and discarded
     body_idle_timeout: IsoDuration = Duration.parse("PT30S")
     #: after body_idle_timeout, a body must have averaged this many bytes/s since it started
