@@ -319,6 +319,10 @@ class RecordVault:
         )
         return result
 
+    def get_destruction(self, destruction_id: str, *, actor: Actor | str = SYSTEM) -> Destruction:
+        """One scheduled, cancelled or executed key destruction, by id."""
+        return self._disposal.destruction(destruction_id, _actor(actor))
+
     def list_destructions(
         self, state: DestructionState | None = None, *, actor: Actor | str = SYSTEM
     ) -> list[Destruction]:

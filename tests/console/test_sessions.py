@@ -115,7 +115,8 @@ def test_a_ph_only_principal_sees_nothing_of_jp_on_any_page(page: Page, world: W
     axe_check(page)
     assert world.ids["jp_record"] not in page.content()
     page.goto(f"/console/destructions/{world.ids['jp_destruction']}/cancel")
-    expect(page.get_by_role("alert")).to_contain_text("no destruction")
+    expect(page.get_by_role("alert")).to_contain_text("not granted")
+    expect(page.get_by_role("button", name=re.compile("cancel", re.I))).to_have_count(0)
     forged_region = page.request.get("/console/keys/rotate?region=JP")
     assert forged_region.status == 400
     page.goto(f"/console/subjects?q={ph}")
@@ -126,6 +127,12 @@ def test_a_ph_only_principal_sees_nothing_of_jp_on_any_page(page: Page, world: W
         if e.action == "subject.info" and e.outcome.startswith("refused")
     ]
     assert refused
+    looked_up = [
+        e
+        for e in events(world, principal="ph-everything")
+        if e.action == "destruction.get" and e.target == world.ids["jp_destruction"]
+    ]
+    assert looked_up and all(e.outcome.startswith("refused") for e in looked_up)
 
 
 def test_keyboard_only_sign_in_and_skip_link(page: Page, world: World) -> None:

@@ -106,6 +106,7 @@ def calls(w: dict[str, Any]) -> dict[str, Callable[[Actor], object]]:
         "plan_disposal_page": lambda a: v.plan_disposal_page(limit=1, actor=a),
         "approve_disposal": lambda a: v.approve_disposal(v.plan_disposal(actor=a), actor=a),
         "sweep": lambda a: v.sweep(actor=a),
+        "get_destruction": lambda a: v.get_destruction(w["scheduled"], actor=a),
         "list_destructions": lambda a: v.list_destructions(actor=a),
         "destructions_page": lambda a: v.destructions_page(limit=1, actor=a),
         "cancel_destruction": lambda a: v.cancel_destruction(w["scheduled"], actor=a),

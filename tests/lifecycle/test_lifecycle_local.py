@@ -20,6 +20,7 @@ from vault.errors import (
     NotFound,
     PermissionDenied,
     ProcessingRestricted,
+    RegionNotGranted,
 )
 from vault.metadata import RecordVersionRow
 
@@ -165,6 +166,23 @@ def test_record_hold_blocks_only_its_subject(vault, clock):
     assert result.destructions_scheduled == 1
     [scheduled] = vault.list_destructions("scheduled")
     assert scheduled.subject_id == free.id
+
+
+def test_one_destruction_by_id_only_in_granted_regions(vault, clock):
+    subject = vault.create_subject("by-id", "JP")
+    vault.put_record(subject.id, "photo", b"x")
+    clock.advance(seconds=4)
+    vault.sweep()
+    [scheduled] = vault.list_destructions("scheduled")
+    got = vault.get_destruction(scheduled.id, actor=DPO)
+    assert (got.id, got.subject_id, got.state) == (scheduled.id, subject.id, "scheduled")
+    ph_dpo = Actor("dpo-ph", frozenset({Role.DPO}), frozenset({"PH"}))
+    with pytest.raises(RegionNotGranted):
+        vault.get_destruction(scheduled.id, actor=ph_dpo)
+    with pytest.raises(NotFound):
+        vault.get_destruction("0" * 32, actor=DPO)
+    outcomes = [e.outcome for e in vault.audit_events(action="destruction.get")]
+    assert outcomes[0] == "ok" and outcomes[1].startswith("refused")
 
 
 def test_processing_event_cancels_pending_destruction(vault, clock):

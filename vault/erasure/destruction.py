@@ -193,6 +193,26 @@ class Destructions:
             )
         return to_destruction(row)
 
+    def destruction(self, destruction_id: str, actor: Actor) -> Destruction:
+        """One destruction in a region ``actor`` is granted (NotFound for an unknown id)."""
+        with (
+            self.ctx.audit_refusal(actor, "destruction.get", destruction_id),
+            session_scope(self.ctx.engine) as session,
+        ):
+            row = session.get(KeyDestructionRow, destruction_id)
+            if row is None:
+                raise NotFound(f"destruction {destruction_id} not found")
+            require_region(actor, row.region)
+            self.ctx.audit.append(
+                session,
+                actor=actor,
+                action="destruction.get",
+                target=row.id,
+                subject_id=row.subject_id,
+                region=row.region,
+            )
+            return to_destruction(row)
+
     def destructions(
         self, actor: Actor, state: DestructionState | None = None
     ) -> list[Destruction]:

@@ -22,8 +22,6 @@ from api.console.web import (
     require,
     this_page,
 )
-from vault.domain import Destruction
-from vault.errors import NotFound
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -68,20 +66,13 @@ def destructions(
     )
 
 
-def _one(console: ConsoleDep, session: Signed, destruction_id: str) -> Destruction:
-    for found in console.vault.list_destructions(actor=session.actor):
-        if found.id == destruction_id:
-            return found
-    raise NotFound(f"no destruction {destruction_id} in your regions")
-
-
 @router.get("/destructions/{destruction_id}/cancel", name="console.cancel_confirm")
 def confirm_cancel(
     request: Request, destruction_id: str, session: Signed, console: ConsoleDep
 ) -> Response:
     destruction_id = an_id(destruction_id, "the destruction id")
     require(console, session.actor, "destructions.cancel", destruction_id)
-    found = _one(console, session, destruction_id)
+    found = console.vault.get_destruction(destruction_id, actor=session.actor)
     left = countdown(found.not_before, console.vault.clock())
     return render(request, "destruction_cancel.html", session, destruction=found, left=left)
 
