@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -164,15 +165,32 @@ class Destructions:
             )
         return row
 
-    def cancel(self, destruction_id: str, actor: Actor) -> Destruction:
+    @contextmanager
+    def _granted(
+        self, actor: Actor, action: str, destruction_id: str
+    ) -> Iterator[tuple[Session, KeyDestructionRow]]:
+        """Destruction ``destruction_id`` in a region ``actor`` is granted, in a transaction:
+        a refusal is audited as ``action``, and ``action`` is appended when the block ends."""
         with (
-            self.ctx.audit_refusal(actor, "destruction.cancel", destruction_id),
+            self.ctx.audit_refusal(actor, action, destruction_id),
             session_scope(self.ctx.engine) as session,
         ):
             row = session.get(KeyDestructionRow, destruction_id)
             if row is None:
                 raise NotFound(f"destruction {destruction_id} not found")
             require_region(actor, row.region)
+            yield session, row
+            self.ctx.audit.append(
+                session,
+                actor=actor,
+                action=action,
+                target=row.id,
+                subject_id=row.subject_id,
+                region=row.region,
+            )
+
+    def cancel(self, destruction_id: str, actor: Actor) -> Destruction:
+        with self._granted(actor, "destruction.cancel", destruction_id) as (session, row):
             if row.state != DestructionState.SCHEDULED:
                 raise Conflict(
                     f"destruction {destruction_id} is {row.state}; only scheduled ones cancel"
@@ -183,34 +201,11 @@ class Destructions:
                 self.ctx.clock(),
             )
             session.add(row)
-            self.ctx.audit.append(
-                session,
-                actor=actor,
-                action="destruction.cancel",
-                target=row.id,
-                subject_id=row.subject_id,
-                region=row.region,
-            )
         return to_destruction(row)
 
     def destruction(self, destruction_id: str, actor: Actor) -> Destruction:
         """One destruction in a region ``actor`` is granted (NotFound for an unknown id)."""
-        with (
-            self.ctx.audit_refusal(actor, "destruction.get", destruction_id),
-            session_scope(self.ctx.engine) as session,
-        ):
-            row = session.get(KeyDestructionRow, destruction_id)
-            if row is None:
-                raise NotFound(f"destruction {destruction_id} not found")
-            require_region(actor, row.region)
-            self.ctx.audit.append(
-                session,
-                actor=actor,
-                action="destruction.get",
-                target=row.id,
-                subject_id=row.subject_id,
-                region=row.region,
-            )
+        with self._granted(actor, "destruction.get", destruction_id) as (_, row):
             return to_destruction(row)
 
     def destructions(
@@ -254,24 +249,9 @@ class Destructions:
         return cut(found, limit, lambda d: (d.scheduled_at, d.id), self.ctx.cursors, listing)
 
     def certificate(self, destruction_id: str, actor: Actor) -> dict[str, Any]:
-        with (
-            self.ctx.audit_refusal(actor, "destruction.certificate", destruction_id),
-            session_scope(self.ctx.engine) as session,
-        ):
-            row = session.get(KeyDestructionRow, destruction_id)
-            if row is None:
-                raise NotFound(f"destruction {destruction_id} not found")
-            require_region(actor, row.region)
+        with self._granted(actor, "destruction.certificate", destruction_id) as (_, row):
             if row.certificate is None:
                 raise Conflict(f"destruction {destruction_id} is {row.state}; no certificate yet")
-            self.ctx.audit.append(
-                session,
-                actor=actor,
-                action="destruction.certificate",
-                target=row.id,
-                subject_id=row.subject_id,
-                region=row.region,
-            )
             document: dict[str, Any] = json.loads(row.certificate)
             return document
 
