@@ -172,9 +172,16 @@ SERVE = "from vault.cli import main; main()"
 class Server:
     """``recvault serve`` (or the ceiling app) in a subprocess, stopped by its own pid."""
 
-    def __init__(self, env: dict[str, str], port: int, ceiling: bool = False) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        port: int,
+        ceiling: bool = False,
+        command: list[str] | None = None,
+    ) -> None:
+        """``command``: another server serving on ``port`` (answering GET /healthz 200)."""
         self.url = f"http://127.0.0.1:{port}"
-        command = (
+        command = command or (
             [sys.executable, "-c", CEILING_APP, str(port)]
             if ceiling
             else [sys.executable, "-c", SERVE, "serve", "--port", str(port)]
@@ -194,7 +201,7 @@ class Server:
             except httpx.TransportError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("recvault serve did not start")
+                raise RuntimeError(f"{command[:3]} did not start")
             time.sleep(0.1)
 
     def rss(self) -> int:

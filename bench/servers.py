@@ -32,13 +32,12 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import httpx
 import psutil
 
 from bench.api import (
     CURL,
-    ROOT,
     RepeatingStream,
+    Server,
     chunks_of,
     curl_get,
     curl_put,
@@ -115,27 +114,12 @@ def command(server: str, target: str, port: int) -> list[str]:
     raise ValueError(server)
 
 
-class Running:
+class Running(Server):
+    """``server`` serving ``target`` in a subprocess."""
+
     def __init__(self, server: str, target: str, env: dict[str, str]) -> None:
         port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen(
-            command(server, target, port),
-            env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                httpx.get(f"{self.url}/healthz", timeout=1)
-                return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{server} did not start")
-            time.sleep(0.1)
+        super().__init__(env, port, command=command(server, target, port))
 
     def cpu(self) -> float:
         """CPU seconds of the server process and its children (granian's worker)."""
@@ -148,14 +132,6 @@ class Running:
                 continue
             total += times.user + times.system
         return total
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 def bare_get(url: str, size: int) -> None:
