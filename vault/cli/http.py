@@ -231,9 +231,8 @@ class ApiClient:
 
     def _proxied(self) -> bool:
         """Whether the environment names a proxy for this address (httpx would use it)."""
-        host = urlsplit(self.addr).hostname or ""
-        scheme = urlsplit(self.addr).scheme
-        return scheme in getproxies() and not proxy_bypass(host)
+        target = urlsplit(self.addr)
+        return target.scheme in getproxies() and not proxy_bypass(target.hostname or "")
 
     @contextmanager
     def _download_httpx(

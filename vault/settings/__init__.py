@@ -41,7 +41,7 @@ from vault.settings.auth import (
     GroupGrant,
     OidcConfig,
 )
-from vault.settings.base import _SECRET_NAMES, IsoDuration, _Strict
+from vault.settings.base import IsoDuration, _Strict
 from vault.settings.regions import (
     KeysConfig,
     RegionConfig,
@@ -49,6 +49,8 @@ from vault.settings.regions import (
     vault_token,
     vault_token_file,
 )
+
+_SECRET_NAMES = ("name_secret", "signing_key", "master_key")
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",

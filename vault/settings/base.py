@@ -27,8 +27,5 @@ def _duration(value: Any) -> Duration:
 IsoDuration = Annotated[Duration, BeforeValidator(_duration), PlainSerializer(str, return_type=str)]
 
 
-_SECRET_NAMES = ("name_secret", "signing_key", "master_key")
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
