@@ -4,6 +4,11 @@
 authenticates the bearer token, looks the route up in the permission matrix,
 and audits each refusal before answering 403. Handlers then take
 ``AuthorizedActor``, which FastAPI resolves once per request.
+
+These dependencies are ``async``: FastAPI runs a plain ``def`` dependency on the
+thread pool, one hand-off each. A token verified in the last
+``TOKEN_CACHE_SECONDS`` is checked on the event loop (a dict lookup); only a
+DB lookup, an OIDC verification or a refusal's audit event goes to a thread.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.logs import PRINCIPAL_KEY
@@ -31,12 +37,12 @@ bearer = HTTPBearer(
 )
 
 
-def get_vault(request: Request) -> RecordVault:
+async def get_vault(request: Request) -> RecordVault:
     vault: RecordVault = request.app.state.vault
     return vault
 
 
-def get_metrics(request: Request) -> ApiMetrics:
+async def get_metrics(request: Request) -> ApiMetrics:
     metrics: ApiMetrics = request.app.state.metrics
     return metrics
 
@@ -45,7 +51,7 @@ VaultDep = Annotated[RecordVault, Depends(get_vault)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     vault: VaultDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -56,14 +62,17 @@ def current_principal(
     verifier: OidcVerifier | None = getattr(request.app.state, "oidc", None)
     with span(AUTH):
         if verifier is not None and looks_like_jwt(token):
-            return authenticate_jwt(verifier, vault, token)
-        return vault.principals.authenticate(token)
+            return await run_in_threadpool(authenticate_jwt, verifier, vault, token)
+        known = vault.principals.recently_verified(token)
+        if known is not None:
+            return known
+        return await run_in_threadpool(vault.principals.authenticate, token)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def authorize(request: Request, vault: VaultDep, principal: CurrentPrincipal) -> Actor:
+async def authorize(request: Request, vault: VaultDep, principal: CurrentPrincipal) -> Actor:
     """The principal's actor, if the permission matrix lets its roles call this route."""
     actor = principal.actor()
     setattr(request.state, PRINCIPAL_KEY, actor.name)  # for the access line
@@ -72,7 +81,7 @@ def authorize(request: Request, vault: VaultDep, principal: CurrentPrincipal) ->
     if not allowed(name, actor.roles):
         params = request.path_params
         target = next(iter(params.values()), "") if params else ""
-        vault.audit_refusal(actor, f"api.{name or 'unknown'}", str(target))
+        await run_in_threadpool(vault.audit_refusal, actor, f"api.{name or 'unknown'}", str(target))
         raise PermissionDenied(f"{actor.name} may not call {name or 'this route'}")
     return actor
 

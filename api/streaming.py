@@ -8,7 +8,12 @@
   Uploads pass an ``UploadGate`` first (``limits.upload_concurrency`` at once)
   and run on threads of their own, never on the thread pool the rest of the API
   uses: slow or many uploads cannot starve reads, metadata calls or health checks.
-- ``stream_chunks``: a ``RecordReader`` (sync) becomes an async body.
+  A body of at most ``WHOLE`` bytes is received whole on the event loop first
+  and handed to the worker in one piece: one thread hand-off for a small record
+  instead of a queue and a task group.
+- ``stream_chunks``: a ``RecordReader`` (sync) becomes an async body;
+  ``open_for_download`` reads a record of at most ``WHOLE`` bytes whole in the
+  thread that opened it, so it is sent as one plain body.
 - ``run_export``: ``export_subject`` writes its zip into a pipe from a worker
   thread; the response reads the other end.
 """
@@ -24,19 +29,22 @@ import logging
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable
-from typing import TypeVar
+from typing import BinaryIO, TypeVar, cast
 
 import anyio
 import anyio.to_thread
 from starlette.requests import ClientDisconnect, Request
 
 from vault.errors import InvalidInput, Unavailable, VaultError
-from vault.format.reader import RecordReader
+from vault.format.reader import ReadMeta, RecordReader
 
 log = logging.getLogger("recvault.api")
 
 CHUNK = 1024 * 1024
 QUEUE_CHUNKS = 4
+#: bodies and downloads up to this size move between the event loop and a thread in
+#: one piece (a record's first segment: one tag verifies all of it)
+WHOLE = CHUNK
 _POLL = 0.2
 _END = object()
 
@@ -207,24 +215,49 @@ class UploadGate:
             self._leave()
 
 
-async def run_with_body(request: Request, expected: int, work: Callable[[BodyReader], T]) -> T:
+async def run_with_body(request: Request, expected: int, work: Callable[[BinaryIO], T]) -> T:
     """Run ``work(body)`` in a worker thread while the body streams in.
 
     With an ``UploadGate`` on ``app.state.upload_gate`` the upload first takes a slot
     there; its two threads (the worker, and the receiver when the queue is full) come
     from a limiter of its own, so they never take tokens of the shared thread pool.
+    A body of at most ``WHOLE`` bytes is received first, then worked on.
     """
     gate: UploadGate | None = getattr(request.app.state, "upload_gate", None)
+    run = _run_with_whole_body if expected <= WHOLE else _run_with_body
     if gate is None:
-        return await _run_with_body(request, expected, work)
+        return await run(request, expected, work)
     async with gate.slot():
-        return await _run_with_body(request, expected, work, anyio.CapacityLimiter(2))
+        return await run(request, expected, work, anyio.CapacityLimiter(2))
+
+
+async def _run_with_whole_body(
+    request: Request,
+    expected: int,
+    work: Callable[[BinaryIO], T],
+    limiter: anyio.CapacityLimiter | None = None,
+) -> T:
+    parts: list[bytes] = []
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > expected:
+                raise InvalidInput("the body is longer than its Content-Length")
+            parts.append(chunk)
+    except ClientDisconnect:
+        raise InvalidInput("the client went away before the body was complete") from None
+    if received != expected:
+        raise InvalidInput(f"the body ended after {received} of {expected} bytes")
+    body = io.BytesIO(b"".join(parts))
+    del parts
+    return await anyio.to_thread.run_sync(work, body, limiter=limiter)
 
 
 async def _run_with_body(
     request: Request,
     expected: int,
-    work: Callable[[BodyReader], T],
+    work: Callable[[BinaryIO], T],
     limiter: anyio.CapacityLimiter | None = None,
 ) -> T:
     body = BodyReader(expected, limiter)
@@ -233,7 +266,8 @@ async def _run_with_body(
 
     async def worker() -> None:
         try:
-            outcome.append(await anyio.to_thread.run_sync(work, body, limiter=limiter))
+            stream = cast(BinaryIO, body)
+            outcome.append(await anyio.to_thread.run_sync(work, stream, limiter=limiter))
         except BaseException as exc:  # re-raised below, outside the task group
             failure.append(exc)
         finally:
@@ -300,6 +334,19 @@ async def stream_chunks(reader: RecordReader) -> AsyncIterator[bytes]:
         gone.set()
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(_finish, producer, reader)
+
+
+def open_for_download(open_: Callable[[], RecordReader]) -> tuple[ReadMeta, RecordReader | bytes]:
+    """Open a record (call it on a worker thread); one of at most ``WHOLE`` bytes comes back read.
+
+    Its tag has verified before the first header is sent, so a damaged small
+    record answers an error status rather than a response cut short.
+    """
+    reader = open_()
+    if reader.meta.length > WHOLE:
+        return reader.meta, reader
+    with reader:
+        return reader.meta, b"".join(reader.iter_chunks())
 
 
 def _finish(producer: threading.Thread, reader: RecordReader) -> None:

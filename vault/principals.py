@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeGuard
 
 from sqlalchemy import exc as sa_exc
 from sqlmodel import col, select
@@ -119,6 +120,10 @@ class VerifiedTokens:
                 del self._entries[digest]
 
 
+def _well_formed(token: str | None) -> TypeGuard[str]:
+    return token is not None and token.startswith(TOKEN_PREFIX) and len(token) <= 200
+
+
 class Principals:
     def __init__(self, ctx: VaultContext) -> None:
         self.ctx = ctx
@@ -201,9 +206,19 @@ class Principals:
         return _to_principal(row)
 
     def authenticate(self, token: str | None) -> Principal:
-        if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        if not _well_formed(token):
             raise Unauthenticated("a valid bearer token is required")
         return self.authenticate_hash(token_hash(token))
+
+    def recently_verified(self, token: str | None) -> Principal | None:
+        """The principal of a token verified in the last ``TOKEN_CACHE_SECONDS``, if any.
+
+        No DB access (the API asks on its event loop first); ``None`` means "ask
+        ``authenticate``", never "refused".
+        """
+        if not _well_formed(token):
+            return None
+        return self.verified.get(token_hash(token))
 
     def authenticate_hash(self, wanted: str) -> Principal:
         """The live principal of a token's SHA-256 (a session re-checks its principal with it)."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, BinaryIO, cast
+from functools import partial
+from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from api import examples
 from api.deps import AuthorizedActor, PageDep, VaultDep
@@ -15,7 +16,7 @@ from api.http import RAW_BODY, content_type, declared_length, header_safe
 from api.openapi import responses
 from api.ranges import Span, parse_range, resolve_suffix
 from api.schemas import IdPath
-from api.streaming import BodyReader, run_with_body, stream_chunks
+from api.streaming import open_for_download, run_with_body, stream_chunks
 from vault.domain import Category, RecordInfo
 from vault.errors import RangeNotSatisfiable
 from vault.paging import Page
@@ -58,9 +59,9 @@ async def create_record(
     length = declared_length(request, vault.settings.limits.max_record_bytes)
     kind = content_type(request)
 
-    def put(body: BodyReader) -> RecordInfo:
+    def put(body: BinaryIO) -> RecordInfo:
         return vault.put_record(
-            subject_id, category, cast(BinaryIO, body), content_type=kind, size=length, actor=actor
+            subject_id, category, body, content_type=kind, size=length, actor=actor
         )
 
     return await run_with_body(request, length, put)
@@ -84,10 +85,8 @@ async def update_record(
     length = declared_length(request, vault.settings.limits.max_record_bytes)
     kind = content_type(request)
 
-    def update(body: BodyReader) -> RecordInfo:
-        return vault.update_record(
-            record_id, cast(BinaryIO, body), content_type=kind, size=length, actor=actor
-        )
+    def update(body: BinaryIO) -> RecordInfo:
+        return vault.update_record(record_id, body, content_type=kind, size=length, actor=actor)
 
     return await run_with_body(request, length, update)
 
@@ -134,7 +133,7 @@ async def read_content(
     actor: AuthorizedActor,
     vault: VaultDep,
     version: Annotated[int | None, Query(ge=1, le=2**31)] = None,
-) -> StreamingResponse:
+) -> Response:
     """The decrypted bytes, streamed (the latest version unless ``version`` is given).
 
     ``Range: bytes=start-end`` (one range) answers 206 with those bytes only; a
@@ -154,8 +153,8 @@ async def read_content(
         byte_range = resolve_suffix(spec, size)
         if byte_range is None:
             raise RangeNotSatisfiable("the byte range cannot be satisfied", size=size)
-    reader = await run_in_threadpool(vault.open_record, record_id, version, byte_range, actor=actor)
-    meta = reader.meta
+    opened = partial(vault.open_record, record_id, version, byte_range, actor=actor)
+    meta, content = await run_in_threadpool(open_for_download, opened)
     media_type = header_safe(meta.content_type)
     headers = {
         "Content-Length": str(meta.length),
@@ -168,8 +167,10 @@ async def read_content(
     if byte_range is not None:
         code = status.HTTP_206_PARTIAL_CONTENT
         headers["Content-Range"] = f"bytes {meta.start}-{meta.stop - 1}/{meta.size}"
+    if isinstance(content, bytes):  # a small record, read whole and verified
+        return Response(content, status_code=code, headers=headers, media_type=media_type)
     return StreamingResponse(
-        stream_chunks(reader),
+        stream_chunks(content),
         status_code=code,
         headers=headers,
         media_type=media_type,

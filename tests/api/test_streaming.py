@@ -166,3 +166,25 @@ def test_download_abandoned_by_the_client_releases_the_reader(api, serve):
         with client.stream("GET", url) as response:
             assert digest(response.iter_bytes()) == digest(body(size))
     _wait_for_no_download_threads()
+
+
+@pytest.mark.parametrize("size", [1, 256 * 1024, MIB, MIB + 1])
+def test_records_at_the_one_segment_boundary_round_trip(api, serve, size):
+    """Up to one segment an upload is received whole and a download sent whole; beyond, streamed."""
+    served = serve(api.app)
+    with httpx.Client(base_url=served.url, headers=api.auth("svc"), timeout=60) as client:
+        created = _store_impression(client, f"p-{size}", size)
+        url = f"/v1/records/{created['id']}/content"
+        whole = client.get(url)
+        assert whole.status_code == 200
+        assert whole.headers["content-length"] == str(size)
+        assert whole.headers["etag"] and whole.headers["x-record-version"] == "1"
+        assert digest([whole.content]) == digest(body(size))
+        part = client.get(url, headers={"Range": f"bytes={size // 2}-"})
+        assert part.status_code == 206
+        assert part.content == whole.content[size // 2 :]
+        assert part.headers["content-range"] == f"bytes {size // 2}-{size - 1}/{size}"
+        updated = client.put(url, content=b"y" * size, headers={"Content-Length": str(size)})
+        assert updated.status_code == 200 and updated.json()["version"] == 2
+        assert client.get(url).content == b"y" * size
+    _wait_for_no_download_threads()

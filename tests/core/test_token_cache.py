@@ -75,3 +75,20 @@ def test_a_zero_lifetime_caches_nothing():
     cache = VerifiedTokens(ttl=0)
     cache.put("h", object())  # type: ignore[arg-type]
     assert cache.get("h") is None
+
+
+def test_recently_verified_answers_from_the_cache_only(make_vault, sqlite_url):
+    """The API asks this on its event loop: it never touches the DB and never refuses."""
+    vault = make_vault(sqlite_url)
+    _, token = vault.principals.add("intake", ["service"], None, SYSTEM)
+    seen = _statements(vault)
+    assert vault.principals.recently_verified(token) is None  # not verified yet
+    for wrong in (None, "", "Bearer x", "rvt_" + "x" * 300):
+        assert vault.principals.recently_verified(wrong) is None
+    assert seen == []
+    first = vault.principals.authenticate(token)
+    looked_up = len(seen)
+    assert vault.principals.recently_verified(token) == first
+    assert len(seen) == looked_up
+    vault.principals.disable("intake", SYSTEM)
+    assert vault.principals.recently_verified(token) is None
