@@ -14,8 +14,9 @@
 - ``stream_chunks``: a ``RecordReader`` (sync) becomes an async body;
   ``open_for_download`` reads a record of at most ``WHOLE`` bytes whole in the
   thread that opened it, so it is sent as one plain body.
-- ``run_export``: ``export_subject`` writes its zip into a pipe from a worker
-  thread; the response reads the other end.
+
+The subject export's bridge (a zip written by a thread, read by the response) is
+``api.exports``; it shares ``BoundedQueue``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import contextvars
 import io
 import logging
 import queue
@@ -46,16 +46,16 @@ QUEUE_CHUNKS = 4
 #: one piece (a record's first segment: one tag verifies all of it)
 WHOLE = CHUNK
 _POLL = 0.2
-_END = object()
+END = object()
 
 T = TypeVar("T")
 
 
-class _Abandoned(Exception):
+class Abandoned(Exception):
     """The other side of a bridge has gone away."""
 
 
-class _BoundedQueue:
+class BoundedQueue:
     """A queue between one producer and one consumer that either side may abandon."""
 
     def __init__(self) -> None:
@@ -63,14 +63,14 @@ class _BoundedQueue:
         self.abandoned = threading.Event()
 
     def put(self, item: object) -> None:
-        """Blocking put; raises ``_Abandoned`` once the consumer has gone."""
+        """Blocking put; raises ``Abandoned`` once the consumer has gone."""
         while not self.abandoned.is_set():
             try:
                 self._queue.put(item, timeout=_POLL)
                 return
             except queue.Full:
                 continue
-        raise _Abandoned
+        raise Abandoned
 
     async def aput(self, item: object, limiter: anyio.CapacityLimiter | None = None) -> None:
         try:
@@ -79,13 +79,13 @@ class _BoundedQueue:
             await anyio.to_thread.run_sync(self.put, item, limiter=limiter)
 
     def get(self) -> object:
-        """Blocking get; raises ``_Abandoned`` once the producer has gone and left nothing."""
+        """Blocking get; raises ``Abandoned`` once the producer has gone and left nothing."""
         while True:
             try:
                 return self._queue.get(timeout=_POLL)
             except queue.Empty:
                 if self.abandoned.is_set():
-                    raise _Abandoned from None
+                    raise Abandoned from None
 
     def abandon(self) -> None:
         self.abandoned.set()
@@ -104,7 +104,7 @@ class BodyReader(io.RawIOBase):
         self.limiter = limiter
         self.expected = expected
         self.received = 0
-        self.pipe = _BoundedQueue()
+        self.pipe = BoundedQueue()
         self._pending: collections.deque[memoryview] = collections.deque()
         self._ended = False
 
@@ -134,7 +134,7 @@ class BodyReader(io.RawIOBase):
         if self._ended:
             return False
         item = self.pipe.get()
-        if item is _END:
+        if item is END:
             self._ended = True
             if self.received != self.expected:
                 raise InvalidInput(f"the body ended after {self.received} of {self.expected} bytes")
@@ -163,8 +163,8 @@ class BodyReader(io.RawIOBase):
                     parts, size = [], 0
             if parts:
                 await self.pipe.aput(parts, self.limiter)
-            await self.pipe.aput(_END, self.limiter)
-        except _Abandoned:
+            await self.pipe.aput(END, self.limiter)
+        except Abandoned:
             return
         except ClientDisconnect:
             await self._fail(InvalidInput("the client went away before the body was complete"))
@@ -172,7 +172,7 @@ class BodyReader(io.RawIOBase):
             await self._fail(exc)
 
     async def _fail(self, exc: BaseException) -> None:
-        with contextlib.suppress(_Abandoned):
+        with contextlib.suppress(Abandoned):
             await self.pipe.aput(exc, self.limiter)
 
 
@@ -311,7 +311,7 @@ async def stream_chunks(reader: RecordReader) -> AsyncIterator[bytes]:
             for chunk in reader.iter_chunks():
                 if not hand(chunk):
                     return
-            hand(_END)
+            hand(END)
         except BaseException as exc:  # handed to the response below
             hand(exc)
 
@@ -321,7 +321,7 @@ async def stream_chunks(reader: RecordReader) -> AsyncIterator[bytes]:
         while True:
             item = await ready.get()
             slots.release()
-            if item is _END:
+            if item is END:
                 return
             if isinstance(item, BaseException):
                 if isinstance(item, VaultError):
@@ -352,83 +352,3 @@ def open_for_download(open_: Callable[[], RecordReader]) -> tuple[ReadMeta, Reco
 def _finish(producer: threading.Thread, reader: RecordReader) -> None:
     producer.join()
     reader.close()
-
-
-class PipeWriter(io.RawIOBase):
-    """A write-only stream whose bytes are read, ~1 MiB at a time, from ``pipe``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.pipe = _BoundedQueue()
-        self._parts: list[bytes] = []
-        self._size = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
-        n = len(data)
-        if n:
-            self._parts.append(bytes(data))
-            self._size += n
-            if self._size >= CHUNK:
-                self._send()
-        return n
-
-    def _send(self) -> None:
-        if self._parts:
-            try:
-                self.pipe.put(b"".join(self._parts))
-            except _Abandoned:
-                raise BrokenPipeError("the client went away") from None
-            self._parts, self._size = [], 0
-
-    def finish(self, error: BaseException | None = None) -> None:
-        try:
-            if error is None:
-                self._send()
-            self.pipe.put(_END if error is None else error)
-        except (_Abandoned, BrokenPipeError):
-            pass
-
-
-async def run_export(write: Callable[[PipeWriter], object]) -> AsyncIterator[bytes]:
-    """Start ``write(pipe)`` in a thread; return the body once its first bytes (or error) arrive.
-
-    Refusals (unknown subject, region, erased) happen before the first byte, so they
-    still become a proper error status instead of a broken 200.
-    """
-    pipe = PipeWriter()
-
-    def produce() -> None:
-        try:
-            write(pipe)
-        except BaseException as exc:
-            pipe.finish(exc)
-        else:
-            pipe.finish()
-
-    # the export's audit events carry the request's id: run it in a copy of this context
-    context = contextvars.copy_context()
-    threading.Thread(
-        target=context.run, args=(produce,), name="recvault-export", daemon=True
-    ).start()
-    first = await anyio.to_thread.run_sync(pipe.pipe.get)
-    if isinstance(first, BaseException):
-        pipe.pipe.abandon()
-        raise first
-
-    async def body() -> AsyncIterator[bytes]:
-        item = first
-        try:
-            while item is not _END:
-                if isinstance(item, BaseException):
-                    log.error("export aborted: %s", type(item).__name__)
-                    raise item
-                assert isinstance(item, bytes)
-                yield item
-                item = await anyio.to_thread.run_sync(pipe.pipe.get)
-        finally:
-            pipe.pipe.abandon()
-
-    return body()

@@ -10,9 +10,9 @@ from fastapi.responses import StreamingResponse
 
 from api import examples
 from api.deps import AuthorizedActor, VaultDep
+from api.exports import PipeWriter, run_export
 from api.openapi import responses
 from api.schemas import IdPath
-from api.streaming import PipeWriter, run_export
 from vault.domain import ErasureDecision
 
 router = APIRouter(tags=["subject rights"])

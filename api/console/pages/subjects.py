@@ -22,8 +22,8 @@ from api.console.web import (
     render,
     require,
 )
+from api.exports import PipeWriter, run_export
 from api.permissions import allowed
-from api.streaming import PipeWriter, run_export
 from vault.domain import ErasureDecision, Hold, RecordInfo, Subject
 from vault.errors import InvalidInput, NotFound
 
