@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -219,6 +219,20 @@ def _address(request: Request, drop: set[str], extra: list[tuple[str, str]]) -> 
 def this_page(request: Request) -> str:
     """The address of the page shown (its filters and cursor), without a one-off notice."""
     return _address(request, {"done"}, [])
+
+
+def back_to(page: str, path: str, keep: tuple[str, ...], done: str) -> str:
+    """Where a form's action returns: the list page it was sent from, with a notice.
+
+    ``page`` comes from the form (``this_page`` when it was drawn): only an address
+    of ``path`` itself is followed, and only its ``keep`` parameters; anything else
+    returns to the list's first page. A stale cursor is refused by the page itself.
+    """
+    split = urlsplit(page)
+    query = [(k, v) for k, v in parse_qsl(split.query) if k in keep]
+    if split.scheme or split.netloc or split.path != path or len(page) > 2048:
+        query = []
+    return f"{path}?" + urlencode([*query, ("done", done)])
 
 
 def pager(

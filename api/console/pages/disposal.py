@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -15,6 +15,7 @@ from api.console.web import (
     ConsoleDep,
     ConsoleRoute,
     Signed,
+    back_to,
     page_headers,
     pager,
     paging,
@@ -119,15 +120,9 @@ async def approve(
         raise InvalidInput("tick at least one item to approve")
     plan = vault.plan_disposal(actor=actor)
     count = vault.approve_disposal(plan, ids, actor=actor)
-    return RedirectResponse(
-        _back(form.get("back", ""), count), status_code=303, headers=page_headers()
-    )
+    back = back_to(form.get("back", ""), f"{PREFIX}/disposal", _PLAN_QUERY, str(count))
+    return RedirectResponse(back, status_code=303, headers=page_headers())
 
 
-def _back(page: str, count: int) -> str:
-    """The plan page the approvals came from (only a console disposal address), with the count."""
-    split = urlsplit(page)
-    query = [(k, v) for k, v in parse_qsl(split.query) if k in ("as_of", "limit", "cursor")]
-    if split.scheme or split.netloc or split.path != f"{PREFIX}/disposal" or len(page) > 2048:
-        query = []
-    return f"{PREFIX}/disposal?" + urlencode([*query, ("done", str(count))])
+#: what the plan page's address keeps when approvals return to it
+_PLAN_QUERY = ("as_of", "limit", "cursor")

@@ -14,11 +14,13 @@ from api.console.web import (
     ConsoleRoute,
     Signed,
     an_id,
+    back_to,
     page_headers,
     pager,
     paging,
     render,
     require,
+    this_page,
 )
 from vault.errors import InvalidInput
 
@@ -58,6 +60,7 @@ def holds(
         case_ref=case_ref,
         show=show,
         limit=limit.strip(),
+        back=this_page(request),
         message={"placed": "The hold is placed.", "released": "The hold is released."}.get(
             done, ""
         ),
@@ -93,6 +96,10 @@ def release(hold_id: str, session: Signed, form: CheckedForm, console: ConsoleDe
     require(console, actor, "holds.release", hold_id)
     reason = _required(form, "reason", "a reason for the release")
     console.vault.release_hold(hold_id, reason, actor=actor)
-    return RedirectResponse(
-        f"{PREFIX}/holds?done=released&show=all", status_code=303, headers=page_headers()
-    )
+    # back to the page the hold was released from (its filter, size and cursor)
+    back = back_to(form.get("back", ""), f"{PREFIX}/holds", _LIST_QUERY, "released")
+    return RedirectResponse(back, status_code=303, headers=page_headers())
+
+
+#: what the holds page's address keeps when a release returns to it
+_LIST_QUERY = ("case_ref", "show", "limit", "cursor")
