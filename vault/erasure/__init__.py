@@ -2,7 +2,9 @@
 
 Owns erasure requests (``requests``), restriction of processing
 (``restriction``), key destruction with its cancellable waiting period
-(``destruction``), the signed destruction certificate (``certificates``) and
+(``destruction``, carried out when due by ``execution``; the open requests,
+open destructions and disposal decision both ask are ``decisions``), the
+signed destruction certificate (``certificates``) and
 per-record erasure with the reseal of a living subject's key (``reseal``),
 and shredded remnants: objects a store keeps under Object Lock after their
 key was destroyed, deleted by the sweep once the lock lapses (``remnants``).

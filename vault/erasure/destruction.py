@@ -1,94 +1,56 @@
-"""Key destruction: schedule, cancel, and execute a subject's crypto-shred.
+"""Key destruction: schedule, cancel and look up a subject's crypto-shred; execute it when due.
 
-A destruction waits ``destruction.waiting_period`` (cancellable); when due,
-a worker claims it (``FOR UPDATE SKIP LOCKED``; a vanished worker's claim is
-taken over after a lease, renewed at every step), re-checks the rules,
-destroys the subject key (once: ``key_destroyed_at`` records it), wipes every
-wrapped DEK and header copy, deletes every object version (one kept under
-Object Lock becomes a shredded remnant, listed in the certificate) and stores
-a signed certificate. Every step is idempotent, so a rerun finishes a
-destruction that stopped half way. No destruction is scheduled while the
-subject is being transferred (and no transfer starts while one is open): ADR 0014.
+A destruction waits ``destruction.waiting_period``, during which it can be
+cancelled; once due, ``execution`` carries it out (claim, re-check the rules,
+destroy the key, wipe, delete, certify), and this module hands out its signed
+certificate. No destruction is scheduled while the subject is being
+transferred (and no transfer starts while one is open): ADR 0014. The queries
+and the decision that scheduling and execution both ask are in ``decisions``,
+re-exported here for the modules that import them from here.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from vault.context import VaultContext, require_region
 from vault.domain import (
-    OPEN_DESTRUCTION,
-    OPEN_ERASURE,
     SYSTEM,
     Actor,
     Destruction,
     DestructionState,
     ErasureStatus,
-    Reason,
-    RecordState,
-    RemnantReason,
     SubjectState,
-    VersionState,
 )
-from vault.erasure.certificates import destruction_certificate
-from vault.erasure.remnants import RemnantOrigin, delete_or_keep, promote, shredded_remnants
+from vault.erasure import execution
+from vault.erasure.decisions import (
+    open_destruction,
+    open_request,
+    open_requests,
+    reasons,
+    subject_decision,
+)
 from vault.errors import Conflict, NotFound
-from vault.metadata import (
-    ErasureRequestRow,
-    KeyDestructionRow,
-    RecordRow,
-    RecordVersionRow,
-    SubjectRow,
-    session_scope,
-)
+from vault.metadata import KeyDestructionRow, session_scope
 from vault.paging import Page, after, check_limit, cut, scope
 from vault.residency.leases import transfer_in_progress
-from vault.retention.holds import active_holds
-from vault.retention.rules import Block, Decision, RecordFacts, decide_subject
 
-#: an executing destruction whose worker vanished is taken over after this long
-_LEASE = timedelta(minutes=15)
-#: objects deleted between two renewals of the claim
-_DELETES_PER_RENEWAL = 500
-
-
-class _Superseded(Exception):
-    """The destruction was taken over by another worker (this one was too slow): stop."""
-
-
-def reasons(blocks: Iterable[Block]) -> tuple[Reason, ...]:
-    return tuple(
-        Reason(
-            kind=b.kind.value,
-            detail=b.describe(),
-            until=b.until,
-            case_ref=b.case_ref,
-            hold_id=b.hold_id,
-            record_id=b.record_id,
-        )
-        for b in blocks
-    )
-
-
-def open_requests(subject_id: str | None = None) -> SelectOfScalar[ErasureRequestRow]:
-    """The one query for erasure requests not yet carried out (of one subject, or all)."""
-    query = select(ErasureRequestRow).where(col(ErasureRequestRow.status).in_(OPEN_ERASURE))
-    if subject_id is not None:
-        query = query.where(ErasureRequestRow.subject_id == subject_id)
-    return query
-
-
-def open_request(session: Session, subject_id: str) -> ErasureRequestRow | None:
-    return session.exec(open_requests(subject_id)).first()
+__all__ = [
+    "Destructions",
+    "open_destruction",
+    "open_request",
+    "open_requests",
+    "reasons",
+    "subject_decision",
+    "to_destruction",
+]
 
 
 def to_destruction(row: KeyDestructionRow) -> Destruction:
@@ -104,26 +66,6 @@ def to_destruction(row: KeyDestructionRow) -> Destruction:
         cancelled_by=row.cancelled_by,
         executed_at=row.executed_at,
     )
-
-
-def subject_decision(session: Session, subject: SubjectRow, now: datetime) -> Decision:
-    records = session.exec(
-        select(RecordRow)
-        .where(RecordRow.subject_id == subject.id)
-        .where(RecordRow.state == RecordState.ACTIVE)
-    ).all()
-    facts = [RecordFacts(r.id, r.retain_until) for r in records]
-    return decide_subject(
-        subject.id, facts, active_holds(session, subject.id), subject.restricted, now
-    )
-
-
-def open_destruction(session: Session, subject_id: str) -> KeyDestructionRow | None:
-    return session.exec(
-        select(KeyDestructionRow)
-        .where(KeyDestructionRow.subject_id == subject_id)
-        .where(col(KeyDestructionRow.state).in_(OPEN_DESTRUCTION))
-    ).first()
 
 
 class Destructions:
@@ -257,151 +199,8 @@ class Destructions:
 
     # -- executing ---------------------------------------------------------------
 
-    def _claim(self, regions: Sequence[str], worker: str) -> KeyDestructionRow | None:
-        now = self.ctx.clock()
-        with session_scope(self.ctx.engine) as session:
-            row = session.exec(
-                select(KeyDestructionRow)
-                .where(col(KeyDestructionRow.region).in_(regions))
-                .where(
-                    or_(
-                        and_(
-                            col(KeyDestructionRow.state) == DestructionState.SCHEDULED,
-                            col(KeyDestructionRow.not_before) <= now,
-                        ),
-                        and_(
-                            col(KeyDestructionRow.state) == DestructionState.EXECUTING,
-                            col(KeyDestructionRow.claimed_at) < now - _LEASE,
-                        ),
-                    )
-                )
-                .order_by(col(KeyDestructionRow.not_before))
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).first()
-            if row is None:
-                return None
-            row.state, row.claimed_by, row.claimed_at = DestructionState.EXECUTING, worker, now
-            session.add(row)
-        return row
-
     def execute_due(
         self, actor: Actor = SYSTEM, regions: Sequence[str] | None = None
     ) -> tuple[int, int]:
         """Execute destructions past their waiting period (in ``regions``, default all)."""
-        executed = blocked = 0
-        where = sorted(self.ctx.regions) if regions is None else list(regions)
-        # One id per call: two threads of one process never share a claim.
-        worker = uuid.uuid4().hex[:16]
-        while (row := self._claim(where, worker)) is not None:
-            try:
-                done = self._execute(row, actor, worker)
-            except _Superseded:
-                continue
-            if done:
-                executed += 1
-            else:
-                blocked += 1
-        return executed, blocked
-
-    def _mine(self, session: Session, destruction_id: str, worker: str) -> KeyDestructionRow:
-        """The destruction, locked and still this worker's; renews the claim."""
-        row = session.get(KeyDestructionRow, destruction_id, with_for_update=True)
-        if row is None or row.claimed_by != worker or row.state != DestructionState.EXECUTING:
-            raise _Superseded
-        row.claimed_at = self.ctx.clock()
-        session.add(row)
-        return row
-
-    def _renew(self, destruction_id: str, worker: str) -> KeyDestructionRow:
-        with session_scope(self.ctx.engine) as session:
-            return self._mine(session, destruction_id, worker)
-
-    def _execute(self, row: KeyDestructionRow, actor: Actor, worker: str) -> bool:
-        now = self.ctx.clock()
-        with session_scope(self.ctx.engine) as session:
-            subject = self.ctx.subject(session, row.subject_id, for_update=True)
-            destruction = self._mine(session, row.id, worker)
-            decision = subject_decision(session, subject, now)
-            if not decision.disposable:
-                destruction.state = DestructionState.BLOCKED
-                session.add(destruction)
-                self.ctx.audit.about(
-                    session,
-                    actor,
-                    "destruction.blocked",
-                    subject,
-                    target=row.id,
-                    purpose="; ".join(r.detail for r in reasons(decision.blocks))[:200],
-                )
-                return False
-            subject.state = SubjectState.DESTROYING
-            session.add(subject)
-        region = self.ctx.region(row.region)
-        if self._renew(row.id, worker).key_destroyed_at is None:
-            region.keys.destroy(row.key_name)
-            with session_scope(self.ctx.engine) as session:
-                self._mine(session, row.id, worker).key_destroyed_at = self.ctx.clock()
-        objects, counts = self._wipe(row.subject_id)
-        origin = RemnantOrigin(row.subject_id, RemnantReason.ERASURE, row.id, row.key_name)
-        for done, key in enumerate(objects, 1):
-            delete_or_keep(self.ctx, region, key, origin, actor)
-            if done % _DELETES_PER_RENEWAL == 0:
-                self._renew(row.id, worker)
-        # A record erased earlier may have left objects waiting for its reseal: the
-        # whole key is gone now, so they are shredded too.
-        promote(self.ctx, actor, subject_id=row.subject_id)
-        with session_scope(self.ctx.engine) as session:
-            subject = self.ctx.subject(session, row.subject_id, for_update=True)
-            destruction = self._mine(session, row.id, worker)
-            finished = self.ctx.clock()
-            subject.state, subject.destroyed_at = SubjectState.DESTROYED, finished
-            destruction.state, destruction.executed_at = DestructionState.DONE, finished
-            destruction.certificate = destruction_certificate(
-                self.ctx,
-                destruction,
-                counts,
-                region.keys.label,
-                region.location,
-                shredded_remnants(session, [row.region], subject_id=row.subject_id),
-            )
-            for request in session.exec(open_requests(subject.id)).all():
-                request.status, request.executed_at = ErasureStatus.EXECUTED, finished
-                session.add(request)
-            session.add_all([subject, destruction])
-            self.ctx.audit.about(
-                session,
-                actor,
-                "subject.destroy",
-                subject,
-                target=row.id,
-                purpose=row.reason,
-            )
-        return True
-
-    def _wipe(self, subject_id: str) -> tuple[list[str], dict[str, int]]:
-        """Wipe every wrapped DEK and header copy of the subject; return object keys and counts."""
-        now = self.ctx.clock()
-        with session_scope(self.ctx.engine) as session:
-            records = session.exec(
-                select(RecordRow).where(RecordRow.subject_id == subject_id)
-            ).all()
-            objects: list[str] = []
-            counts = {"records": 0, "versions": 0, "bytes": 0}
-            for record in records:
-                if record.state != RecordState.PENDING:
-                    counts["records"] += 1
-                if record.state != RecordState.ERASED:
-                    record.state, record.erased_at = RecordState.ERASED, now
-                    session.add(record)
-                for version in session.exec(
-                    select(RecordVersionRow).where(RecordVersionRow.record_id == record.id)
-                ).all():
-                    objects.append(version.object_key)
-                    if version.state != VersionState.PENDING:
-                        counts["versions"] += 1
-                        counts["bytes"] += version.size
-                    version.state = VersionState.ERASED
-                    version.wrapped_dek, version.header = None, None
-                    session.add(version)
-        return objects, counts
+        return execution.execute_due(self.ctx, actor, regions)
