@@ -175,7 +175,17 @@ COMMAND_MODULES = {
     "logout": ("login",),
     "help": ("topics",),
 }
-ALL_MODULES = ("client", "dev", "login", "oversight", "rights", "server", "topics", "worker")
+ALL_MODULES = (
+    "audit",
+    "client",
+    "dev",
+    "login",
+    "oversight",
+    "rights",
+    "server",
+    "topics",
+    "worker",
+)
 
 
 def command_modules(argv: list[str]) -> tuple[str, ...]:

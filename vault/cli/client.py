@@ -14,6 +14,7 @@ import re
 import shutil
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -293,3 +294,16 @@ def records_versions(
     info = client(addr, token).call("GET", f"/v1/records/{record_id}")
     versions = info.get("versions", []) if isinstance(info, dict) else []
     show(versions, as_json, columns=VERSION_COLUMNS, title="versions")
+
+
+def aware(value: str | None, option: str) -> str | None:
+    """Times must carry a zone (DESIGN section 7); refuse a bare date locally."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{option}: not an ISO 8601 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise typer.BadParameter(f"{option}: give a zone, e.g. {value}Z or {value}+09:00")
+    return parsed.isoformat()
