@@ -1,9 +1,11 @@
 """Object stores: where sealed objects live (never plaintext).
 
 Owns ``ObjectStore`` and its conformance contract (``base``), pseudonymous
-object names (``naming``), ``LocalStore`` (``local``) and ``S3Store``
-(``s3``, the only boto3 importer, with ``s3_multipart``); Linux I/O tuning is
-private (``tuning``). Imports neither keys nor crypto nor the metadata DB.
+object names (``naming``), ``LocalStore`` (``local``: atomic puts and batches,
+with ``local_reads`` and ``local_listing``) and ``S3Store`` (``s3``, the only
+boto3 importer: client and error translation, with ``s3_multipart`` for
+writes, ``s3_listing`` and ``s3_object_lock``); Linux I/O tuning is private
+(``tuning``). Imports neither keys nor crypto nor the metadata DB.
 
 ``S3Store`` is imported on first use, so that a vault on local files never
 loads boto3.

@@ -3,11 +3,11 @@
 A put writes to a temp file beside its target, fsyncs it, renames it into
 place and fsyncs the directory, so a reader sees the whole object or none.
 While it writes, it asks the kernel to start writing back every 8 MiB it has
-written (``posix_fadvise(DONTNEED)`` on dirty pages starts asynchronous
-writeback, like PostgreSQL's ``backend_flush_after``), so the disk works while
-the rest is sealed and the closing fsync has little left to wait for.
-Temp files start with ``.tmp-``; a crash can leave them behind, and
-``remove_stale_temp`` (run by ``recvault gc``) clears them.
+written (``tuning.writeback``), so the closing fsync has little left to wait
+for; a batch of puts is flushed once with ``syncfs(2)`` instead. Temp files
+start with ``.tmp-``; a crash can leave them behind, and ``remove_stale_temp``
+(run by ``recvault gc``) clears them. Reads live in ``local_reads``, the
+ordered walk of a listing in ``local_listing``.
 """
 
 from __future__ import annotations
@@ -16,43 +16,40 @@ import contextlib
 import ctypes
 import errno
 import os
-import stat
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 from vault.errors import InvalidInput
 from vault.storage.base import (
     InvalidObjectKey,
     ObjectInfo,
-    ObjectNotFound,
     ObjectStore,
     PutBatch,
-    StoreAccessDenied,
     StoreUnavailable,
 )
+from vault.storage.local_listing import walk_keys
+from vault.storage.local_reads import (
+    file_info,
+    object_metadata,
+    object_range,
+    object_stream,
+    open_object_fd,
+    os_error,
+)
 from vault.storage.naming import TEMP_PREFIX, check_key, check_prefix
-from vault.storage.tuning.direct import open_direct, read_range
 from vault.storage.tuning.libc import libc
 from vault.storage.tuning.pipeline import write_behind
+from vault.storage.tuning.writeback import WRITEBACK_WINDOW, EarlyWriteback
+
+# Still importable from here, where callers found them before the split.
+__all__ = ["TEMP_PREFIX", "WRITEBACK_WINDOW", "LocalStore"]
 
 # A concurrent delete may prune the directory a put has just created.
 _PUT_DIR_ATTEMPTS = 5
-
-#: Start writeback after this many bytes (docs/benchmarks.md, P2: sealing + putting
-#: 1 GiB measured 1.12-1.31 x a plain write + fsync with it, 0.77-0.94 x without).
-WRITEBACK_WINDOW = 8 * 1024 * 1024
-_FADVISE = getattr(os, "posix_fadvise", None)  # absent on macOS
-
-
-def _os_error(exc: OSError, action: str) -> Exception:
-    if isinstance(exc, PermissionError):
-        return StoreAccessDenied(f"local store: permission denied while {action}")
-    name = errno.errorcode.get(exc.errno or 0, "OSError")
-    return StoreUnavailable(f"local store: {name} while {action}")
 
 
 class LocalStore(ObjectStore):
@@ -103,7 +100,7 @@ class LocalStore(ObjectStore):
         fd, tmp = self._temp_file(path.parent)
         try:
             with os.fdopen(fd, "wb", buffering=0) as out:
-                write_behind(chunks, _EarlyWriteback(out).write)
+                write_behind(chunks, EarlyWriteback(out).write)
                 if sync:
                     os.fsync(out.fileno())
                 written = os.fstat(out.fileno())
@@ -113,11 +110,11 @@ class LocalStore(ObjectStore):
                 os.unlink(tmp)
             self._prune(path.parent)
             if isinstance(exc, OSError):
-                raise _os_error(exc, "writing an object") from exc
+                raise os_error(exc, "writing an object") from exc
             raise
         if sync:
             _fsync_dir(path.parent)
-        return _info(key, written)  # the file just renamed into place: no second lookup
+        return file_info(key, written)  # the file just renamed into place: no second lookup
 
     def _temp_file(self, directory: Path) -> tuple[int, str]:
         for _ in range(_PUT_DIR_ATTEMPTS):
@@ -127,7 +124,7 @@ class LocalStore(ObjectStore):
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                raise _os_error(exc, "creating a temp file") from exc
+                raise os_error(exc, "creating a temp file") from exc
         raise StoreUnavailable("local store: directory kept vanishing during put")
 
     def _make_dirs(self, directory: Path) -> None:
@@ -147,61 +144,16 @@ class LocalStore(ObjectStore):
     # -- reading --------------------------------------------------------------
 
     def open(self, key: str) -> BinaryIO:
-        fd = self._open_fd(key)
-        if self._direct_reads:
-            try:
-                reader = open_direct(fd)
-            except BaseException as exc:
-                os.close(fd)
-                if isinstance(exc, OSError):
-                    raise _os_error(exc, "opening an object") from exc
-                raise
-            if reader is not None:
-                # Read ahead with O_DIRECT (vault/storage/tuning/direct.py; docs/benchmarks.md, P2).
-                return cast(BinaryIO, reader)
-        stream = os.fdopen(fd, "rb")
-        if _FADVISE is not None:
-            # A whole-object read: let the kernel read further ahead (docs/benchmarks.md, P2).
-            _FADVISE(stream.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        return stream
+        return object_stream(open_object_fd(self._path(key), key), direct=self._direct_reads)
 
     def get_range(self, key: str, start: int, stop: int) -> bytes:
         if start < 0 or stop < start:
             raise InvalidInput(f"byte range [{start}, {stop}) is not a valid range")
-        fd = self._open_fd(key)
-        try:
-            if self._direct_ranges:
-                return read_range(fd, start, stop)
-            return os.pread(fd, stop - start, start)
-        except OSError as exc:
-            raise _os_error(exc, "reading an object") from exc
-        finally:
-            os.close(fd)
-
-    def _open_fd(self, key: str) -> int:
-        path = self._path(key)
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
-            raise ObjectNotFound(f"no object {key!r}") from exc
-        except OSError as exc:
-            raise _os_error(exc, "opening an object") from exc
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise ObjectNotFound(f"no object {key!r}")
-        return fd
+        fd = open_object_fd(self._path(key), key)
+        return object_range(fd, start, stop, direct=self._direct_ranges)
 
     def head(self, key: str) -> ObjectInfo:
-        path = self._path(key)
-        try:
-            st = path.stat()
-        except (FileNotFoundError, NotADirectoryError) as exc:
-            raise ObjectNotFound(f"no object {key!r}") from exc
-        except OSError as exc:
-            raise _os_error(exc, "reading object metadata") from exc
-        if not path.is_file():
-            raise ObjectNotFound(f"no object {key!r}")
-        return _info(key, st)
+        return object_metadata(self._path(key), key)
 
     def location(self) -> str:
         return self._label
@@ -221,7 +173,7 @@ class LocalStore(ObjectStore):
         except IsADirectoryError as exc:
             raise InvalidObjectKey(f"object key {key!r} names a directory") from exc
         except OSError as exc:
-            raise _os_error(exc, "deleting an object") from exc
+            raise os_error(exc, "deleting an object") from exc
         _fsync_dir(path.parent)
         self._prune(path.parent)
 
@@ -248,36 +200,7 @@ class LocalStore(ObjectStore):
         if not start.is_dir() or not self._inside(start):
             return
         base = f"{dir_part}/" if dir_part else ""
-        yield from self._walk(start, base, name_part, start_after)
-
-    def _walk(
-        self, directory: Path, base: str, name_prefix: str, start_after: str = ""
-    ) -> Iterator[ObjectInfo]:
-        """Depth-first walk in S3 key order: a directory ``d`` sorts as ``d/``.
-
-        Past ``start_after``: files at or before it are skipped, and so are whole
-        directories whose keys all sort before it (they are not descended into).
-        """
-        stack = [iter(_sorted_entries(directory, name_prefix))]
-        bases = [base]
-        while stack:
-            entry = next(stack[-1], None)
-            if entry is None:
-                stack.pop()
-                bases.pop()
-                continue
-            key = bases[-1] + entry.name
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    inner = key + "/"
-                    if start_after > inner and not start_after.startswith(inner):
-                        continue  # every key inside sorts before start_after
-                    stack.append(iter(_sorted_entries(Path(entry.path), "")))
-                    bases.append(inner)
-                elif entry.is_file(follow_symlinks=False) and key > start_after:
-                    yield _info(key, entry.stat(follow_symlinks=False))
-            except FileNotFoundError:
-                continue  # deleted while we walked
+        yield from walk_keys(start, base, name_part, start_after)
 
     # -- crash leftovers ------------------------------------------------------
 
@@ -313,31 +236,6 @@ class LocalStore(ObjectStore):
             removed += 1
             self._prune(path.parent)
         return removed
-
-
-def _sorted_entries(directory: Path, name_prefix: str) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(directory) as it:
-            entries = [
-                e
-                for e in it
-                if e.name.startswith(name_prefix)
-                and not e.name.startswith(TEMP_PREFIX)
-                and not e.is_symlink()
-            ]
-    except FileNotFoundError:
-        return []
-    entries.sort(key=lambda e: e.name + "/" if e.is_dir(follow_symlinks=False) else e.name)
-    return entries
-
-
-def _info(key: str, st: os.stat_result) -> ObjectInfo:
-    return ObjectInfo(
-        key=key,
-        size=st.st_size,
-        etag=f"{st.st_size:x}-{st.st_mtime_ns:x}",
-        last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
-    )
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -390,7 +288,7 @@ class _LocalBatch(PutBatch):
                 for directory in sorted({path.parent for path in paths}):
                     _fsync_dir(directory)
         except OSError as exc:
-            raise _os_error(exc, "flushing a batch of objects") from exc
+            raise os_error(exc, "flushing a batch of objects") from exc
 
 
 def _syncfs(directory: Path) -> bool:
@@ -417,31 +315,3 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-class _EarlyWriteback:
-    """Write chunks, and every ``WRITEBACK_WINDOW`` bytes start writing the last window back."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self._out = out
-        self._written = 0
-        self._started = 0
-        self._advise = _FADVISE  # absent on macOS: the fsync does it all
-
-    def write(self, data: bytes) -> None:
-        _write_all(self._out, data)
-        self._written += len(data)
-        window = self._written - self._started
-        if self._advise is not None and window >= WRITEBACK_WINDOW:
-            # Dirty pages: DONTNEED starts their writeback and returns; nothing is dropped
-            # that is not yet on disk, and durability still comes from the fsync in put.
-            self._advise(self._out.fileno(), self._started, window, os.POSIX_FADV_DONTNEED)
-            self._started = self._written
-
-
-def _write_all(out: BinaryIO, data: bytes) -> None:
-    """An unbuffered write may be short; finish it."""
-    view = memoryview(data)
-    while view:
-        written = out.write(view)
-        view = view[written or 0 :]

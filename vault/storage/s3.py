@@ -1,14 +1,15 @@
 """S3Store: objects in one S3 bucket (AWS S3, MinIO, Ceph), with Object Lock.
 
-The only module of recvault that imports boto3 or botocore. Every botocore
-error is translated to a recvault error in ``translate``, and nowhere else;
-the multipart upload protocol lives in ``s3_multipart`` and gets the error
-translation from here.
+The only module of recvault that imports boto3 or botocore: it builds the
+client and translates every botocore error to a recvault error in
+``translate``, and nowhere else. The rest is split by concept and handed the
+client and the error translation from here: writes (``s3_multipart``),
+listings (``s3_listing``) and Object Lock with the deletion of versions
+(``s3_object_lock``).
 """
 
 from __future__ import annotations
 
-import builtins
 import functools
 import io
 import threading
@@ -24,7 +25,6 @@ from botocore.config import Config
 from vault.errors import InvalidInput, VaultError
 from vault.storage.base import (
     ObjectInfo,
-    ObjectLocked,
     ObjectNotFound,
     ObjectProtection,
     ObjectStore,
@@ -32,8 +32,15 @@ from vault.storage.base import (
     StoreAccessDenied,
     StoreUnavailable,
 )
-from vault.storage.naming import check_key, check_prefix
-from vault.storage.s3_multipart import MultipartUpload, abort_stale_uploads
+from vault.storage.naming import check_key
+from vault.storage.s3_listing import list_objects, object_info
+from vault.storage.s3_multipart import abort_stale_uploads, upload_object
+from vault.storage.s3_object_lock import (
+    delete_versions,
+    extend_retention,
+    put_legal_hold,
+    read_protection,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -226,41 +233,16 @@ class S3Store(ObjectStore):
 
     def put(self, key: str, chunks: Iterable[bytes]) -> ObjectInfo:
         check_key(key)
-        part = bytearray(self.part_size)
-        filled = 0
-        upload: MultipartUpload | None = None
-        try:
-            for chunk in chunks:
-                view = memoryview(chunk).cast("B")
-                while view:
-                    n = min(len(view), self.part_size - filled)
-                    part[filled : filled + n] = view[:n]
-                    filled += n
-                    view = view[n:]
-                    if filled == self.part_size:
-                        if upload is None:
-                            upload = MultipartUpload(
-                                self._client,
-                                self.bucket,
-                                key,
-                                in_flight=self.parts_in_flight,
-                                errors=boto_errors,
-                                quiet=BOTO_ERRORS,
-                            )
-                        upload.add_part(part)
-                        part, filled = bytearray(self.part_size), 0  # the last one is in flight
-            if upload is None:
-                with boto_errors(f"writing {key!r}"):
-                    self._client.put_object(Bucket=self.bucket, Key=key, Body=bytes(part[:filled]))
-            else:
-                if filled:
-                    del part[filled:]  # shrinks in place: the last part needs no copy
-                    upload.add_part(part)
-                upload.complete()
-        except BaseException:
-            if upload is not None:
-                upload.abort()
-            raise
+        upload_object(
+            self._client,
+            self.bucket,
+            key,
+            chunks,
+            part_size=self.part_size,
+            in_flight=self.parts_in_flight,
+            errors=boto_errors,
+            quiet=BOTO_ERRORS,
+        )
         return self.head(key)
 
     # -- reading --------------------------------------------------------------
@@ -297,36 +279,19 @@ class S3Store(ObjectStore):
         check_key(key)
         with boto_errors(f"reading metadata of {key!r}"):
             response = self._client.head_object(Bucket=self.bucket, Key=key)
-        return ObjectInfo(
-            key=key,
-            size=response["ContentLength"],
-            etag=response.get("ETag", "").strip('"') or None,
-            last_modified=_utc(response.get("LastModified")),
-        )
+        return object_info(key, response["ContentLength"], response)
 
     def list(
         self, prefix: str = "", page_size: int = 1000, *, start_after: str = ""
     ) -> Iterator[ObjectInfo]:
-        if not 1 <= page_size <= 1000:
-            raise InvalidInput("page_size must lie in [1, 1000]")
-        check_prefix(prefix)
-        paginator = self._client.get_paginator("list_objects_v2")
-        # StartAfter "" is S3's own default: the listing starts at the first key
-        pages = paginator.paginate(
-            Bucket=self.bucket,
-            Prefix=prefix,
-            StartAfter=start_after,
-            PaginationConfig={"PageSize": page_size},
+        yield from list_objects(
+            self._client,
+            self.bucket,
+            prefix,
+            page_size,
+            start_after,
+            bucket_errors=functools.partial(boto_errors, bucket_call=True),
         )
-        with boto_errors(f"listing prefix {prefix!r}", bucket_call=True):
-            for page in pages:
-                for item in page.get("Contents", []):
-                    yield ObjectInfo(
-                        key=item["Key"],
-                        size=item["Size"],
-                        etag=item.get("ETag", "").strip('"') or None,
-                        last_modified=_utc(item.get("LastModified")),
-                    )
 
     def location(self) -> str:
         try:
@@ -361,30 +326,14 @@ class S3Store(ObjectStore):
             with boto_errors(f"deleting {key!r}"):
                 self._client.delete_object(Bucket=self.bucket, Key=key)
             return
-        # Every version that may go goes; the locked ones are reported together, with
-        # the latest retain-until among them (what a caller waits for).
-        locked: builtins.list[ObjectProtection] = []
-        for version_id in self._version_ids(key):
-            try:
-                self._client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
-            except BOTO_ERRORS as exc:
-                error = translate(exc, f"deleting a version of {key!r}")
-                protection = (
-                    self._locked(key, version_id) if isinstance(error, StoreAccessDenied) else None
-                )
-                if protection is not None:
-                    locked.append(protection)
-                    continue
-                if isinstance(error, ObjectNotFound):
-                    continue  # deleted concurrently
-                raise error from exc
-        if locked:
-            dates = [p.retain_until for p in locked if p.retain_until is not None]
-            raise ObjectLocked(
-                f"s3: {key!r} is under retention or legal hold",
-                retain_until=max(dates) if dates else None,
-                legal_hold=any(p.legal_hold for p in locked),
-            )
+        delete_versions(
+            self._client,
+            self.bucket,
+            key,
+            errors=boto_errors,
+            caught=BOTO_ERRORS,
+            translate=translate,
+        )
 
     # -- crash leftovers ------------------------------------------------------
 
@@ -406,30 +355,6 @@ class S3Store(ObjectStore):
             bucket_errors=functools.partial(boto_errors, bucket_call=True),
         )
 
-    def _version_ids(self, key: str) -> builtins.list[str]:
-        """Every version and delete marker of exactly ``key`` (not of longer keys)."""
-        ids: builtins.list[str] = []
-        paginator = self._client.get_paginator("list_object_versions")
-        with boto_errors(f"listing versions of {key!r}"):
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=key):
-                for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
-                    if entry.get("Key") == key and "VersionId" in entry:
-                        ids.append(entry["VersionId"])
-        return ids
-
-    def _locked(self, key: str, version_id: str) -> ObjectProtection | None:
-        """The version's protection when it explains a refused delete, else None."""
-        try:
-            response = self._client.head_object(Bucket=self.bucket, Key=key, VersionId=version_id)
-        except BOTO_ERRORS:
-            return None
-        protection = _protection(response)
-        if protection.legal_hold:
-            return protection
-        if protection.retain_until is not None and protection.retain_until > datetime.now(UTC):
-            return protection
-        return None
-
     # -- Object Lock ----------------------------------------------------------
 
     def set_retention(
@@ -442,42 +367,23 @@ class S3Store(ObjectStore):
             self.head(key)
             return
         mode = RetentionMode(mode or self.retention_mode)
-        current = self.protection(key)
-        if current.mode == mode and current.retain_until and current.retain_until >= retain_until:
-            return  # retention only ever grows; COMPLIANCE refuses a shorter date
-        with boto_errors(f"setting retention on {key!r}"):
-            self._client.put_object_retention(
-                Bucket=self.bucket,
-                Key=key,
-                Retention={"Mode": mode.value, "RetainUntilDate": retain_until},
-            )
+        extend_retention(
+            self._client,
+            self.bucket,
+            key,
+            retain_until,
+            mode,
+            current=self.protection(key),
+            errors=boto_errors,
+        )
 
     def set_legal_hold(self, key: str, on: bool) -> None:
         check_key(key)
         if not self.supports_object_lock:
             self.head(key)
             return
-        with boto_errors(f"setting the legal hold on {key!r}"):
-            self._client.put_object_legal_hold(
-                Bucket=self.bucket, Key=key, LegalHold={"Status": "ON" if on else "OFF"}
-            )
+        put_legal_hold(self._client, self.bucket, key, on, errors=boto_errors)
 
     def protection(self, key: str) -> ObjectProtection:
-        # HeadObject rather than GetObjectRetention: moto answers the latter wrongly.
         check_key(key)
-        with boto_errors(f"reading the protection of {key!r}"):
-            response = self._client.head_object(Bucket=self.bucket, Key=key)
-        return _protection(response)
-
-
-def _protection(response: Any) -> ObjectProtection:
-    mode = response.get("ObjectLockMode")
-    return ObjectProtection(
-        retain_until=_utc(response.get("ObjectLockRetainUntilDate")),
-        mode=RetentionMode(mode) if mode else None,
-        legal_hold=response.get("ObjectLockLegalHoldStatus") == "ON",
-    )
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.astimezone(UTC) if moment is not None else None
+        return read_protection(self._client, self.bucket, key, errors=boto_errors)

@@ -1,5 +1,5 @@
-"""S3 multipart uploads for ``S3Store``: one in flight (parts, completed in order, or aborted),
-and the stale ones a crashed put leaves behind (``abort_stale_uploads``).
+"""How ``S3Store`` writes: a put as one PutObject or as a multipart upload of parallel parts,
+and the stale uploads a crashed put leaves behind (``abort_stale_uploads``).
 
 It calls the S3 client it is given and needs no SDK import of its own:
 ``S3Store`` passes in how to translate the SDK's errors (``errors``) and which
@@ -9,7 +9,7 @@ of them to ignore on abort (``quiet``), so botocore stays in ``vault/storage/s3.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -20,6 +20,51 @@ from vault.storage.base import ObjectNotFound
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+
+
+def upload_object(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    chunks: Iterable[bytes],
+    *,
+    part_size: int,
+    in_flight: int,
+    errors: Callable[[str], AbstractContextManager[None]],
+    quiet: tuple[type[Exception], ...],
+) -> None:
+    """Store ``chunks`` under ``key``: one PutObject if they fit in one part, else a
+    ``MultipartUpload`` of ``part_size`` parts, aborted on any error."""
+    part = bytearray(part_size)
+    filled = 0
+    upload: MultipartUpload | None = None
+    try:
+        for chunk in chunks:
+            view = memoryview(chunk).cast("B")
+            while view:
+                n = min(len(view), part_size - filled)
+                part[filled : filled + n] = view[:n]
+                filled += n
+                view = view[n:]
+                if filled == part_size:
+                    if upload is None:
+                        upload = MultipartUpload(
+                            client, bucket, key, in_flight=in_flight, errors=errors, quiet=quiet
+                        )
+                    upload.add_part(part)
+                    part, filled = bytearray(part_size), 0  # the last one is in flight
+        if upload is None:
+            with errors(f"writing {key!r}"):
+                client.put_object(Bucket=bucket, Key=key, Body=bytes(part[:filled]))
+        else:
+            if filled:
+                del part[filled:]  # shrinks in place: the last part needs no copy
+                upload.add_part(part)
+            upload.complete()
+    except BaseException:
+        if upload is not None:
+            upload.abort()
+        raise
 
 
 class MultipartUpload:
