@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: run test test-slow bench lint fmt clean compose-cli chromium oidc-provider
+.PHONY: run test test-slow bench lint fmt clean compose-cli chromium ceph oidc-provider
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,17 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
 
+# tests/storage/test_s3_ceph.py (slow) runs a single-node Ceph RADOS Gateway from
+# Debian's packages (ADR 0015, docs/deploy/ceph-rgw.sh).
+ceph:
+	@command -v radosgw >/dev/null 2>&1 && command -v ceph-osd >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "ceph is missing: apt-get install -y ceph-mon ceph-osd radosgw (as root)" >&2; exit 1; \
+	  fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	    ceph-mon ceph-osd radosgw; }
+
 # tests/oidc: the single sign-on tests run a real OpenID provider, the npm package
 # oidc-provider pinned in tests/oidc/package-lock.json (Debian's nodejs and npm).
 OIDC_MODULES := tests/oidc/node_modules/.package-lock.json
@@ -61,7 +72,7 @@ oidc-provider: $(OIDC_MODULES)
 test: $(TEST_STAMP) compose-cli chromium $(OIDC_MODULES)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
-test-slow: $(TEST_STAMP) chromium $(OIDC_MODULES)
+test-slow: $(TEST_STAMP) compose-cli chromium ceph $(OIDC_MODULES)
 	$(BIN)/python -m pytest -q -m slow
 
 bench: $(TEST_STAMP)
