@@ -88,7 +88,21 @@ class VaultOversight:
     def approve_disposal(
         self, plan: DisposalPlan, ids: list[str] | None = None, *, actor: Actor | str = SYSTEM
     ) -> int:
+        """Approve disposable items of ``plan`` (all, or those ``ids`` name)."""
         return self._disposal.approve(plan, as_actor(actor), ids)
+
+    def approve_disposal_items(
+        self, ids: list[str] | None, *, actor: Actor | str = SYSTEM
+    ) -> tuple[int, DisposalPlan]:
+        """Approve what ``ids`` name in the current plan (every disposable item when None).
+
+        Named items are judged with their subjects alone, not the whole plan.
+        Returns the count approved and the plan judged.
+        """
+        caller = as_actor(actor)
+        disposal = self._disposal
+        plan = disposal.plan(caller) if ids is None else disposal.plan_for(caller, ids)
+        return disposal.approve(plan, caller, ids), plan
 
     def sweep(self, *, actor: Actor | str = SYSTEM) -> SweepResult:
         """Dispose of what may go, then rotate keys past ``rotation.max_age``."""

@@ -54,8 +54,7 @@ def approve(body: ApprovalRequest, actor: AuthorizedActor, vault: VaultDep) -> A
 
     Ids not in the plan, or not disposable, are ignored.
     """
-    plan = vault.plan_disposal(actor=actor)
-    count = vault.approve_disposal(plan, body.ids, actor=actor)
+    count, plan = vault.approve_disposal_items(body.ids, actor=actor)
     return ApprovalResult(approved=count, review=plan.review)
 
 

@@ -105,6 +105,7 @@ def calls(w: dict[str, Any]) -> dict[str, Callable[[Actor], object]]:
         "retention_horizon": lambda a: v.retention_horizon(actor=a),
         "plan_disposal_page": lambda a: v.plan_disposal_page(limit=1, actor=a),
         "approve_disposal": lambda a: v.approve_disposal(v.plan_disposal(actor=a), actor=a),
+        "approve_disposal_items": lambda a: v.approve_disposal_items([w["subject"]], actor=a),
         "sweep": lambda a: v.sweep(actor=a),
         "get_destruction": lambda a: v.get_destruction(w["scheduled"], actor=a),
         "list_destructions": lambda a: v.list_destructions(actor=a),

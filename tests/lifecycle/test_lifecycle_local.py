@@ -270,6 +270,45 @@ def test_review_mode_waits_for_approval(make_vault, sqlite_url, clock):
     assert vault.sweep().destructions_scheduled == 1
 
 
+def test_approving_named_items_judges_their_subjects_as_the_whole_plan_does(
+    make_vault, sqlite_url, clock
+):
+    """``approve_disposal_items(ids)`` plans only the subjects named, with the same verdicts."""
+    vault = make_vault(
+        sqlite_url,
+        retention={"default": "PT3S", "categories": {"impression": "P1D"}},
+        destruction={"waiting_period": "PT2S", "review": True},
+    )
+    whole = vault.create_subject("p-whole", "JP")  # its only record is due: the subject goes
+    vault.put_record(whole.id, "photo", b"x")
+    partly = vault.create_subject("p-partly", "JP")  # one record due, one kept a day
+    due = vault.put_record(partly.id, "photo", b"y")
+    vault.put_record(partly.id, "impression", b"z")
+    held = vault.create_subject("p-held", "JP")
+    held_record = vault.put_record(held.id, "photo", b"h")
+    vault.place_hold("subject", held.id, "CASE-1", "litigation", actor=ADMIN_A)
+    elsewhere = vault.create_subject("p-ph", "PH")
+    vault.put_record(elsewhere.id, "photo", b"p")
+    clock.advance(seconds=4)
+    jp_compliance = Actor("comp-jp", frozenset({Role.COMPLIANCE}), regions=frozenset({"JP"}))
+    named = [whole.id, due.id, held.id, held_record.id, elsewhere.id, "0" * 32]
+    expected = {
+        i.id: i
+        for i in vault.plan_disposal(actor=jp_compliance).items
+        if i.subject_id in {whole.id, partly.id, held.id}
+    }
+    count, plan = vault.approve_disposal_items(named, actor=jp_compliance)
+    assert {i.id: i for i in plan.items} == expected  # the same items, the same verdicts
+    assert plan.review and count == 2  # the whole subject and the due record
+    approved = {i.id for i in vault.plan_disposal().items if i.approved}
+    assert approved == {whole.id, due.id}
+    # a PH-only principal approves nothing of JP's, and its call is audited
+    ph_compliance = Actor("comp-ph", frozenset({Role.COMPLIANCE}), regions=frozenset({"PH"}))
+    assert vault.approve_disposal_items([whole.id, due.id], actor=ph_compliance)[0] == 0
+    plans = [e for e in vault.audit_events(actor="comp-ph") if e.action == "disposal.plan"]
+    assert plans and plans[-1].outcome == "items:0"
+
+
 def test_destroyed_subject_reads_erased_and_reference_reusable(vault, clock):
     subject = vault.create_subject("p-reuse", "JP")
     info = vault.put_record(subject.id, "photo", b"x")

@@ -17,7 +17,7 @@ regions is kept, with that reason, until the transfer is done (ADR 0014).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import or_
@@ -113,13 +113,8 @@ class Disposal(Destructions):
                     subject = session.get(SubjectRow, subject_id)
                     if subject is None:
                         continue
-                    due = session.exec(
-                        select(RecordRow)
-                        .where(RecordRow.subject_id == subject_id)
-                        .where(RecordRow.state == RecordState.ACTIVE)
-                        .where(col(RecordRow.retain_until) <= now)
-                    ).all()
-                    found = self._plan_subject(session, subject, due, now, approved)
+                    due = _due(session, subject_id, now)
+                    found = self._plan_one(session, subject, due, now, approved)
                     found.sort(key=lambda i: i.id)
                     if start is not None and subject_id == start[0]:
                         found = [i for i in found if i.id > start[1]]
@@ -128,6 +123,34 @@ class Disposal(Destructions):
                         break
                 last, inclusive = batch[-1], False
         return items
+
+    def plan_for(self, actor: Actor, ids: Collection[str]) -> DisposalPlan:
+        """The plan's items of the subjects ``ids`` name (subject or record ids), as of now.
+
+        What approving a few items needs, without judging every candidate: a subject
+        enters exactly as it would enter the whole plan (live, in a granted region,
+        with a record due or an open erasure request). Audited like ``plan``.
+        """
+        regions = self.ctx.granted(actor)
+        now = self.ctx.clock()
+        items: list[DisposalItem] = []
+        with session_scope(self.ctx.engine) as session:
+            approved = self._approvals(session)
+            named = set(ids)
+            owners = session.exec(
+                select(RecordRow.subject_id).where(col(RecordRow.id).in_(named))
+            ).all()
+            wanted = named | set(owners)
+            for subject_id in _candidates(session, regions, now, None, False, None, wanted):
+                subject = session.get(SubjectRow, subject_id)
+                if subject is not None:
+                    items.extend(
+                        self._plan_one(
+                            session, subject, _due(session, subject_id, now), now, approved
+                        )
+                    )
+        self.ctx.audit.record(actor=actor, action="disposal.plan", outcome=f"items:{len(items)}")
+        return DisposalPlan(now, self.ctx.settings.destruction.review, tuple(items))
 
     def _plan(self, regions: Sequence[str], as_of: datetime | None = None) -> DisposalPlan:
         now = as_of or self.ctx.clock()
@@ -147,21 +170,29 @@ class Disposal(Destructions):
                     continue
                 if subject.region not in regions:
                     continue
-                moving = running_transfer(session, subject.id)
-                if moving is not None:
-                    why = (
-                        Reason(
-                            kind=TRANSFER_REASON,
-                            detail=f"being transferred to {moving.to_region}; "
-                            "disposal waits until the transfer is done",
-                        ),
-                    )
-                    items.append(
-                        _subject_item(subject.id, False, DisposalAction.KEEP, why, approved)
-                    )
-                    continue
-                items.extend(self._plan_subject(session, subject, due, now, approved))
+                items.extend(self._plan_one(session, subject, due, now, approved))
         return DisposalPlan(now, self.ctx.settings.destruction.review, tuple(items))
+
+    def _plan_one(
+        self,
+        session: Session,
+        subject: SubjectRow,
+        due: Iterable[RecordRow],
+        now: datetime,
+        approved: set[str],
+    ) -> list[DisposalItem]:
+        """A candidate subject's items: kept whole while it is being transferred."""
+        moving = running_transfer(session, subject.id)
+        if moving is None:
+            return self._plan_subject(session, subject, due, now, approved)
+        why = (
+            Reason(
+                kind=TRANSFER_REASON,
+                detail=f"being transferred to {moving.to_region}; "
+                "disposal waits until the transfer is done",
+            ),
+        )
+        return [_subject_item(subject.id, False, DisposalAction.KEEP, why, approved)]
 
     def _plan_subject(
         self,
@@ -296,15 +327,27 @@ class Disposal(Destructions):
                 session.add(row)
 
 
+def _due(session: Session, subject_id: str, now: datetime) -> Sequence[RecordRow]:
+    """The subject's live records whose retention has passed by ``now``."""
+    return session.exec(
+        select(RecordRow)
+        .where(RecordRow.subject_id == subject_id)
+        .where(RecordRow.state == RecordState.ACTIVE)
+        .where(col(RecordRow.retain_until) <= now)
+    ).all()
+
+
 def _candidates(
     session: Session,
     regions: Sequence[str],
     now: datetime,
     after_id: str | None,
     inclusive: bool,
-    count: int,
+    count: int | None,
+    among: Collection[str] | None = None,
 ) -> list[str]:
-    """Live subjects of ``regions`` with a record due or an open erasure request, by id."""
+    """Live subjects of ``regions`` (``among`` these, if given) with a record due or an
+    open erasure request, by id."""
     due = (
         select(RecordRow.subject_id)
         .where(RecordRow.state == RecordState.ACTIVE)
@@ -321,6 +364,8 @@ def _candidates(
         .order_by(col(SubjectRow.id))
         .limit(count)
     )
+    if among is not None:
+        query = query.where(col(SubjectRow.id).in_(among))
     if after_id is not None:
         query = query.where(
             col(SubjectRow.id) >= after_id if inclusive else col(SubjectRow.id) > after_id

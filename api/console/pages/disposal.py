@@ -118,8 +118,7 @@ async def approve(
     ids = [value for key, value in parse_qsl(body) if key == "id"]
     if not ids:
         raise InvalidInput("tick at least one item to approve")
-    plan = vault.plan_disposal(actor=actor)
-    count = vault.approve_disposal(plan, ids, actor=actor)
+    count, _ = vault.approve_disposal_items(ids, actor=actor)
     back = back_to(form.get("back", ""), f"{PREFIX}/disposal", _PLAN_QUERY, str(count))
     return RedirectResponse(back, status_code=303, headers=page_headers())
 
