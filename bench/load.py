@@ -153,7 +153,9 @@ def cpu_now() -> float:
     return own.ru_utime + own.ru_stime
 
 
-def run_one(db: str, seconds: float, rounds: int, scratch: Path, addr: str) -> list[str]:
+def run_one(
+    db: str, seconds: float, rounds: int, scratch: Path, addr: str, workers: int = 1
+) -> list[str]:
     from vault import RecordVault, Settings
     from vault.domain import Actor, Role
     from vault.metadata.migrate import upgrade
@@ -170,6 +172,7 @@ def run_one(db: str, seconds: float, rounds: int, scratch: Path, addr: str) -> l
     else:
         db_url = f"sqlite:///{scratch / 'meta.db'}"
     out: list[str] = []
+    label = db if workers == 1 else f"{db}, {workers} API processes,"
     env = write_config(scratch, db_url, addr)
     os.environ.update(env)
     server: subprocess.Popen[bytes] | None = None
@@ -194,6 +197,8 @@ def run_one(db: str, seconds: float, rounds: int, scratch: Path, addr: str) -> l
                 "serve",
                 "--port",
                 str(port),
+                "--workers",
+                str(workers),
             ],
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             cwd=ROOT,
@@ -272,7 +277,7 @@ def run_one(db: str, seconds: float, rounds: int, scratch: Path, addr: str) -> l
                 results[side].append(tally)
                 p50 = tally.pct(0.5) * 1000
                 out.append(
-                    f"  {db} {side:4}: {tally.rate():7.1f} ops/s, p50 {p50:6.1f} ms,"
+                    f"  {label} {side:4}: {tally.rate():7.1f} ops/s, p50 {p50:6.1f} ms,"
                     f" p99 {tally.pct(0.99) * 1000:7.1f} ms, errors {len(tally.errors)}"
                     f" (load {load:.2f} -> {os.getloadavg()[0]:.2f})"
                 )
@@ -291,19 +296,19 @@ def run_one(db: str, seconds: float, rounds: int, scratch: Path, addr: str) -> l
         errors = sum(len(t.errors) for t in results["http"] + results["lib"])
         ops = sum(len(t.latencies) for t in results["http"])
         out.append(
-            f"  {db}: HTTP client threads used {http_cpu / max(ops, 1) * 1000:.2f} ms CPU per op"
+            f"  {label}: HTTP client threads used {http_cpu / max(ops, 1) * 1000:.2f} ms CPU per op"
         )
         out.append(
-            f"P10 {db} HTTP/library ops/s, per round: "
+            f"P10 {label} HTTP/library ops/s, per round: "
             + ", ".join(f"{r:.2f}" for r in ratios)
             + f"  (target >= {RATIO_TARGET}: {'pass' if min(ratios) >= RATIO_TARGET else 'FAIL'})"
         )
         out.append(
-            f"P10 {db} HTTP p99/p50, per round: "
+            f"P10 {label} HTTP p99/p50, per round: "
             + ", ".join(f"{t:.1f}" for t in tails)
             + f"  (target <= {TAIL_TARGET:g}: {'pass' if max(tails) <= TAIL_TARGET else 'FAIL'})"
         )
-        out.append(f"P10 {db} errors: {errors}  (target 0: {'pass' if errors == 0 else 'FAIL'})")
+        out.append(f"P10 {label} errors: {errors}  (target 0: {'pass' if errors == 0 else 'FAIL'})")
         for route in ("records.create", "records.content"):
             count = after_counts.get(route, 0.0) - before_counts.get(route, 0.0)
             parts = []
@@ -311,7 +316,7 @@ def run_one(db: str, seconds: float, rounds: int, scratch: Path, addr: str) -> l
                 key = f"{route}:{name}"
                 spent = after_spans.get(key, 0.0) - before_spans.get(key, 0.0)
                 parts.append(f"{name} {spent / max(count, 1) * 1000:.1f}")
-            out.append(f"  {db} {route} mean ms per request ({count:.0f}): " + ", ".join(parts))
+            out.append(f"  {label} {route} mean ms per request ({count:.0f}): " + ", ".join(parts))
     finally:
         if server is not None:
             server.terminate()
@@ -334,6 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="library/HTTP rounds")
     parser.add_argument("--db", default="sqlite,postgres", help="sqlite, postgres or both")
     parser.add_argument("--dir", type=Path, default=None, help="scratch directory")
+    parser.add_argument(
+        "--pg-workers",
+        default="1,2",
+        help="API processes (recvault serve --workers) to run the PostgreSQL side with, "
+        "each in turn",
+    )
     args = parser.parse_args(argv)
     from keys.bootstrap import bootstrap_transit
     from tests.fixtures.bao import running_bao_server
@@ -344,16 +355,16 @@ def main(argv: list[str] | None = None) -> int:
         bootstrap_transit(bao.addr, bao.root_token, ["transit-jp"])
         os.environ[TOKEN_ENV] = bao.root_token
         for db in args.db.split(","):
-            with scratch_directory(f"recvault-bench-load-{db}-", args.dir) as scratch:
-                lines += run_one(db, args.seconds, args.rounds, scratch, bao.addr)
+            counts = [int(n) for n in args.pg_workers.split(",")] if db == "postgres" else [1]
+            for workers in counts:
+                with scratch_directory(f"recvault-bench-load-{db}-", args.dir) as scratch:
+                    lines += run_one(db, args.seconds, args.rounds, scratch, bao.addr, workers)
     print("summary:")
     print(
         "\n".join(
             line
             for line in lines
-            if not line.startswith(("  sqlite ", "  postgres "))
-            or "mean ms" in line
-            or "CPU per op" in line
+            if " ops/s, p50 " not in line and not line.startswith("    error:")
         )
     )
     return 1 if any("FAIL" in line for line in lines) else 0

@@ -73,3 +73,73 @@ def test_principals_and_serve(tmp_path):
         server.wait(timeout=20)
     log = (tmp_path / "api.log").read_text()
     assert "p-1" not in log and token not in log
+
+
+def _with_database(tmp_path: Path, url: str) -> dict[str, str]:
+    env = write_config(tmp_path)
+    config = Path(env["RECVAULT_CONFIG"])
+    text = config.read_text().replace(f'url = "sqlite:///{tmp_path / "meta.db"}"', f'url = "{url}"')
+    config.write_text(text)
+    return env
+
+
+def test_serve_workers_are_processes_sharing_the_port_on_postgresql(tmp_path, pg_url):
+    """``--workers 2``: two API processes answer on one port; a PH-only token stays PH-only."""
+    import psutil
+
+    env = _with_database(tmp_path, pg_url)
+    cli(env, "db", "upgrade")
+    [jp] = re.findall(
+        r"token: (rvt_\S+)",
+        cli(env, "principals", "add", "jp", "--role", "service", "--region", "JP"),
+    )
+    [ph] = re.findall(
+        r"token: (rvt_\S+)",
+        cli(env, "principals", "add", "ph", "--role", "service", "--region", "PH"),
+    )
+    server, base = serve(tmp_path, env, workers=2)
+    try:
+        workers = [
+            p
+            for p in psutil.Process(server.pid).children(recursive=True)
+            if "spawn_main" in " ".join(p.cmdline())
+        ]
+        assert len(workers) == 2, [p.cmdline() for p in workers]
+        jp_headers = {"Authorization": f"Bearer {jp}"}
+        ph_headers = {"Authorization": f"Bearer {ph}"}
+        subjects = []
+        for n in range(8):  # a new connection each: the kernel spreads them over both
+            made = httpx.post(
+                f"{base}/v1/subjects",
+                json={"external_ref": f"w-{n}", "region": "JP"},
+                headers=jp_headers,
+            )
+            assert made.status_code == 201, made.text
+            subjects.append(made.json()["id"])
+        for subject_id in subjects:
+            assert (
+                httpx.get(f"{base}/v1/subjects/{subject_id}", headers=jp_headers).status_code == 200
+            )
+            assert httpx.get(
+                f"{base}/v1/subjects/{subject_id}", headers=ph_headers
+            ).status_code in (403, 404)
+        assert all(p.is_running() for p in workers)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in workers)
+
+
+def test_serve_refuses_workers_on_sqlite(tmp_path):
+    env = write_config(tmp_path)
+    done = subprocess.run(
+        [*CLI, "serve", "--workers", "2", "--port", "1"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "needs PostgreSQL" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

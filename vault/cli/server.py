@@ -13,6 +13,7 @@ from vault.cli.app import app
 from vault.cli.output import say
 from vault.cli.pages import AllOpt, CursorOpt, LimitOpt
 from vault.domain import Actor, GcResult, Role, to_json
+from vault.errors import ConfigError
 from vault.logs import LOGGING
 from vault.paging import DEFAULT_LIMIT, MAX_LIMIT
 from vault.principals import Principal
@@ -211,6 +212,15 @@ def server_options(settings: Settings) -> dict[str, Any]:
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes sharing the port (PostgreSQL only; "
+            "SQLite serialises every write in one process)",
+        ),
+    ] = 1,
     config: ConfigOpt = None,
 ) -> None:
     """Serve the HTTP API (uvicorn running api.app:build)."""
@@ -221,10 +231,17 @@ def serve(
     if config:
         os.environ["RECVAULT_CONFIG"] = config
     settings = Settings.load(config)
+    if workers > 1 and settings.database.url.startswith("sqlite"):
+        raise ConfigError(
+            "--workers above 1 needs PostgreSQL: SQLite serialises every write in one process"
+        )
     uvicorn.run(
         "api.app:build",
         factory=True,
         host=host,
         port=port,
+        # each worker is a process of its own (one interpreter lock each), built from
+        # the same settings; they share the listening socket and nothing else
+        workers=workers,
         **server_options(settings),
     )
