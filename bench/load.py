@@ -153,6 +153,21 @@ def cpu_now() -> float:
     return own.ru_utime + own.ru_stime
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds of the server process and its worker processes so far."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def run_one(
     db: str, seconds: float, rounds: int, scratch: Path, addr: str, workers: int = 1
 ) -> list[str]:
@@ -172,7 +187,7 @@ def run_one(
     else:
         db_url = f"sqlite:///{scratch / 'meta.db'}"
     out: list[str] = []
-    label = db if workers == 1 else f"{db}, {workers} API processes,"
+    label = db if workers == 1 else f"{db} ({workers} API processes)"
     env = write_config(scratch, db_url, addr)
     os.environ.update(env)
     server: subprocess.Popen[bytes] | None = None
@@ -263,6 +278,7 @@ def run_one(
             lib_op(i, 1)
         before_spans, before_counts = span_sums(url)
         http_cpu = 0.0
+        cpu_spent = {"lib": 0.0, "http": 0.0}  # the library's process / the server's
         results: dict[str, list[Tally]] = {"lib": [], "http": []}
         shown = len(out)
         for _ in range(rounds):
@@ -271,9 +287,13 @@ def run_one(
                 for conn in connections:
                     conn.close()  # idle through the other side's turn: the server closed them
                 cpu = cpu_now()
+                served = server_cpu(server.pid)
                 tally = drive(op, seconds)
                 if side == "http":
                     http_cpu += cpu_now() - cpu
+                    cpu_spent["http"] += server_cpu(server.pid) - served
+                else:
+                    cpu_spent["lib"] += cpu_now() - cpu
                 results[side].append(tally)
                 p50 = tally.pct(0.5) * 1000
                 out.append(
@@ -297,6 +317,16 @@ def run_one(
         ops = sum(len(t.latencies) for t in results["http"])
         out.append(
             f"  {label}: HTTP client threads used {http_cpu / max(ops, 1) * 1000:.2f} ms CPU per op"
+        )
+        lib_ops = sum(len(t.latencies) for t in results["lib"])
+        per_op = {
+            side: spent / max(n, 1) * 1000
+            for (side, spent), n in zip(cpu_spent.items(), (lib_ops, ops), strict=True)
+        }
+        out.append(
+            f"  {label}: CPU per op, library process {per_op['lib']:.2f} ms, server process(es)"
+            f" {per_op['http']:.2f} ms ({per_op['http'] / max(per_op['lib'], 1e-9):.2f}x;"
+            " OpenBao and PostgreSQL not counted)"
         )
         out.append(
             f"P10 {label} HTTP/library ops/s, per round: "
