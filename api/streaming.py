@@ -43,7 +43,7 @@ log = logging.getLogger("recvault.api")
 CHUNK = 1024 * 1024
 QUEUE_CHUNKS = 4
 #: bodies and downloads up to this size move between the event loop and a thread in
-#: one piece (a record's first segment: one tag verifies all of it)
+#: one piece: held whole, one costs no more memory than one streamed chunk
 WHOLE = CHUNK
 _POLL = 0.2
 END = object()
