@@ -104,6 +104,7 @@ def test_compose_has_the_production_shape():
     init = " ".join(services["recvault-init"]["entrypoint"])
     assert "recvault db upgrade" in init and "recvault keys bootstrap" in init
     assert services["api"]["command"][0] == "serve"
+    assert services["api"]["command"][-2:] == ["--workers", "2"]  # RECVAULT_API_WORKERS unset
     assert services["sweep-worker"]["command"][0] == "worker"
     assert "recvault_app" in services["api"]["environment"]["RECVAULT_DATABASE__URL"]
     for script in (
