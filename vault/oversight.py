@@ -33,7 +33,8 @@ from vault.domain import (
     as_actor,
 )
 from vault.durations import Duration, require_aware
-from vault.paging import DEFAULT_LIMIT, Page
+from vault.errors import InvalidInput
+from vault.paging import DEFAULT_LIMIT, MAX_LIMIT, Page
 from vault.records.gc import GarbageCollector
 from vault.residency.report import ResidencyCheck, ResidencyReport
 from vault.residency.sections import ResidencyEntry, ResidencySections, Section
@@ -43,6 +44,9 @@ from vault.retention.horizon import retention_horizon
 from vault.rotation.inventory import KeyStatus, key_status, rotate_due_keys
 from vault.rotation.report import RotationReport
 from vault.rotation.rotate import KeyRotation
+
+#: ids one approval call may name (the API's body says the same)
+MAX_APPROVALS = MAX_LIMIT
 
 
 class VaultOversight:
@@ -96,9 +100,11 @@ class VaultOversight:
     ) -> tuple[int, DisposalPlan]:
         """Approve what ``ids`` name in the current plan (every disposable item when None).
 
-        Named items are judged with their subjects alone, not the whole plan.
-        Returns the count approved and the plan judged.
+        Named items are judged with their subjects alone, not the whole plan; at
+        most ``MAX_APPROVALS`` a call. Returns the count approved and the plan judged.
         """
+        if ids is not None and len(ids) > MAX_APPROVALS:
+            raise InvalidInput(f"approve at most {MAX_APPROVALS} items a call")
         caller = as_actor(actor)
         disposal = self._disposal
         plan = disposal.plan(caller) if ids is None else disposal.plan_for(caller, ids)

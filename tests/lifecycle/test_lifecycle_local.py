@@ -307,6 +307,8 @@ def test_approving_named_items_judges_their_subjects_as_the_whole_plan_does(
     assert vault.approve_disposal_items([whole.id, due.id], actor=ph_compliance)[0] == 0
     plans = [e for e in vault.audit_events(actor="comp-ph") if e.action == "disposal.plan"]
     assert plans and plans[-1].outcome == "items:0"
+    with pytest.raises(InvalidInput):  # as many as the API's body takes, no more
+        vault.approve_disposal_items(["0" * 32] * 1001, actor=jp_compliance)
 
 
 def test_destroyed_subject_reads_erased_and_reference_reusable(vault, clock):
