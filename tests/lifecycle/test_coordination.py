@@ -99,6 +99,11 @@ def test_jobs_leave_a_subject_in_transfer_alone(make_vault, db_url, clock, monke
         plan = vault.plan_disposal()
         held = [i for i in plan.items if i.subject_id == moving.id]
         assert [(i.action, [r.kind for r in i.reasons]) for i in held] == [("keep", ["transfer"])]
+        # the plan's pages and an approval naming the subject judge it the same way
+        paged = vault.plan_disposal_page(limit=1000).items
+        assert [i for i in paged if i.subject_id == moving.id] == held
+        approved, named = vault.approve_disposal_items([moving.id, kept[0].id])
+        assert approved == 0 and list(named.items) == held
         swept = vault.sweep()
         assert swept.subjects_in_transfer == 1
         assert swept.destructions_scheduled == 1  # the staying subject's key
