@@ -89,6 +89,30 @@ def test_records_get_streams_the_whole_file_and_a_range(live_api, stored, tmp_pa
     assert ranged.code == 0 and raw.read_bytes() == content[100:1124]
 
 
+def test_records_get_over_http_loads_neither_the_server_stack_nor_httpx(live_api, stored, tmp_path):
+    """A download's command starts with its own modules only (docs/benchmarks.md, P9 CLI)."""
+    out = tmp_path / "fast.stl"
+    probe = (
+        "import sys\n"
+        "from vault.cli import main\n"
+        f"sys.argv = ['recvault', 'records', 'get', {stored['record']!r}, '-o', {str(out)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\nelse:\n    code = 0\n"
+        "heavy = ('httpx', 'sqlalchemy', 'fastapi', 'uvicorn', 'cryptography')\n"
+        "print(code, sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=live_api.env("SERVICE"),
+        cwd=live_api.workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "0 []"
+    assert out.read_bytes() == Path(stored["path"]).read_bytes()
+
+
 def test_records_put_new_version_ls_info_versions(live_api, stored):
     update = live_api.workdir / "v2.bin"
     update.write_bytes(b"rectified content")

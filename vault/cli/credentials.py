@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import platformdirs
 
 from vault.errors import VaultError
@@ -97,6 +96,8 @@ def stored_token(addr: str) -> str | None:
     refresh = entry.get("refresh_token")
     if not refresh:
         raise SignInExpired(f"the sign-in for {addr} has expired: run recvault login")
+    import httpx  # only to renew: a command's start does not pay for it (docs/benchmarks.md)
+
     try:
         answer = httpx.post(
             entry["token_endpoint"],
