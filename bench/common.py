@@ -52,3 +52,18 @@ def service_vault(subject_ref: str) -> tuple[RecordVault, str, Subject]:
     vault = RecordVault.from_settings(settings)
     _, token = vault.principals.add("bench", ["service"], None, Actor("bench", frozenset(Role)))
     return vault, token, vault.create_subject(subject_ref, "JP")
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` and its child processes so far."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:  # a worker that ended meanwhile
+            continue
+        total += times.user + times.system
+    return total

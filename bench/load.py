@@ -46,7 +46,7 @@ from pathlib import Path
 import httpx
 
 from bench.api import environment_names
-from bench.common import restored_environment, scratch_directory
+from bench.common import process_tree_cpu, restored_environment, scratch_directory
 from vault.cli.devbao import free_port
 from vault.storage import tune_process
 
@@ -151,21 +151,6 @@ def span_sums(url: str) -> tuple[dict[str, float], dict[str, float]]:
 def cpu_now() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     return own.ru_utime + own.ru_stime
-
-
-def server_cpu(pid: int) -> float:
-    """CPU seconds of the server process and its worker processes so far."""
-    import psutil
-
-    total = 0.0
-    root = psutil.Process(pid)
-    for process in [root, *root.children(recursive=True)]:
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
 
 
 def run_one(
@@ -287,11 +272,11 @@ def run_one(
                 for conn in connections:
                     conn.close()  # idle through the other side's turn: the server closed them
                 cpu = cpu_now()
-                served = server_cpu(server.pid)
+                served = process_tree_cpu(server.pid)
                 tally = drive(op, seconds)
                 if side == "http":
                     http_cpu += cpu_now() - cpu
-                    cpu_spent["http"] += server_cpu(server.pid) - served
+                    cpu_spent["http"] += process_tree_cpu(server.pid) - served
                 else:
                     cpu_spent["lib"] += cpu_now() - cpu
                 results[side].append(tally)

@@ -32,8 +32,6 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import psutil
-
 from bench.api import (
     CURL,
     RepeatingStream,
@@ -45,7 +43,7 @@ from bench.api import (
     environment_names,
     process_cpu,
 )
-from bench.common import restored_environment, scratch_directory, service_vault
+from bench.common import process_tree_cpu, restored_environment, scratch_directory, service_vault
 from vault.cli.devbao import free_port
 from vault.storage import tune_process
 
@@ -123,15 +121,7 @@ class Running(Server):
 
     def cpu(self) -> float:
         """CPU seconds of the server process and its children (granian's worker)."""
-        me = psutil.Process(self.process.pid)
-        total = 0.0
-        for proc in [me, *me.children(recursive=True)]:
-            try:
-                times = proc.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
+        return process_tree_cpu(self.process.pid)
 
 
 def bare_get(url: str, size: int) -> None:
