@@ -90,14 +90,15 @@ def test_records_get_streams_the_whole_file_and_a_range(live_api, stored, tmp_pa
 
 
 def test_records_get_over_http_loads_neither_the_server_stack_nor_httpx(live_api, stored, tmp_path):
-    """A download's command starts with its own modules only (docs/benchmarks.md, P9 CLI)."""
+    """A download's command starts with its own modules only (docs/benchmarks.md, P9 CLI):
+    not the server's stack, not httpx, and no rich when nobody watches stderr."""
     out = tmp_path / "fast.stl"
     probe = (
         "import sys\n"
         "from vault.cli import main\n"
         f"sys.argv = ['recvault', 'records', 'get', {stored['record']!r}, '-o', {str(out)!r}]\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\nelse:\n    code = 0\n"
-        "heavy = ('httpx', 'sqlalchemy', 'fastapi', 'uvicorn', 'cryptography')\n"
+        "heavy = ('httpx', 'sqlalchemy', 'fastapi', 'uvicorn', 'cryptography', 'rich.console')\n"
         "print(code, sorted(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run(
@@ -111,6 +112,28 @@ def test_records_get_over_http_loads_neither_the_server_stack_nor_httpx(live_api
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "0 []"
     assert out.read_bytes() == Path(stored["path"]).read_bytes()
+    # the status line, written without rich, is one whole line however long the path
+    assert done.stderr == f"wrote {out.stat().st_size} bytes to {out}\n"
+
+
+def test_version_loads_no_command(tmp_path):
+    """``recvault --version`` answers from the package's metadata without any command's
+    modules (it loaded every one of them, ~1 s, before)."""
+    probe = (
+        "import sys\n"
+        "from vault.cli import main\n"
+        "sys.argv = ['recvault', '--version']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\nelse:\n    code = 0\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('vault.cli.') or m == 'sqlalchemy')\n"
+        "print(code, loaded)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    version, verdict = done.stdout.strip().splitlines()
+    assert version.startswith("recvault ") and version != "recvault "
+    assert verdict == "0 ['vault.cli.app']"
 
 
 def test_records_put_new_version_ls_info_versions(live_api, stored):

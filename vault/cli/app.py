@@ -11,12 +11,10 @@ import importlib
 import json
 import os
 import sys
-from importlib import metadata
 from typing import Annotated, NoReturn
 
 import click
 import typer
-from rich.console import Console
 from typer._click import core as _typer_core
 from typer._click import exceptions as _typer_click
 
@@ -28,13 +26,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_FAILURE, EXIT_USAGE = 1, 2
 
 
 def installed_version() -> str:
     """recvault's version from the installed package's metadata."""
+    from importlib import metadata
+
     try:
         return metadata.version("recvault")
     except metadata.PackageNotFoundError:
@@ -102,7 +101,11 @@ def report_error(detail: str, code: str, exit_code: int, status: int | None = No
         sys.stderr.write(json.dumps(problem, sort_keys=True) + "\n")
         sys.stderr.flush()
     else:
-        err_console.print(f"error: {detail} [{code}]", markup=False)
+        from rich.console import Console
+
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"error: {detail} [{code}]", markup=False
+        )
 
 
 def fail(exc: BaseException) -> NoReturn:
@@ -193,6 +196,8 @@ def command_modules(argv: list[str]) -> tuple[str, ...]:
     if any(name.endswith("_COMPLETE") for name in os.environ):  # shell completion
         return ALL_MODULES
     first = next((arg for arg in argv if not arg.startswith("-")), None)
+    if first is None and "--version" in argv:
+        return ()  # answered by the root callback, before any command is looked at
     return COMMAND_MODULES.get(first or "", ALL_MODULES)
 
 

@@ -201,10 +201,10 @@ def _port_free(port: int) -> bool:
 
 
 def _banner(addr: str, tokens: dict[str, str], env_file: Path, data_dir: Path) -> None:
-    console.print(f"\n[bold]recvault dev[/] is starting on {addr} (data in {data_dir})")
+    console().print(f"\n[bold]recvault dev[/] is starting on {addr} (data in {data_dir})")
     for suffix, token in tokens.items():
-        console.print(f"  {suffix.lower():<11} {token}", markup=False)
-    console.print(
+        console().print(f"  {suffix.lower():<11} {token}", markup=False)
+    console().print(
         f"\nWeb console: {addr}/console (sign in with a token above)\n"
         f"\nIn another shell:\n  export PATH={Path(sys.executable).parent}:$PATH\n"
         f"  source {env_file}\n"
@@ -247,7 +247,7 @@ def dev(
     try:
         deployment_secrets = load_or_make_secrets(data_dir)
         os.environ.update(deployment_secrets)
-        console.print(f"starting OpenBao (storage in {bao.home})", markup=False)
+        console().print(f"starting OpenBao (storage in {bao.home})", markup=False)
         bao.start()
         bootstrap_transit(bao.addr, bao.root_token, [m for r in REGIONS for m in dev_mounts(r)])
         os.environ[VAULT_TOKEN_ENV] = create_token(
@@ -280,4 +280,4 @@ def dev(
         bao.stop()
         signal.signal(signal.SIGTERM, previous)
         lock.close()
-        console.print("recvault dev stopped", markup=False)
+        console().print("recvault dev stopped", markup=False)

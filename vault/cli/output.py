@@ -7,26 +7,32 @@ stays clean for ``--json`` and for content written to a pipe.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    FileSizeColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
+if TYPE_CHECKING:  # rich is imported when something is drawn: a get to a file needs none of it
+    from rich.console import Console
+    from rich.table import Table
 
-console = Console(highlight=False, soft_wrap=True)
-status_console = Console(stderr=True, highlight=False)
+
+@cache
+def console() -> Console:
+    """Tables and text for people, on stdout."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+@cache
+def status_console() -> Console:
+    """Progress and status lines, on stderr."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
 
 
 def emit_json(value: Any) -> None:
@@ -50,11 +56,13 @@ def _cell(value: Any) -> str:
 def show_object(value: Any, title: str | None = None) -> None:
     """One object as a two-column table (field, value)."""
     if not isinstance(value, dict):
-        console.print(_cell(value), markup=False)
+        console().print(_cell(value), markup=False)
         return
     rows = [(str(key), _cell(item)) for key, item in value.items()]
     ids = [len(cell) for key, cell in rows if _is_id_column(key)]
     fields = max((len(key) for key, _ in rows), default=0)
+    from rich.table import Table
+
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold", min_width=max(ids, default=None))
@@ -68,13 +76,15 @@ def show_rows(
 ) -> None:
     """A list of objects as a table; columns default to the keys of the first row."""
     if not rows:
-        console.print(f"{title}: none" if title else "none", markup=False)
+        console().print(f"{title}: none" if title else "none", markup=False)
         return
     dict_rows = [r if isinstance(r, dict) else {"value": r} for r in rows]
     chosen = [c for c in (columns or []) if any(c in r for r in dict_rows)]
     if not chosen:
         chosen = list(dict_rows[0].keys())
     cells = [[_cell(row.get(c)) for c in chosen] for row in dict_rows]
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     needed = 1
     for index, name in enumerate(chosen):
@@ -93,10 +103,12 @@ def show_rows(
 
 def _print_at_least(table: Table, needed: int) -> None:
     """Print ``table``; wider than the terminal (or a pipe's 80) when its ids need it."""
-    if needed > console.width:
+    if needed > console().width:
+        from rich.console import Console
+
         Console(highlight=False, soft_wrap=True, width=needed).print(table)
     else:
-        console.print(table)
+        console().print(table)
 
 
 #: the width other columns may shrink to before a table is printed wider than the terminal
@@ -109,6 +121,8 @@ def _is_id_column(name: str) -> bool:
 
 def show_by_region(regions: dict[str, Any], title: str) -> None:
     """Per-region figures as one column per region and one row per figure (headers stay whole)."""
+    from rich.table import Table
+
     names = list(regions)
     table = Table("", *names, title=title, title_justify="left")
     fields: list[str] = []
@@ -116,7 +130,7 @@ def show_by_region(regions: dict[str, Any], title: str) -> None:
         fields += [f for f in (figures or {}) if f not in fields and f not in ("region", "name")]
     for field in fields:
         table.add_row(field, *(_cell((regions[n] or {}).get(field)) for n in names))
-    console.print(table)
+    console().print(table)
 
 
 def show(
@@ -134,20 +148,73 @@ def show(
         show_object(value, title)
 
 
+def _stderr_for_people() -> bool:
+    """Whether stderr is a terminal as rich would judge it; answered without rich when it
+    plainly is not (no terminal and none of rich's overriding variables set)."""
+    if not sys.stderr.isatty() and not any(
+        name in os.environ for name in ("FORCE_TERMINAL", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+    ):
+        return False
+    return status_console().is_terminal
+
+
 def say(message: str) -> None:
     """A human line on stderr (kept off stdout so pipes get only data)."""
-    status_console.print(message, markup=False)
+    if _stderr_for_people():
+        status_console().print(message, markup=False)
+    else:  # a log or a pipe: the line as it is, never wrapped at 80 columns
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+
+
+class Tracker(Protocol):
+    """What a transfer reports its progress to (``transfer_progress``)."""
+
+    def add_task(self, description: str, *, total: float | None = None) -> Any: ...
+
+    def advance(self, task_id: Any, advance: float = 1) -> None: ...
+
+
+class _Silent:
+    """Progress nobody sees: off a terminal, or asked to be quiet."""
+
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, *, total: float | None = None) -> int:
+        return 0
+
+    def advance(self, task_id: Any, advance: float = 1) -> None:
+        return None
 
 
 def transfer_progress(
     quiet: bool = False, *, total_known: bool = True, on: Console | None = None
-) -> Progress:
+) -> AbstractContextManager[Tracker]:
     """A byte progress bar for uploads and downloads (silent off a terminal).
 
     Without a known total (an export is zipped as it streams) it counts bytes
     and spins, instead of showing a bar against a made-up ``?`` total.
     """
-    target = on or status_console
+    if quiet or (on is None and not _stderr_for_people()):
+        return _Silent()
+    target = on or status_console()
+    if not target.is_terminal:
+        return _Silent()
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        FileSizeColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+
     columns = (
         (BarColumn(), DownloadColumn()) if total_known else (SpinnerColumn(), FileSizeColumn())
     )
@@ -157,7 +224,6 @@ def transfer_progress(
         TransferSpeedColumn(),
         TimeElapsedColumn(),
         console=target,
-        disable=quiet or not target.is_terminal,
         transient=False,
     )
 
@@ -165,12 +231,16 @@ def transfer_progress(
 @contextmanager
 def spinner(message: str, quiet: bool = False) -> Iterator[None]:
     """A spinner while the server works on something of unknown size."""
+    if quiet or not _stderr_for_people():
+        yield
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=status_console,
-        disable=quiet or not status_console.is_terminal,
+        console=status_console(),
         transient=True,
     )
     with progress:
