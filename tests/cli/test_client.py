@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -89,6 +91,40 @@ def test_records_get_streams_the_whole_file_and_a_range(live_api, stored, tmp_pa
     assert ranged.code == 0 and raw.read_bytes() == content[100:1124]
 
 
+def test_records_get_into_a_pipe_or_through_a_link_keeps_what_is_there(live_api, stored, tmp_path):
+    """``-o`` naming a FIFO (or a device: ``-o /dev/null``) is written straight into, not
+    replaced by a renamed file; through a symbolic link the file it names is replaced and
+    the link stays (before, a get to /dev/null replaced the device with a file)."""
+    content = Path(stored["path"]).read_bytes()
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = bytearray()
+
+    def drain() -> None:
+        with fifo.open("rb") as reader:
+            while chunk := reader.read(65536):
+                received.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)  # left blocked if nothing writes
+    reader.start()
+    got = run_cli(live_api, "SERVICE", "records", "get", stored["record"], "-o", str(fifo))
+    reader.join(timeout=30)
+    assert got.code == 0, got.err
+    assert not reader.is_alive(), "nothing was written into the pipe"
+    assert bytes(received) == content
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and sorted(tmp_path.iterdir()) == [fifo]
+
+    real = tmp_path / "scans" / "copy.stl"
+    real.parent.mkdir()
+    real.write_bytes(b"old")
+    link = tmp_path / "latest.stl"
+    link.symlink_to(real)
+    got = run_cli(live_api, "SERVICE", "records", "get", stored["record"], "-o", str(link))
+    assert got.code == 0, got.err
+    assert link.is_symlink() and link.resolve() == real and real.read_bytes() == content
+    assert sorted(p.name for p in real.parent.iterdir()) == ["copy.stl"]
+
+
 def test_records_get_over_http_loads_neither_the_server_stack_nor_httpx(live_api, stored, tmp_path):
     """A download's command starts with its own modules only (docs/benchmarks.md, P9 CLI):
     not the server's stack, not httpx, and no rich when nobody watches stderr."""
@@ -124,7 +160,8 @@ def test_version_loads_no_command(tmp_path):
         "from vault.cli import main\n"
         "sys.argv = ['recvault', '--version']\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\nelse:\n    code = 0\n"
-        "loaded = sorted(m for m in sys.modules if m.startswith('vault.cli.') or m == 'sqlalchemy')\n"
+        "loaded = sorted(m for m in sys.modules\n"
+        "                if m.startswith('vault.cli.') or m == 'sqlalchemy')\n"
         "print(code, loaded)\n"
     )
     done = subprocess.run(

@@ -12,6 +12,7 @@ import mimetypes
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 from datetime import datetime
@@ -192,15 +193,27 @@ def stream_to(
     label: str = "download",
     quiet: bool = False,
 ) -> int:
-    """GET ``url`` into ``output`` (a path, or stdout for ``-``/None); return bytes written."""
+    """GET ``url`` into ``output`` (a path, or stdout for ``-``/None); return bytes written.
+
+    A file is written whole or not at all: into ``<file>.part`` beside it, renamed over
+    it at the end (through a symbolic link, the file it names). A device or a pipe
+    (``-o /dev/null``, a FIFO) is written straight into: renaming over it would
+    replace the device with a file.
+    """
     to_stdout = output in (None, "-")
-    target = None if to_stdout else Path(str(output))
-    part = target.with_name(target.name + ".part") if target else None
+    target = None if to_stdout else Path(os.path.realpath(str(output)))
+    straight = target is not None and _special(target)
+    part = target.with_name(target.name + ".part") if target and not straight else None
     written = 0
     with api.download(url, params=params, headers=headers) as response:
         length = response.headers.get("Content-Length")
         sink: IO[bytes]
-        sink = sys.stdout.buffer if part is None else part.open("wb")
+        if part is not None:
+            sink = part.open("wb")
+        elif target is not None:
+            sink = target.open("wb")
+        else:
+            sink = sys.stdout.buffer
         try:
             with transfer_progress(quiet or to_stdout, total_known=bool(length)) as progress:
                 task = progress.add_task(label, total=int(length) if length else None)
@@ -211,14 +224,24 @@ def stream_to(
                     progress.advance(task, len(block))
             sink.flush()
         except BaseException:
-            if part is not None:
+            if target is not None:
                 sink.close()
+            if part is not None:
                 part.unlink(missing_ok=True)
             raise
-    if part is not None and target is not None:
+    if target is not None:
         sink.close()
-        os.replace(part, target)
+        if part is not None:
+            os.replace(part, target)
     return written
+
+
+def _special(path: Path) -> bool:
+    """An existing path that is not a regular file (a device, a FIFO, a socket)."""
+    try:
+        return not stat.S_ISREG(path.stat().st_mode)
+    except FileNotFoundError:
+        return False
 
 
 @records_app.command("get")
