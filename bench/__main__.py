@@ -1,6 +1,10 @@
 """Run every benchmark module listed in ``MODULES``, in order; a missing one is an error.
 
 ``python -m bench paging residency`` runs only the modules named (``bench.<name>``).
+Each module's heading gives how fast the machine copied memory just before it
+ran, in user space and in the kernel (``bench.common.memory_rates``): on a
+shared host either moves by up to 10x from minute to minute, and the
+streaming figures with them.
 """
 
 from __future__ import annotations
@@ -8,6 +12,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
+
+from bench.common import memory_rates
 
 #: Add a module here (it must define ``main()``) to include it in ``python -m bench``.
 MODULES = [
@@ -39,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for name in names:
         module = importlib.import_module(name)
-        print(f"== {name}")
+        user, kernel = memory_rates()
+        print(f"== {name} (memory copy {user:.1f} GB/s, kernel copy {kernel:.1f} GB/s)")
         # the modules parse their own options: give them none but the full run's own
         takes_argv = bool(inspect.signature(module.main).parameters)
         argv_for = ARGS.get(name, [])
