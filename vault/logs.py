@@ -40,6 +40,8 @@ class JsonLines(JsonFormatter):
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
     ) -> None:
         super().add_fields(log_data, record, message_dict)
+        # uvicorn adds its message again with terminal colour codes: noise in a JSON line
+        log_data.pop("color_message", None)
         if record.exc_info and record.exc_info[0] is not None:
             log_data.setdefault("exc_type", record.exc_info[0].__qualname__)
 

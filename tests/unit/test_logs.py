@@ -40,3 +40,9 @@ def test_an_exception_is_its_type_and_frames_never_its_message():
 def test_uvicorn_access_log_is_silenced_and_recvault_logs_info():
     assert LOGGING["loggers"]["uvicorn.access"]["handlers"] == []
     assert LOGGING["loggers"]["recvault"]["level"] == "INFO"
+
+
+def test_uvicorn_colour_codes_stay_out_of_a_line():
+    record = _record("Started server process [%d]", color_message="Started [\x1b[36m%d\x1b[0m]")
+    line = JsonLines().format(record)
+    assert "\\u001b" not in line and "color_message" not in json.loads(line)
