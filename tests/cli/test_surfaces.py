@@ -337,3 +337,34 @@ def test_progress_shows_no_made_up_total(total):
     shown = screen.file.getvalue()
     assert "/?" not in shown and "55.6" in shown
     assert ("80.0 MB" in shown) is (total is not None)
+
+
+def test_instants_read_to_the_second_and_fold_into_date_and_time(monkeypatch, capsys):
+    from vault.cli import output
+
+    monkeypatch.setenv("COLUMNS", "80")
+    output.console.cache_clear()  # a console 80 columns wide, dropped again below
+    rows = [
+        {
+            "seq": 9,
+            "ts": "2026-12-04T21:28:27.367496Z",
+            "actor": "dev-service",
+            "role": "service",
+            "action": "record.create",
+            "target": "0585eebd572e490eaffc107451cc7f40",
+            "region": "JP",
+            "outcome": "ok",
+        }
+    ]
+    try:
+        output.show_rows(rows, title="audit events")
+        output.show_object({"placed_at": "2026-12-04T21:28:34.587387+00:00", "note": "T21"})
+    finally:
+        output.console.cache_clear()
+    shown = capsys.readouterr().out
+    assert "367496" not in shown and "587387" not in shown
+    assert "2026-12-04 21:28:34Z" in shown  # whole where there is room
+    row = next(line for line in shown.splitlines() if "0585eebd" in line)
+    assert row.split("│")[2].strip() == "2026-12-04"  # folded at the space, not mid-number
+    assert any(line.split("│")[2].strip() == "21:28:27Z" for line in shown.splitlines()[4:6])
+    assert "0585eebd572e490eaffc107451cc7f40" in shown and "T21" in shown

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -21,10 +22,20 @@ if TYPE_CHECKING:  # rich is imported when something is drawn: a get to a file n
 
 @cache
 def console() -> Console:
-    """Tables and text for people, on stdout."""
+    """Tables and text for people, on stdout.
+
+    Into a pipe or a file (and no ``COLUMNS`` set), a table is as wide as its
+    rows: one line per row, whole, for ``grep`` and ``less -S``, where rich
+    would fold it to 80 columns.
+    """
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(highlight=False, soft_wrap=True, width=_UNFOLDED if piped else None)
+
+
+#: the width of a console that folds nothing (a table is only as wide as it needs)
+_UNFOLDED = 100_000
 
 
 @cache
@@ -39,7 +50,15 @@ def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
 
 
+#: an instant as the API writes it (``2026-12-04T21:28:27.964758Z``)
+_INSTANT = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?(?:Z|\+00:00)")
+
+
 def _cell(value: Any) -> str:
+    """A value as people read it; an instant to the second (``--json`` keeps it exact)."""
+    if isinstance(value, str) and (instant := _INSTANT.fullmatch(value)):
+        # a space lets a narrow column fold it into date and time
+        return f"{instant[1]} {instant[2]}Z"
     if value is None:
         return "-"
     if isinstance(value, bool):
