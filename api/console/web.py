@@ -209,6 +209,11 @@ class Pager:
     first_url: str | None
     next_url: str | None
 
+    @property
+    def counted(self) -> str:
+        """``1 record``, ``2 records`` (every list's label is a regular plural)."""
+        return f"{self.shown} {self.label.removesuffix('s') if self.shown == 1 else self.label}"
+
 
 def _address(request: Request, drop: set[str], extra: list[tuple[str, str]]) -> str:
     kept = [(k, v) for k, v in request.query_params.multi_items() if k not in drop]

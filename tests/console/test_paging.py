@@ -286,6 +286,10 @@ def test_the_page_size_is_said_and_limit_is_bounded(page: Page, world: World) ->
     expect(page.get_by_role("navigation", name="Pages of audit events")).to_contain_text(
         "up to 1000 per page"
     )
+    page.goto("/console/audit?run=1&limit=1")
+    expect(page.get_by_role("navigation", name="Pages of audit events")).to_contain_text(
+        "1 audit event on this page"
+    )
     # a tampered cursor as the browser shows it: the message, and the way back
     page.goto("/console/audit?run=1&limit=1&cursor=AAAAnot-a-cursor")
     expect(page.get_by_role("alert")).to_contain_text("not one this list gave out")

@@ -31,6 +31,10 @@ def test_sign_in_page_has_a_token_field_and_loads_only_from_the_server(
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     expect(page.get_by_label("Token")).to_be_visible()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    assert icon is not None  # else the browser asks for /favicon.ico and logs a 404
+    answer = page.request.get(icon)
+    assert answer.status == 200 and answer.headers["content-type"].startswith("image/svg+xml")
     shoot(page, "sign-in")
     axe_check(page)
     page.get_by_label("Token").fill("rvt_not-a-token")
