@@ -141,3 +141,11 @@ def test_subject_without_records_is_disposable():
 def test_naive_now_refused():
     with pytest.raises(InvalidInput):
         decide_record(OLD, [], "s1", False, datetime(2036, 1, 1))
+
+
+def test_a_retention_reason_names_the_day_once():
+    from vault.retention.rules import Block
+
+    until = datetime(2036, 12, 4, 21, 28, 27, 964758, tzinfo=UTC)
+    # people read it beside the exact instant (``until``): the day, no clock or offset
+    assert Block(BlockKind.RETENTION, until=until).describe() == "retained until 2036-12-04"

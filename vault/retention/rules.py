@@ -36,7 +36,7 @@ class Block:
     def describe(self) -> str:
         if self.kind is BlockKind.RETENTION:
             assert self.until is not None
-            return f"retained until {self.until.isoformat(timespec='seconds')}"
+            return f"retained until {self.until:%Y-%m-%d}"  # the exact instant is ``until``
         if self.kind is BlockKind.LEGAL_HOLD:
             return f"legal hold {self.hold_id} (case {self.case_ref})"
         return "processing restricted at the subject's request"
