@@ -125,6 +125,41 @@ def test_records_get_into_a_pipe_or_through_a_link_keeps_what_is_there(live_api,
     assert sorted(p.name for p in real.parent.iterdir()) == ["copy.stl"]
 
 
+def test_records_get_to_a_path_it_cannot_write_is_refused_before_anything_is_read(
+    live_api, stored, tmp_path
+):
+    """A directory, a missing folder: refused with the path as given, nothing left behind,
+    and no read of the record on the server (before, it read, then failed on ``x.part``)."""
+
+    def reads() -> int:
+        found = ok_json(
+            run_cli(
+                live_api,
+                "COMPLIANCE",
+                "audit",
+                "query",
+                "--action",
+                "record.read",
+                "--all",
+                "--json",
+            )
+        )
+        return sum(1 for e in found["items"] if e["target"] == stored["record"])
+
+    before = reads()
+    for given, says in (
+        (str(tmp_path), "is a directory"),
+        (str(tmp_path / "missing" / "copy.stl"), "no such directory"),
+    ):
+        got = run_cli(live_api, "SERVICE", "records", "get", stored["record"], "-o", given)
+        assert got.code == 2, got.err
+        assert says in got.err and given in got.err and ".part" not in got.err, got.err
+    assert list(tmp_path.iterdir()) == []
+    assert reads() == before
+    got = run_cli(live_api, "SERVICE", "records", "get", stored["record"], "-o", "copy.stl")
+    assert got.code == 0 and reads() == before + 1  # the count moves when a read happens
+
+
 def test_records_get_over_http_loads_neither_the_server_stack_nor_httpx(live_api, stored, tmp_path):
     """A download's command starts with its own modules only (docs/benchmarks.md, P9 CLI):
     not the server's stack, not httpx, and no rich when nobody watches stderr."""

@@ -148,6 +148,7 @@ def test_an_unknown_category_is_refused_before_anything_is_sent(live_api, scene)
     )
     assert result.code == 2
     assert "scan" in result.err and "xray" in result.err and "unreachable" not in result.err
+    one_line_error(result, "'--category': 'scan' is not one of")  # no validator's prefix
 
 
 def test_a_directory_is_named_as_one(live_api, scene, tmp_path):

@@ -210,7 +210,9 @@ def main() -> None:
         code = command.main(standalone_mode=False, prog_name="recvault")
     except USAGE_ERRORS as exc:
         if message := exc.format_message():  # empty when the help was printed (no arguments)
-            report_error(message.removeprefix("Invalid value: "), "usage", EXIT_USAGE)
+            # pydantic, which typer validates through, prefixes a validator's message
+            message = message.removeprefix("Invalid value: ").replace(": Value error, ", ": ")
+            report_error(message, "usage", EXIT_USAGE)
         sys.exit(EXIT_USAGE)
     except ABORTS:
         report_error("aborted", "aborted", EXIT_FAILURE)

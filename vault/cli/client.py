@@ -202,19 +202,24 @@ def stream_to(
     """
     to_stdout = output in (None, "-")
     target = None if to_stdout else Path(os.path.realpath(str(output)))
+    if target is not None and target.is_dir():
+        raise typer.BadParameter(f"{output} is a directory; give a file name (or - for stdout)")
+    if target is not None and not target.parent.is_dir():
+        raise typer.BadParameter(f"{output}: no such directory {target.parent}")
     straight = target is not None and _special(target)
     part = target.with_name(target.name + ".part") if target and not straight else None
-    written = 0
-    with api.download(url, params=params, headers=headers) as response:
-        length = response.headers.get("Content-Length")
-        sink: IO[bytes]
-        if part is not None:
-            sink = part.open("wb")
-        elif target is not None:
-            sink = target.open("wb")
-        else:
-            sink = sys.stdout.buffer
+    # opened before anything is asked of the server: a path that cannot be written
+    # is refused without a read (and its audit event) on the other side
+    sink: IO[bytes] = sys.stdout.buffer
+    if target is not None:
         try:
+            sink = (part or target).open("wb")
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(output)) from None
+    written = 0
+    try:
+        with api.download(url, params=params, headers=headers) as response:
+            length = response.headers.get("Content-Length")
             with transfer_progress(quiet or to_stdout, total_known=bool(length)) as progress:
                 task = progress.add_task(label, total=int(length) if length else None)
                 # as received, from one reused buffer (docs/benchmarks.md, P9)
@@ -223,12 +228,12 @@ def stream_to(
                     written += len(block)
                     progress.advance(task, len(block))
             sink.flush()
-        except BaseException:
-            if target is not None:
-                sink.close()
-            if part is not None:
-                part.unlink(missing_ok=True)
-            raise
+    except BaseException:
+        if target is not None:
+            sink.close()
+        if part is not None:
+            part.unlink(missing_ok=True)
+        raise
     if target is not None:
         sink.close()
         if part is not None:
