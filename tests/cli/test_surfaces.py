@@ -296,6 +296,7 @@ def test_help_reads_as_help():
     names = [line.split()[1] for line in top.splitlines() if line.startswith("│ ") and "  " in line]
     assert names.index("subjects") < names.index("records") < names.index("serve")
     assert names.index("audit") < names.index("gc")
+    assert "temp files, incomplete uploads)" in top  # a docstring's line break is not kept
     put = _help("records", "put")
     assert "<bool>" not in put and "photo|impression|xray" in put
     assert "Usage: recvault records put [OPTIONS] FILE" in put and "{file}" not in put

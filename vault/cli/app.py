@@ -154,6 +154,10 @@ def tidy_help(command: _typer_core.Command) -> _typer_core.Command:
             # Typer 0.29 writes a required argument as {file}; a man page writes FILE
             piece = param.metavar if param.required else f"[{param.metavar}]"
             setattr(param, "get_usage_pieces", lambda ctx, piece=piece: [piece])  # noqa: B010
+    if command.short_help is None and command.help:
+        # a parent's list of commands shows the first paragraph; a docstring's line
+        # break inside it would be printed as one
+        command.short_help = " ".join(command.help.split("\n\n")[0].split())
     subcommands: dict[str, _typer_core.Command] | None = getattr(command, "commands", None)
     if subcommands is not None:
         rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
