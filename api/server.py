@@ -13,7 +13,10 @@ which uvicorn accepts as its ``http`` option (``recvault serve`` names it; ADR 0
   the request began: 408, and the connection closes;
 - a request the parser cannot read (a byte above ASCII in the target, a control
   character in a header, a malformed Content-Length): 400 ``malformed-request``,
-  and the connection closes. uvicorn's own answer was plain text.
+  and the connection closes. uvicorn's own answer was plain text;
+- a request past ``limits.max_connections`` (uvicorn's ``limit_concurrency``):
+  503 ``overloaded`` with ``Retry-After``, and the connection closes (uvicorn's
+  own answer was plain text too).
 
 Each of these is a problem document, as every error of the app is.
 
@@ -26,12 +29,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from vault.settings import LimitsConfig
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGIReceiveCallable, ASGISendCallable, Scope
 
 log = logging.getLogger("recvault.api")
 
@@ -56,7 +62,10 @@ _REFUSALS = {
         "headers-too-large",
         "request header fields too large",
     ),
+    503: ("Service Unavailable", "unavailable", "overloaded", "too many connections; retry later"),
 }
+#: seconds a client turned away at the connection limit should wait
+OVERLOADED_RETRY_AFTER = 5
 
 
 def _problem_bytes(status: int) -> bytes:
@@ -69,6 +78,24 @@ def _problem_bytes(status: int) -> bytes:
         "code": code,
     }
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+async def overloaded(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    """What a request past ``limit_concurrency`` gets: uvicorn's own 503 is plain text."""
+    body = _problem_bytes(503)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(OVERLOADED_RETRY_AFTER).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -165,7 +192,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_headers = False
         self._disarm_header_timer()
-        super().on_headers_complete()
+        limit = self.limit_concurrency
+        if limit is None or (len(self.connections) < limit and len(self.tasks) < limit):
+            super().on_headers_complete()
+            return
+        # Past the limit uvicorn answers with its own app (the same test as here), in plain
+        # text: the request goes to ``overloaded`` instead, with the limit lifted for it.
+        log.warning("request refused before the app: 503 overloaded")
+        app = self.app
+        self.app, self.limit_concurrency = overloaded, None
+        try:
+            super().on_headers_complete()
+        finally:
+            self.app, self.limit_concurrency = app, limit
 
     def _count(self, size: int, fields: int) -> None:
         self._parsed_bytes += size

@@ -315,3 +315,18 @@ def test_uploads_beyond_the_concurrency_wait_then_503(tmp_path):
         for sock in held:
             assert _answer(sock).startswith(b"HTTP/1.1 408")
         assert httpx.get(f"{server.addr}/readyz", timeout=LIVENESS).status_code == 200
+
+
+def test_connections_beyond_the_limit_are_a_503_problem(tmp_path):
+    for server in _start(tmp_path, max_connections="10"):
+        idle = [
+            socket.create_connection(("127.0.0.1", server.port), timeout=LIVENESS)
+            for _ in range(10)
+        ]
+        time.sleep(0.3)  # let the server take them in (ordering only; no speed is asserted)
+        answer = _raw(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _problem(answer, 503)["code"] == "overloaded"
+        assert b"\r\nretry-after: " in answer.lower()
+        for sock in idle:
+            sock.close()
+        assert httpx.get(f"{server.addr}/healthz", timeout=LIVENESS).status_code == 200
