@@ -1,6 +1,7 @@
 """Limits on request bodies: size on JSON routes (413), and idleness on every route (408).
 
-``JsonBodyLimit`` refuses oversized bodies on JSON routes before they are read.
+``JsonBodyLimit`` refuses oversized bodies on JSON routes before they are read
+(by Content-Length), or as soon as a body without one grows past the limit.
 Record uploads are exempt: their routes declare a raw body (``api.http.RAW_BODY``
 in their OpenAPI extra), check Content-Length against ``limits.max_record_bytes``
 themselves and stream the body. The exemption is read once from the app's own
@@ -45,17 +46,33 @@ class JsonBodyLimit:
             await response(scope, receive, send)
             return
         seen = 0
+        exceeded = replaced = started = False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    exceeded = True
                     raise self._too_large()
             return message
 
-        await self.app(scope, limited, send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal replaced, started
+            if replaced:
+                return
+            if exceeded and not started and message["type"] == "http.response.start":
+                # The framework turns any error of reading the body into its own 400:
+                # whatever the route made of it, the client is told 413.
+                started = replaced = True
+                await vault_error_response(self._too_large())(scope, _nothing, send)
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, limited, guarded_send)
 
     def _too_large(self) -> TooLarge:
         return TooLarge(f"a JSON body is limited to {self.limit} bytes")

@@ -10,7 +10,15 @@ which uvicorn accepts as its ``http`` option (``recvault serve`` names it; ADR 0
 - request line and headers above ``limits.max_header_bytes`` bytes, or more than
   ``limits.max_headers`` fields: 431, and the connection closes;
 - headers not complete ``limits.header_timeout`` after the connection opened or
-  the request began: 408, and the connection closes.
+  the request began: 408, and the connection closes;
+- a request the parser cannot read (a byte above ASCII in the target, a control
+  character in a header, a malformed Content-Length): 400 ``malformed-request``,
+  and the connection closes. uvicorn's own answer was plain text;
+- a request past ``limits.max_connections`` (uvicorn's ``limit_concurrency``):
+  503 ``overloaded`` with ``Retry-After``, and the connection closes (uvicorn's
+  own answer was plain text too).
+
+Each of these is a problem document, as every error of the app is.
 
 Request bodies are bounded in the app (``api.limits.BodyIdleTimeout``,
 ``api.streaming.UploadGate``), where the route knows what to clean up.
@@ -19,13 +27,17 @@ Request bodies are bounded in the app (``api.limits.BodyIdleTimeout``,
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from vault.settings import LimitsConfig
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGIReceiveCallable, ASGISendCallable, Scope
 
 log = logging.getLogger("recvault.api")
 
@@ -40,7 +52,50 @@ RECEIVE_BYTES = 1024 * 1024
 #: seconds a refused connection is drained before it is closed
 LINGER = 2.0
 
-_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+#: status -> (reason phrase, problem type, code, detail) of the answers given before the app
+_REFUSALS = {
+    400: ("Bad Request", "invalid-input", "malformed-request", "the request is not valid HTTP/1.1"),
+    408: ("Request Timeout", "request-timeout", "request-timeout", "request timeout"),
+    431: (
+        "Request Header Fields Too Large",
+        "headers-too-large",
+        "headers-too-large",
+        "request header fields too large",
+    ),
+    503: ("Service Unavailable", "unavailable", "overloaded", "too many connections; retry later"),
+}
+#: seconds a client turned away at the connection limit should wait
+OVERLOADED_RETRY_AFTER = 5
+
+
+def _problem_bytes(status: int) -> bytes:
+    reason, kind, code, detail = _REFUSALS[status]
+    body = {
+        "type": f"urn:recvault:problem:{kind}",
+        "title": reason,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+async def overloaded(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    """What a request past ``limit_concurrency`` gets: uvicorn's own 503 is plain text."""
+    body = _problem_bytes(503)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(OVERLOADED_RETRY_AFTER).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -110,7 +165,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if self._refused:
                 return
             self.logger.warning("Invalid HTTP request received.")
-            self.send_400_response("Invalid HTTP request received.")
+            self._refuse(400)
             return
         if self._in_headers and not self._refused:
             # The parser holds an unfinished header until it is whole: bound what it
@@ -137,7 +192,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_headers = False
         self._disarm_header_timer()
-        super().on_headers_complete()
+        limit = self.limit_concurrency
+        if limit is None or (len(self.connections) < limit and len(self.tasks) < limit):
+            super().on_headers_complete()
+            return
+        # Past the limit uvicorn answers with its own app (the same test as here), in plain
+        # text: the request goes to ``overloaded`` instead, with the limit lifted for it.
+        log.warning("request refused before the app: 503 overloaded")
+        app = self.app
+        self.app, self.limit_concurrency = overloaded, None
+        try:
+            super().on_headers_complete()
+        finally:
+            self.app, self.limit_concurrency = app, limit
 
     def _count(self, size: int, fields: int) -> None:
         self._parsed_bytes += size
@@ -148,27 +215,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # -- refusing ---------------------------------------------------------------
 
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's plain-text 400, answered as a problem document instead."""
+        self._refuse(400)
+
     def _refuse(self, status: int) -> None:
         """Answer ``status`` with a problem document and close; nothing reaches the app."""
         if self._refused:
             return
         self._refused = True
         self._disarm_header_timer()
-        code = "request-timeout" if status == 408 else "headers-too-large"
-        body = (
-            b'{"type":"urn:recvault:problem:'
-            + code.encode()
-            + b'","title":"'
-            + _REASONS[status]
-            + b'","status":'
-            + str(status).encode()
-            + b',"detail":"'
-            + _REASONS[status].lower()
-            + b'","code":"'
-            + code.encode()
-            + b'"}'
-        )
-        head = b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])
+        reason, _, code, _ = _REFUSALS[status]
+        body = _problem_bytes(status)
+        head = b"HTTP/1.1 %d %s\r\n" % (status, reason.encode())
         headers = (
             b"content-type: application/problem+json\r\n"
             b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)

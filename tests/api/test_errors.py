@@ -229,3 +229,21 @@ def test_oversized_json_body_is_413(api):
         headers={**api.auth("adm", ["admin"]), "Content-Type": "application/json"},
     )
     assert response.status_code == 413 and problem(response)["code"] == "too-large"
+
+
+def test_oversized_json_body_without_a_length_is_413(api):
+    """Sent chunked, the size is known only as the body arrives: still 413, not 400."""
+
+    def chunks():
+        yield b'{"reason": "'
+        for _ in range(100):
+            yield b"x" * 1000
+        yield b'"}'
+
+    response = api.client.post(
+        "/v1/holds",
+        content=chunks(),
+        headers={**api.auth("adm", ["admin"]), "Content-Type": "application/json"},
+    )
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413 and problem(response)["code"] == "too-large"

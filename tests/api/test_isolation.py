@@ -350,3 +350,32 @@ def test_a_cursor_from_a_jp_listing_reveals_nothing_to_a_ph_principal(
     )
     assert on_ph.status_code == 400 and problem(on_ph)["code"] == "invalid-cursor"
     assert not _leaks(on_ph.text, jp.secrets)
+
+
+def test_every_refusal_on_a_target_is_audited(api: ApiEnv, seeded: dict[str, RegionData]) -> None:
+    """docs/records.md: every operation, allowed or refused, appends an event. A JP-only
+    principal refused on a PH target (region) or on an unknown one (not found) leaves one
+    event per call, naming the action and the refusal."""
+    ph = seeded["PH"]
+    nobody = RegionData(
+        region="PH",
+        subject_id="0" * 32,
+        record_id="0" * 32,
+        hold_id="0" * 32,
+        doomed_subject="0" * 32,
+        destruction_id="0" * 32,
+    )
+    rotate_ph = ("keys.rotate", "POST", "/v1/keys/rotate", {"json": {"region": "PH"}})
+    unaudited: list[str] = []
+    for label, data in {"PH target": ph, "unknown id": nobody}.items():
+        calls = targeted(data) + ([rotate_ph] if data is ph else [])
+        for n, (name, method, path, kwargs) in enumerate(calls):
+            principal = f"jp-{label[:2]}-{n}"
+            headers = api.auth(principal, ALL, regions=["JP"])
+            response = _call(api, method, path, kwargs, headers)
+            assert response.status_code in (403, 404), (label, name, response.text)
+            code = problem(response)["code"]
+            outcomes = [e.outcome for e in api.vault.audit_events(principal=principal)]
+            if outcomes != [f"refused:{code}"]:
+                unaudited.append(f"{label} {name}: {response.status_code} {code}, {outcomes}")
+    assert unaudited == [], "\n".join(unaudited)

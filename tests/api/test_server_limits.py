@@ -9,6 +9,7 @@ answering (uploads run on threads of their own). Headers are bounded in size, co
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import select
 import socket
@@ -223,6 +224,36 @@ def test_too_many_headers_are_431_and_a_normal_request_passes(server):
     assert ok.startswith(b"HTTP/1.1 200"), ok[:200]
 
 
+def _problem(answer: bytes, status: int) -> dict:
+    """The status line, content type and body of a raw answer that must be a problem document."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status), answer[:300]
+    headers = dict(
+        line.decode("latin-1").lower().split(": ", 1) for line in head.split(b"\r\n")[1:]
+    )
+    assert headers["content-type"] == "application/problem+json", answer[:300]
+    problem = json.loads(body)
+    assert problem["status"] == status and problem["type"].startswith("urn:recvault:problem:")
+    return problem
+
+
+#: requests the HTTP parser cannot read: uvicorn answered them in plain text
+UNREADABLE = [
+    b"GET /v1/subjects/\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",  # a byte above ASCII in the path
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1\x7f\r\n\r\n",  # a control char
+    b"POST /v1/subjects HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    b"NOT HTTP AT ALL\r\n\r\n",
+]
+
+
+def test_a_request_the_parser_cannot_read_is_a_400_problem(server):
+    for request in UNREADABLE:
+        problem = _problem(_raw(server, request), 400)
+        assert problem["code"] == "malformed-request", request
+    ok = _raw(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert ok.startswith(b"HTTP/1.1 200"), ok[:200]
+
+
 def _slow_headers(server: Server, count: int) -> None:
     sockets = []
     for _ in range(count):
@@ -284,3 +315,18 @@ def test_uploads_beyond_the_concurrency_wait_then_503(tmp_path):
         for sock in held:
             assert _answer(sock).startswith(b"HTTP/1.1 408")
         assert httpx.get(f"{server.addr}/readyz", timeout=LIVENESS).status_code == 200
+
+
+def test_connections_beyond_the_limit_are_a_503_problem(tmp_path):
+    for server in _start(tmp_path, max_connections="10"):
+        idle = [
+            socket.create_connection(("127.0.0.1", server.port), timeout=LIVENESS)
+            for _ in range(10)
+        ]
+        time.sleep(0.3)  # let the server take them in (ordering only; no speed is asserted)
+        answer = _raw(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _problem(answer, 503)["code"] == "overloaded"
+        assert b"\r\nretry-after: " in answer.lower()
+        for sock in idle:
+            sock.close()
+        assert httpx.get(f"{server.addr}/healthz", timeout=LIVENESS).status_code == 200

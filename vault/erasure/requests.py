@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
 
-from vault.context import VaultContext, require_region
+from vault.context import Refusal, VaultContext, require_region
 from vault.domain import (
     OPEN_ERASURE,
     TRANSFER_REASON,
@@ -73,8 +74,12 @@ class ErasureRequests:
 
     def request_erasure(self, subject_id: str, actor: Actor) -> ErasureDecision:
         now = self.ctx.clock()
-        with session_scope(self.ctx.engine) as session:
+        with (
+            self.ctx.audit_refusal(actor, "erasure.request", subject_id) as note,
+            session_scope(self.ctx.engine) as session,
+        ):
             subject = self.ctx.subject(session, subject_id, for_update=True)
+            note.about(subject)
             self.ctx.check_access(subject, actor, data=False)
             existing = open_request(session, subject_id)
             decision = subject_decision(session, subject, now)
@@ -107,8 +112,14 @@ class ErasureRequests:
         return self.erasure_status(subject_id, actor, audit=False)
 
     def erasure_status(self, subject_id: str, actor: Actor, audit: bool = True) -> ErasureDecision:
-        with session_scope(self.ctx.engine) as session:
+        refusals: AbstractContextManager[Refusal] = (
+            self.ctx.audit_refusal(actor, "erasure.status", subject_id)
+            if audit
+            else nullcontext(Refusal())
+        )
+        with refusals as note, session_scope(self.ctx.engine) as session:
             subject = self.ctx.subject(session, subject_id)
+            note.about(subject)
             require_region(actor, subject.region)
             row = session.exec(
                 select(ErasureRequestRow)

@@ -14,14 +14,14 @@ from vault.metadata import session_scope
 
 
 def set_restriction(ctx: VaultContext, subject_id: str, restricted: bool, actor: Actor) -> None:
-    with session_scope(ctx.engine) as session:
+    action = "subject.restrict" if restricted else "subject.unrestrict"
+    with (
+        ctx.audit_refusal(actor, action, subject_id) as note,
+        session_scope(ctx.engine) as session,
+    ):
         subject = ctx.subject(session, subject_id, for_update=True)
+        note.about(subject)
         ctx.check_access(subject, actor, data=False)
         subject.restricted = restricted
         session.add(subject)
-        ctx.audit.about(
-            session,
-            actor,
-            "subject.restrict" if restricted else "subject.unrestrict",
-            subject,
-        )
+        ctx.audit.about(session, actor, action, subject)

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from keys.naming import subject_key_name
 from vault.context import VaultContext, require_region
 from vault.domain import Actor, Subject, SubjectState
-from vault.errors import InvalidInput, RegionNotGranted, VaultError
+from vault.errors import InvalidInput, VaultError
 from vault.metadata import SubjectRow, session_scope
 
 
@@ -116,21 +116,12 @@ class Subjects:
         return [to_subject(row) for row in found]
 
     def get(self, subject_id: str, actor: Actor) -> Subject:
-        with session_scope(self.ctx.engine) as session:
+        with (
+            self.ctx.audit_refusal(actor, "subject.info", subject_id) as note,
+            session_scope(self.ctx.engine) as session,
+        ):
             row = self.ctx.subject(session, subject_id)
-            exc: VaultError | None = None
-            try:
-                require_region(actor, row.region)
-            except RegionNotGranted as refused:
-                exc = refused
-            outcome = f"refused:{exc.code}" if exc else "ok"
-            self.ctx.audit.about(
-                session,
-                actor,
-                "subject.info",
-                row,
-                outcome=outcome,
-            )
-        if exc is not None:
-            raise exc
+            note.about(row)
+            require_region(actor, row.region)
+            self.ctx.audit.about(session, actor, "subject.info", row)
         return to_subject(row)

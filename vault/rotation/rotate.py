@@ -65,16 +65,20 @@ class KeyRotation(RotationJobs):
     ) -> RotationReport:
         """Rotate every live subject key selected (a region, one subject, or all granted)."""
         regions = self.ctx.granted(actor)
-        if region is not None:
-            self.ctx.region(region)
-            require_region(actor, region)
-            regions = [region]
-        if subject_id is not None:
-            with session_scope(self.ctx.engine) as session:
-                subject = self.ctx.subject(session, subject_id)
-                require_region(actor, subject.region)
-                if subject.state != SubjectState.ACTIVE:
-                    raise Erased(f"subject {subject_id} is {subject.state}; its key is not rotated")
+        with self.ctx.audit_refusal(actor, "key.rotate", subject_id or "") as note:
+            if region is not None:
+                self.ctx.region(region)
+                require_region(actor, region)
+                regions = [region]
+            if subject_id is not None:
+                with session_scope(self.ctx.engine) as session:
+                    subject = self.ctx.subject(session, subject_id)
+                    note.about(subject)
+                    require_region(actor, subject.region)
+                    if subject.state != SubjectState.ACTIVE:
+                        raise Erased(
+                            f"subject {subject_id} is {subject.state}; its key is not rotated"
+                        )
         with session_scope(self.ctx.engine) as session:
             query = select(SubjectRow.id).where(SubjectRow.state == SubjectState.ACTIVE)
             query = query.where(col(SubjectRow.region).in_(regions))
