@@ -58,6 +58,9 @@ async def current_principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthenticated("a valid bearer token is required")
+    if len(request.headers.getlist("authorization")) > 1:
+        # which one counts would be a guess (a proxy may check one, the API use another)
+        raise Unauthenticated("send one Authorization header, not several")
     token = credentials.credentials
     verifier: OidcVerifier | None = getattr(request.app.state, "oidc", None)
     with span(AUTH):

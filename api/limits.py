@@ -1,7 +1,10 @@
 """Limits on request bodies: size on JSON routes (413), and idleness on every route (408).
 
 ``JsonBodyLimit`` refuses oversized bodies on JSON routes before they are read
-(by Content-Length), or as soon as a body without one grows past the limit.
+(by Content-Length), or as soon as a body without one grows past the limit. A
+JSON body must also be UTF-8 (Python's parser would take UTF-16 and UTF-32 as
+well) and name each key of an object once (the parser keeps the last, where a
+proxy or a log reader may take the first): both are 400 ``invalid-input``.
 Record uploads are exempt: their routes declare a raw body (``api.http.RAW_BODY``
 in their OpenAPI extra), check Content-Length against ``limits.max_record_bytes``
 themselves and stream the body. The exemption is read once from the app's own
@@ -15,6 +18,7 @@ route made of the error, and an upload in progress is aborted (nothing is kept).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -24,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http import RAW_BODY_MARK
 from api.problems import vault_error_response
-from vault.errors import RequestTimeout, TooLarge
+from vault.errors import InvalidInput, RequestTimeout, TooLarge, VaultError
 
 #: JSON request bodies are small; anything bigger is refused before it is parsed
 JSON_BODY_LIMIT = 64 * 1024
@@ -46,27 +50,36 @@ class JsonBodyLimit:
             await response(scope, receive, send)
             return
         seen = 0
-        exceeded = replaced = started = False
+        body = bytearray() if _parsed_as_json(scope) else None
+        refusal: VaultError | None = None
+        replaced = started = False
 
         async def limited() -> Message:
-            nonlocal seen, exceeded
+            nonlocal seen, refusal
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                piece = message.get("body", b"")
+                seen += len(piece)
                 if seen > self.limit:
-                    exceeded = True
-                    raise self._too_large()
+                    refusal = self._too_large()
+                    raise refusal
+                if body is not None:
+                    body.extend(piece)
+                    if not message.get("more_body", False) and body:
+                        refusal = json_refusal(bytes(body))
+                        if refusal is not None:
+                            raise refusal
             return message
 
         async def guarded_send(message: Message) -> None:
             nonlocal replaced, started
             if replaced:
                 return
-            if exceeded and not started and message["type"] == "http.response.start":
+            if refusal and not started and message["type"] == "http.response.start":
                 # The framework turns any error of reading the body into its own 400:
-                # whatever the route made of it, the client is told 413.
+                # whatever the route made of it, the client is told why (413, 400).
                 started = replaced = True
-                await vault_error_response(self._too_large())(scope, _nothing, send)
+                await vault_error_response(refusal)(scope, _nothing, send)
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -83,6 +96,51 @@ class JsonBodyLimit:
             self._raw_routes = raw_body_routes(scope.get("app"))
         method, path = scope.get("method", ""), scope.get("path", "")
         return any(method == m and pattern.match(path) for m, pattern in self._raw_routes)
+
+
+def _parsed_as_json(scope: Scope) -> bool:
+    """True when FastAPI would parse this body as JSON (its type says JSON; strict, without
+    a type it is not parsed)."""
+    declared: bytes | None = dict(scope.get("headers") or []).get(b"content-type")
+    if declared is None:
+        return False
+    kind = declared.split(b";", 1)[0].strip().lower()
+    return kind == b"application/json" or (
+        kind.startswith(b"application/") and kind.endswith(b"+json")
+    )
+
+
+class _Twice(Exception):
+    pass
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _Twice
+    return found
+
+
+def json_refusal(body: bytes) -> InvalidInput | None:
+    """Why a JSON body is refused before it is parsed for the route, or None.
+
+    A body that is not JSON at all is left to the route's own parser (its 422 says
+    where); the key named twice is not quoted back (a key can be any text).
+    """
+    try:
+        # JSON text in UTF-8 has no NUL byte; UTF-16 and UTF-32 of it always do
+        text = body.decode("utf-8") if b"\x00" not in body else None
+    except UnicodeDecodeError:
+        text = None
+    if text is None:
+        return InvalidInput("a JSON body must be UTF-8 text")
+    try:
+        json.loads(text, object_pairs_hook=_once_each)
+    except _Twice:
+        return InvalidInput("a JSON object in the body names the same key twice")
+    except ValueError:
+        return None
+    return None
 
 
 def raw_body_routes(app: Any) -> list[tuple[str, re.Pattern[str]]]:

@@ -247,3 +247,58 @@ def test_oversized_json_body_without_a_length_is_413(api):
     )
     assert "content-length" not in response.request.headers
     assert response.status_code == 413 and problem(response)["code"] == "too-large"
+
+
+def _subject(ref: str, region: str = '"JP"') -> str:
+    return f'{{"external_ref": "{ref}", "region": {region}}}'
+
+
+@pytest.mark.parametrize(
+    ("ref", "body", "detail"),
+    [
+        ("CLINIC-X1", _subject("CLINIC-X1").encode("utf-16"), "UTF-8"),
+        ("CLINIC-X2", _subject("CLINIC-X2").encode("utf-32-le"), "UTF-8"),
+        ("CLINIC-X3", _subject("CLINIC-X3", '"JP", "region": "PH"').encode(), "same key twice"),
+        ("CLINIC-X4", _subject("CLINIC-X4").encode()[:-3] + b'\xff"}', "UTF-8"),
+    ],
+    ids=["utf-16", "utf-32", "a key twice", "not utf-8"],
+)
+def test_a_json_body_is_utf8_and_names_each_key_once(api, ref, body, detail):
+    """Python's parser takes UTF-16 and keeps the last of two keys: a proxy that read
+    ``region`` first saw JP where the subject would have been made in PH."""
+    headers = {**api.auth("svc", ["service"])}
+    for declared in ("application/json", "application/merge-patch+json; charset=utf-8"):
+        headers["Content-Type"] = declared
+        response = api.client.post("/v1/subjects", content=body, headers=headers)
+        assert response.status_code == 400, response.text
+        assert problem(response)["code"] == "invalid-input"
+        assert detail in problem(response)["detail"]
+    assert api.vault.find_subjects(ref) == []
+    accepted = api.client.post("/v1/subjects", content=_subject(ref), headers=headers)
+    assert accepted.status_code == 201 and api.vault.find_subjects(ref) != []
+
+
+def test_a_json_body_that_is_not_json_still_gets_the_routes_answer(api):
+    response = api.client.post(
+        "/v1/subjects",
+        content=b'{"external_ref": "CLINIC-X5", ',
+        headers={**api.auth("svc", ["service"]), "Content-Type": "application/json"},
+    )
+    assert response.status_code in (400, 422) and problem(response)["code"] != "invalid-input"
+
+
+def test_two_authorization_headers_are_refused(api):
+    """Which of two tokens counts would be a guess: a proxy may check the first, the API
+    use another. Both valid here, and still 401."""
+    first, second = api.auth("svc", ["service"]), api.auth("dpo", ["dpo"])
+    response = api.client.get(
+        "/v1/keys/status",
+        headers=[
+            ("Authorization", first["Authorization"]),
+            ("Authorization", second["Authorization"]),
+        ],
+    )
+    assert response.status_code == 401 and problem(response)["code"] == "unauthenticated"
+    assert "one Authorization header" in problem(response)["detail"]
+    alone = api.client.get("/v1/keys/status", headers=api.auth("sec", ["security"]))
+    assert alone.status_code == 200
