@@ -51,41 +51,24 @@ class JsonBodyLimit:
             return
         seen = 0
         body = bytearray() if _parsed_as_json(scope) else None
-        refusal: VaultError | None = None
-        replaced = started = False
+        answer = RefusingSend(scope, send)
 
         async def limited() -> Message:
-            nonlocal seen, refusal
+            nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 piece = message.get("body", b"")
                 seen += len(piece)
                 if seen > self.limit:
-                    refusal = self._too_large()
-                    raise refusal
+                    raise answer.refuse(self._too_large())
                 if body is not None:
                     body.extend(piece)
-                    if not message.get("more_body", False) and body:
-                        refusal = json_refusal(bytes(body))
-                        if refusal is not None:
-                            raise refusal
+                    ended = not message.get("more_body", False)
+                    if ended and (refusal := json_refusal(bytes(body))) is not None:
+                        raise answer.refuse(refusal)
             return message
 
-        async def guarded_send(message: Message) -> None:
-            nonlocal replaced, started
-            if replaced:
-                return
-            if refusal and not started and message["type"] == "http.response.start":
-                # The framework turns any error of reading the body into its own 400:
-                # whatever the route made of it, the client is told why (413, 400).
-                started = replaced = True
-                await vault_error_response(refusal)(scope, _nothing, send)
-                return
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        await self.app(scope, limited, guarded_send)
+        await self.app(scope, limited, answer)
 
     def _too_large(self) -> TooLarge:
         return TooLarge(f"a JSON body is limited to {self.limit} bytes")
@@ -122,7 +105,8 @@ def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def json_refusal(body: bytes) -> InvalidInput | None:
-    """Why a JSON body is refused before it is parsed for the route, or None.
+    """Why a JSON body is refused before it is parsed for the route, or None (an empty
+    body included: the route says whether it needs one).
 
     A body that is not JSON at all is left to the route's own parser (its 422 says
     where); the key named twice is not quoted back (a key can be any text).
@@ -171,11 +155,9 @@ class BodyIdleTimeout:
             await self.app(scope, receive, send)
             return
         body_done = False
-        timed_out = False
-        started = replaced = False
+        answer = RefusingSend(scope, send)
         began: float | None = None
         received = 0
-        reason = "the request body stopped arriving"
 
         def wait_limit(now: float) -> tuple[float, str]:
             """How long the next part may take, and what to say when it does not come."""
@@ -192,7 +174,7 @@ class BodyIdleTimeout:
             return idle
 
         async def timed_receive() -> Message:
-            nonlocal body_done, timed_out, began, received, reason
+            nonlocal body_done, began, received
             if body_done:
                 # the body is complete: what follows is only the wait for a disconnect
                 return await receive()
@@ -206,25 +188,40 @@ class BodyIdleTimeout:
                     body_done = True
                 received += len(message.get("body", b""))
                 return message
-            timed_out, reason = True, why
-            raise RequestTimeout(why)
+            # the client is told 408 and the connection closes (the rest is never read)
+            raise answer.refuse(RequestTimeout(why))
 
-        async def guarded_send(message: Message) -> None:
-            nonlocal started, replaced
-            if replaced:
-                return
-            if timed_out and not started and message["type"] == "http.response.start":
-                # Whatever the route made of the timeout, the client is told 408 and the
-                # connection closes (the rest of its body is never read).
-                started = replaced = True
-                timeout = RequestTimeout(reason)
-                await vault_error_response(timeout)(scope, _nothing, send)
-                return
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        await self.app(scope, timed_receive, answer)
 
-        await self.app(scope, timed_receive, guarded_send)
+
+class RefusingSend:
+    """The ``send`` of a request whose body a middleware may refuse while the route reads it.
+
+    The framework turns any error of reading the body into its own answer (a 400):
+    once ``refuse`` has been called, the response the app starts is replaced by the
+    refusal's problem document, whatever the route made of it.
+    """
+
+    def __init__(self, scope: Scope, send: Send) -> None:
+        self.scope, self.send = scope, send
+        self.refusal: VaultError | None = None
+        self.started = self.replaced = False
+
+    def refuse(self, refusal: VaultError) -> VaultError:
+        """Remember ``refusal`` and return it, for the receive that raises it."""
+        self.refusal = refusal
+        return refusal
+
+    async def __call__(self, message: Message) -> None:
+        if self.replaced:
+            return
+        if message["type"] == "http.response.start":
+            if self.refusal is not None and not self.started:
+                self.started = self.replaced = True
+                await vault_error_response(self.refusal)(self.scope, _nothing, self.send)
+                return
+            self.started = True
+        await self.send(message)
 
 
 async def _nothing() -> Message:
