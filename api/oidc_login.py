@@ -127,9 +127,24 @@ def _open(vault: RecordVault, value: str | None) -> dict[str, Any] | None:
     return payload
 
 
+#: the longest ``next`` kept: it travels in the pending sign-in's cookie (4 KB in browsers)
+NEXT_LIMIT = 2048
+
+
 def _safe_next(value: str | None) -> str:
-    """Only a path inside the console: no open redirect through ``next``."""
-    if value and value.startswith("/console") and "//" not in value and "\\" not in value:
+    """Only a path inside the console: no open redirect through ``next``.
+
+    Printable ASCII only (a browser percent-encodes the rest): the path becomes a
+    ``Location`` header, which cannot carry other characters or a line break.
+    """
+    if (
+        value
+        and len(value) <= NEXT_LIMIT
+        and (value == "/console" or value.startswith(("/console/", "/console?")))
+        and "//" not in value
+        and "\\" not in value
+        and all("!" <= c <= "~" for c in value)
+    ):
         return value
     return "/console"
 

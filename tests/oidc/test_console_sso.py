@@ -169,3 +169,24 @@ def test_next_never_leaves_the_console(console) -> None:
         action, fields = sign_in_form(page, "dpo-ph")
         answer = browser.post(action, data=fields)
         assert 'content="0;url=/console"' in answer.text and "evil" not in answer.text
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "/console/%E2%82%AC",  # not Latin-1: a Location header cannot carry it
+        "/console/%0d%0aX-Injected:%201",  # a line break
+        "/console/" + "a" * 5000,  # the pending sign-in's cookie would outgrow a browser's
+        "/consolefoo",  # not a console page
+    ],
+)
+def test_a_next_that_is_no_plain_console_path_returns_to_the_console(console, asked: str) -> None:
+    api, served = console
+    with httpx.Client(follow_redirects=True, timeout=20) as browser:
+        page = browser.get(f"{served.url}/console/sso/login?next={asked}")
+        action, fields = sign_in_form(page, "dpo-ph")
+        answer = browser.post(action, data=fields)
+        assert answer.status_code == 200, answer.text[:300]
+        assert 'content="0;url=/console"' in answer.text
+        assert browser.get(f"{served.url}/console/").status_code == 200
+    assert [e.outcome for e in api.vault.audit_events(action="console.sign_in")] == ["ok:oidc"]
