@@ -335,15 +335,49 @@ def _exchange(
     verifier: OidcVerifier, client_id: str, code: str, code_verifier: str, request: Request
 ) -> dict[str, Any]:
     """The token endpoint's answer to the authorization code and the PKCE verifier."""
-    token_endpoint = verifier.metadata.endpoint("token_endpoint")
-    if token_endpoint is None:
-        raise ProviderUnavailable("no token_endpoint")
     form = {
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": _redirect_uri(request, verifier.config),
         "code_verifier": code_verifier,
     }
+    return _token_request(verifier, client_id, form, "code")
+
+
+def renewal(verifier: OidcVerifier) -> Callable[[str], tuple[Principal, str, int | None]]:
+    """Renews a console session's grants: a refresh token → the principal its new access
+    token establishes (checked as at sign-in), the refresh token to keep, the lifetime.
+
+    Raises ``TokenRefused`` when the provider refuses (the person was removed there,
+    the session at the provider ended) or the new token grants nothing usable.
+    """
+    client_id = _console_client(verifier)
+
+    def renew(refresh_token: str) -> tuple[Principal, str, int | None]:
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        tokens = _token_request(verifier, client_id, form, "refresh token")
+        access_token = tokens.get("access_token")
+        if not isinstance(access_token, str):
+            raise TokenRefused("provider", "the provider answered without an access token")
+        principal = verifier.principal(access_token)
+        successor = tokens.get("refresh_token")
+        expires = tokens.get("expires_in")
+        return (
+            principal,
+            successor if isinstance(successor, str) and successor else refresh_token,
+            expires if isinstance(expires, int) else None,
+        )
+
+    return renew
+
+
+def _token_request(
+    verifier: OidcVerifier, client_id: str, form: dict[str, str], what: str
+) -> dict[str, Any]:
+    """The token endpoint's answer to ``form``, the console's client authenticated."""
+    token_endpoint = verifier.metadata.endpoint("token_endpoint")
+    if token_endpoint is None:
+        raise ProviderUnavailable("no token_endpoint")
     secret = verifier.config.client_secret()
     headers = {}
     if secret:  # client_secret_basic
@@ -363,7 +397,7 @@ def _exchange(
         body = {}
     if answer.status_code != 200 or not isinstance(body, dict):
         reason = body.get("error", answer.status_code) if isinstance(body, dict) else "?"
-        raise TokenRefused("provider", f"the provider refused the code ({reason})")
+        raise TokenRefused("provider", f"the provider refused the {what} ({reason})")
     return body
 
 

@@ -9,14 +9,18 @@ but ``api.app``.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.console.pages import router
 from api.console.sessions import COOKIE, start_session
-from api.console.web import HERE, PREFIX, Console, signed_in
-from api.oidc_login import SignIn
+from api.console.web import DEFAULT_RENEWAL, HERE, PREFIX, Console, signed_in
+from api.oidc import OidcVerifier
+from api.oidc_login import SignIn, renewal
+from vault.domain import Actor
 from vault.service import RecordVault
 
 
@@ -40,10 +44,27 @@ def connect_single_sign_on(app: FastAPI, vault: RecordVault) -> None:
     config = vault.settings.auth.oidc
     if config is None or not config.client_id:
         return
-    app.state.console.oidc_provider = config.display_name
+    console: Console = app.state.console
+    console.oidc_provider = config.display_name
+    verifier: OidcVerifier = app.state.oidc
+    renew = renewal(verifier)
+
+    def renew_actor(refresh_token: str) -> tuple[Actor, str, int | None]:
+        principal, successor, lifetime = renew(refresh_token)
+        return principal.actor(), successor, lifetime
+
+    console.renew = renew_actor
 
     def start(request: Request, sign_in: SignIn) -> Response:
-        response = signed_in(request, sign_in.principal.actor(), "oidc")
+        # the grants count while the access token does; then they are renewed (web._renewed)
+        lifetime = timedelta(seconds=sign_in.expires_in) if sign_in.expires_in else None
+        response = signed_in(
+            request,
+            sign_in.principal.actor(),
+            "oidc",
+            renew_after=vault.clock() + (lifetime or DEFAULT_RENEWAL),
+            refresh_token=sign_in.refresh_token or "",
+        )
         response.headers["location"] = sign_in.next  # a console path (checked by oidc_login)
         return response
 

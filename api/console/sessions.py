@@ -41,6 +41,10 @@ class ConsoleSession:
     #: the SHA-256 of the sign-in token (as the database keeps it): the principal is
     #: checked again on every request, so disabling it ends its sessions at once
     credential: str = ""
+    #: single sign-on: when the access token the grants came from expires; from then
+    #: on the next request renews them at the provider (with ``refresh_token``) first
+    renew_after: datetime | None = None
+    refresh_token: str = ""
 
     def csrf_ok(self, offered: str | None) -> bool:
         return bool(offered) and hmac.compare_digest(self.csrf, str(offered))
@@ -69,10 +73,26 @@ class SessionStore:
         self._sessions: dict[str, ConsoleSession] = {}
         self._lock = threading.Lock()
 
-    def start(self, actor: Actor, method: str, credential: str = "") -> tuple[str, ConsoleSession]:
+    def start(
+        self,
+        actor: Actor,
+        method: str,
+        credential: str = "",
+        renew_after: datetime | None = None,
+        refresh_token: str = "",
+    ) -> tuple[str, ConsoleSession]:
         cookie = secrets.token_urlsafe(32)
         now = self.clock()
-        session = ConsoleSession(actor, secrets.token_urlsafe(32), method, now, now, credential)
+        session = ConsoleSession(
+            actor,
+            secrets.token_urlsafe(32),
+            method,
+            now,
+            now,
+            credential,
+            renew_after,
+            refresh_token,
+        )
         with self._lock:
             self._drop_expired(now)
             self._sessions[_digest(cookie)] = session
@@ -95,6 +115,21 @@ class SessionStore:
             self._sessions[key] = session
             return session
 
+    def renewed(
+        self, cookie: str, actor: Actor, renew_after: datetime, refresh_token: str
+    ) -> ConsoleSession | None:
+        """The session of ``cookie`` with the grants a renewal at the provider gave."""
+        key = _digest(cookie)
+        with self._lock:
+            session = self._sessions.get(key)
+            if session is None:
+                return None
+            session = replace(
+                session, actor=actor, renew_after=renew_after, refresh_token=refresh_token
+            )
+            self._sessions[key] = session
+            return session
+
     def end(self, cookie: str | None) -> ConsoleSession | None:
         if not cookie:
             return None
@@ -113,12 +148,19 @@ class SessionStore:
 
 
 def start_session(
-    store: SessionStore, actor: Actor, method: str = "token", credential: str = ""
+    store: SessionStore,
+    actor: Actor,
+    method: str = "token",
+    credential: str = "",
+    renew_after: datetime | None = None,
+    refresh_token: str = "",
 ) -> str:
     """Sign ``actor`` in; return the cookie value to set (see ``api.console.web.signed_in``).
 
     ``credential``: for a recvault token, its SHA-256, so that every request
-    checks the principal is still enabled; empty for proofs checked only once.
+    checks the principal is still enabled. ``renew_after``: for single sign-on,
+    when the access token expires; the grants are then renewed at the provider
+    with ``refresh_token`` (``Console.renew``), or the session ends.
     """
-    cookie, _ = store.start(actor, method, credential)
+    cookie, _ = store.start(actor, method, credential, renew_after, refresh_token)
     return cookie

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -97,6 +99,14 @@ class CsrfRefused(Exception):
     pass
 
 
+#: single sign-on's renewal: a refresh token → the actor its new access token grants,
+#: the refresh token to keep, and the new access token's lifetime in seconds (if told);
+#: raises ``Unauthenticated`` when the provider refuses, ``Unavailable`` when it is down
+Renewal = Callable[[str], tuple[Actor, str, int | None]]
+#: how long a single sign-on session's grants count when the provider names no expiry
+DEFAULT_RENEWAL = timedelta(minutes=5)
+
+
 class Console:
     """What the console's pages share: the vault, the sessions and the templates."""
 
@@ -111,6 +121,10 @@ class Console:
         self.rotations = Rotations()
         #: the name of a single sign-on provider, shown as "Sign in with <name>" when set
         self.oidc_provider = oidc_provider
+        #: set by ``connect_single_sign_on``: renews an SSO session's grants at the provider
+        self.renew: Renewal | None = None
+        #: one renewal at a time: a refresh token may be used once (its successor replaces it)
+        self.renewing = threading.Lock()
         #: ``auth.console_token_sign_in``: the "Token" form (off in production with SSO)
         self.token_sign_in = vault.settings.auth.console_token_sign_in
         self.templates = Environment(
@@ -144,7 +158,46 @@ def signed_in_session(request: Request, console: ConsoleDep) -> ConsoleSession:
             console.sessions.end(request.cookies.get(COOKIE))
             console.vault.audit_session(session.actor, "console.session", "revoked")
             raise SignInRequired() from None
+    if session.renew_after is not None and console.vault.clock() >= session.renew_after:
+        session = _renewed(request, console, session)
     return session
+
+
+def _renewed(request: Request, console: Console, session: ConsoleSession) -> ConsoleSession:
+    """A single sign-on session past its access token's expiry, with grants the provider renewed.
+
+    The provider decides as it would for a new sign-in: a person removed there, or
+    left with no recvault role or region, is signed out here (audited ``revoked``);
+    changed grants count from now. The provider down is an outage (503), not a refusal.
+    """
+    cookie = request.cookies.get(COOKIE) or ""
+    with console.renewing:
+        try:
+            current = console.sessions.get(cookie)  # another request may have renewed it
+        except Expired:
+            raise SignInRequired(expired=True) from None
+        if current is None:
+            raise SignInRequired()
+        if current.renew_after is None or console.vault.clock() < current.renew_after:
+            return current
+        if console.renew is None or not current.refresh_token:
+            # the provider gave no refresh token: the session lasts as long as its token
+            console.sessions.end(cookie)
+            console.vault.audit_session(current.actor, "console.session", "expired")
+            raise SignInRequired(expired=True)
+        try:
+            actor, refresh_token, lifetime = console.renew(current.refresh_token)
+        except Unauthenticated:
+            console.sessions.end(cookie)
+            console.vault.audit_session(current.actor, "console.session", "revoked")
+            raise SignInRequired() from None
+        until = console.vault.clock() + (
+            timedelta(seconds=lifetime) if lifetime else DEFAULT_RENEWAL
+        )
+        renewed = console.sessions.renewed(cookie, actor, until, refresh_token)
+    if renewed is None:
+        raise SignInRequired()
+    return renewed
 
 
 Signed = Annotated[ConsoleSession, Depends(signed_in_session)]
@@ -293,14 +346,19 @@ def page_headers() -> dict[str, str]:
 
 
 def signed_in(
-    request: Request, actor: Actor, method: str = "token", credential: str = ""
+    request: Request,
+    actor: Actor,
+    method: str = "token",
+    credential: str = "",
+    renew_after: datetime | None = None,
+    refresh_token: str = "",
 ) -> RedirectResponse:
     """Start a session for ``actor`` (already authenticated) and send the browser to the console.
 
     The sign-in of any method ends here: token today, single sign-on's callback too.
     """
     console = console_of(request)
-    cookie = start_session(console.sessions, actor, method, credential)
+    cookie = start_session(console.sessions, actor, method, credential, renew_after, refresh_token)
     console.vault.audit_session(actor, "console.sign_in", f"ok:{method}")
     response = RedirectResponse(f"{PREFIX}/", status_code=303, headers=page_headers())
     response.set_cookie(

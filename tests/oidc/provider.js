@@ -13,6 +13,7 @@
 //                       key of no one's (a stranger's), with the public key as PEM
 //   POST /admin/rotate  replace every signing key with new ones (old kids vanish)
 //   GET  /admin/stats   how often the key set was fetched
+//   POST /admin/accounts/ID  set a person's roles and regions (JSON body) from now on
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import Provider from 'oidc-provider';
@@ -33,6 +34,9 @@ const ACCOUNTS = {
   'compliance-all': { roles: ['compliance'], regions: ['JP', 'PH'] },
   'stranger-role': { roles: ['root'], regions: ['PH'] },
   'no-region': { roles: ['compliance'], regions: [] },
+  // changed by the tests (POST /admin/accounts/ID): grants that change or go while signed in
+  'mover-ph': { roles: ['admin'], regions: ['PH'] },
+  'leaver-ph': { roles: ['admin'], regions: ['PH'] },
 };
 // service clients (client credentials) -> claims
 const SERVICES = {
@@ -145,6 +149,16 @@ createServer((req, res) => {
     return json({ kids: keys.map((k) => k.jwk.kid) });
   }
   if (req.url === '/admin/stats') return json({ jwks_fetches: jwksFetches });
+  const account = req.url.match(/^\/admin\/accounts\/([\w-]+)$/);
+  if (account && req.method === 'POST') {
+    let body = '';
+    req.on('data', (chunk) => { body += chunk; });
+    req.on('end', () => {
+      ACCOUNTS[account[1]] = JSON.parse(body);
+      json(ACCOUNTS[account[1]]);
+    });
+    return undefined;
+  }
   if (req.url.startsWith('/jwks')) jwksFetches += 1;
   return handler(req, res);
 }).listen(port, '127.0.0.1', () => console.log(`listening ${issuer}`));

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -190,3 +192,54 @@ def test_a_next_that_is_no_plain_console_path_returns_to_the_console(console, as
         assert 'content="0;url=/console"' in answer.text
         assert browser.get(f"{served.url}/console/").status_code == 200
     assert [e.outcome for e in api.vault.audit_events(action="console.sign_in")] == ["ok:oidc"]
+
+
+def _renewal_due(api) -> None:
+    """Every console session as if its access token had expired (the test cannot wait)."""
+    store = api.app.state.console.sessions
+    past = api.vault.clock() - timedelta(seconds=1)
+    for key, session in list(store._sessions.items()):
+        store._sessions[key] = replace(session, renew_after=past)
+
+
+def _grant(oidc, user: str, roles: list[str], regions: list[str]) -> None:
+    changed = oidc.http.post(
+        f"{oidc.issuer}/admin/accounts/{user}", json={"roles": roles, "regions": regions}
+    )
+    changed.raise_for_status()
+
+
+def test_a_person_removed_at_the_provider_is_signed_out_of_the_console(console, oidc) -> None:
+    api, served = console
+    with httpx.Client(follow_redirects=True, timeout=20) as browser:
+        browser_sign_in(served.url, "leaver-ph", browser)
+        assert "Legal holds" in browser.get(f"{served.url}/console/holds").text
+        _grant(oidc, "leaver-ph", [], [])  # left the clinic: no recvault role any more
+        try:
+            _renewal_due(api)
+            page = browser.get(f"{served.url}/console/holds")
+        finally:
+            _grant(oidc, "leaver-ph", ["admin"], ["PH"])
+        assert page.url.path == "/console/sign-in", page.text[:300]
+        assert "Legal holds" not in page.text
+    events = api.vault.audit_events(principal="oidc:leaver-ph", action="console.session")
+    assert [e.outcome for e in events] == ["revoked"]
+
+
+def test_grants_changed_at_the_provider_count_from_the_console_sessions_renewal(
+    console, oidc
+) -> None:
+    api, served = console
+    with httpx.Client(follow_redirects=True, timeout=20) as browser:
+        browser_sign_in(served.url, "mover-ph", browser)
+        home = browser.get(f"{served.url}/console/")
+        assert "Legal holds" in home.text and "admin · PH" in home.text
+        _grant(oidc, "mover-ph", ["compliance"], ["JP"])  # moved to compliance in Japan
+        try:
+            _renewal_due(api)
+            home = browser.get(f"{served.url}/console/")
+            holds = browser.get(f"{served.url}/console/holds")
+        finally:
+            _grant(oidc, "mover-ph", ["admin"], ["PH"])
+        assert "compliance · JP" in home.text and "Legal holds" not in home.text
+        assert holds.status_code == 403 and "may not use this page" in holds.text
