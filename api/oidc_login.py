@@ -6,9 +6,11 @@ token's nonce, and turns the access token into a ``Principal`` exactly as the
 API does (``OidcVerifier``). The console's session starts through the function
 in ``app.state.sso_start_session`` (``start_session(request, sign_in) ->
 Response``); without one the callback answers the established principal as
-JSON. ``/console/sso/logout`` ends the console's session (``app.state.
-sso_end_session``, if any) and, when the provider offers an
-``end_session_endpoint``, the session at the provider too.
+JSON. Signing out is the console's own form (a POST with its CSRF token): for
+a session started here, ``provider_sign_out`` then sends the browser to the
+provider's ``end_session_endpoint`` (when it offers one) to end the session
+there too. There is no GET address for it: a page of another site could
+otherwise sign a person out of the console and of the provider.
 
 The pending sign-in (state, nonce, PKCE verifier, where to go next) travels in
 a short-lived HttpOnly cookie MACed with a key derived from the deployment's
@@ -46,6 +48,8 @@ router = APIRouter(tags=["sign-in"])
 PENDING_COOKIE = "recvault_sso"
 ID_TOKEN_COOKIE = "recvault_sso_id"  # noqa: S105  (a cookie's name)
 COOKIE_PATH = "/console/sso"
+#: the ID token is sent back only to the console's sign-out form, which names it to the provider
+SIGN_OUT_PATH = "/console/sign-out"
 #: how long a person may take at the provider's sign-in page
 PENDING_SECONDS = 600
 
@@ -63,7 +67,6 @@ class SignIn:
 
 
 SessionStarter = Callable[[Request, SignIn], Response]
-SessionEnder = Callable[[Request, Response], None]
 
 
 def install(app: FastAPI, vault: RecordVault) -> None:
@@ -72,7 +75,6 @@ def install(app: FastAPI, vault: RecordVault) -> None:
     app.state.oidc = OidcVerifier(config, set(vault.regions)) if config else None
     if not hasattr(app.state, "sso_start_session"):
         app.state.sso_start_session = None
-        app.state.sso_end_session = None
     app.include_router(router)
 
 
@@ -283,12 +285,16 @@ def sso_callback(
     response = _same_site_hop(start(request, sign_in)) if start else _principal_answer(sign_in)
     response.delete_cookie(PENDING_COOKIE, path=COOKIE_PATH)
     # kept only to name the session at the provider when signing out (id_token_hint)
-    _set_cookie(request, response, ID_TOKEN_COOKIE, id_token, 12 * 3600)
+    _set_cookie(request, response, ID_TOKEN_COOKIE, id_token, 12 * 3600, SIGN_OUT_PATH)
     return response
 
 
-@router.get("/console/sso/logout", name="sso_logout", response_model=None, include_in_schema=False)
-def sso_logout(request: Request) -> Response:
+def provider_sign_out(request: Request) -> RedirectResponse:
+    """Where a person signed out of a single sign-on session goes: the provider's
+    end-session page (with ``id_token_hint``), or the console when it offers none.
+
+    Called by the console's sign-out (a checked POST) once its session has ended.
+    """
     verifier = _verifier(request)
     back = verifier.config.post_logout_redirect_uri or str(request.base_url) + "console"
     target = "/console"
@@ -305,10 +311,7 @@ def sso_logout(request: Request) -> Response:
             query["id_token_hint"] = hint
         target = f"{end_session}?{urlencode(query)}"
     response = RedirectResponse(target, status_code=303)
-    end: SessionEnder | None = getattr(request.app.state, "sso_end_session", None)
-    if end is not None:
-        end(request, response)
-    response.delete_cookie(ID_TOKEN_COOKIE, path=COOKIE_PATH)
+    response.delete_cookie(ID_TOKEN_COOKIE, path=SIGN_OUT_PATH)
     return response
 
 
@@ -319,12 +322,14 @@ def _redirect_uri(request: Request, config: OidcConfig) -> str:
     return config.redirect_uri or str(request.url_for("sso_callback"))
 
 
-def _set_cookie(request: Request, response: Response, name: str, value: str, age: int) -> None:
+def _set_cookie(
+    request: Request, response: Response, name: str, value: str, age: int, path: str = COOKIE_PATH
+) -> None:
     response.set_cookie(
         name,
         value,
         max_age=age,
-        path=COOKIE_PATH,
+        path=path,
         httponly=True,
         secure=request.url.scheme == "https",
         samesite="lax",  # the provider's redirect back is a top-level GET from another site

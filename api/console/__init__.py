@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.console.pages import router
-from api.console.sessions import COOKIE, start_session
+from api.console.sessions import start_session
 from api.console.web import DEFAULT_RENEWAL, HERE, PREFIX, Console, signed_in
 from api.oidc import OidcVerifier
 from api.oidc_login import SignIn, renewal
@@ -68,12 +68,7 @@ def connect_single_sign_on(app: FastAPI, vault: RecordVault) -> None:
         response.headers["location"] = sign_in.next  # a console path (checked by oidc_login)
         return response
 
-    def end(request: Request, response: Response) -> None:
-        app.state.console.sessions.end(request.cookies.get(COOKIE))
-        response.delete_cookie(COOKIE, path=PREFIX)
-
     app.state.sso_start_session = start
-    app.state.sso_end_session = end
 
 
 __all__ = ["Console", "connect_single_sign_on", "install", "signed_in", "start_session"]

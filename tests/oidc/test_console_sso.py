@@ -140,7 +140,12 @@ def test_sign_out_ends_the_session_at_the_provider(console, oidc) -> None:
         assert "<form" not in again.text and "Signed in." in again.text
         with httpx.Client(follow_redirects=False, timeout=20) as peek:
             peek.cookies = browser.cookies
-            out = peek.get(f"{served.url}/console/sso/logout")
+            # a link or page of another site cannot sign anyone out: there is no GET for it
+            assert peek.get(f"{served.url}/console/sso/logout").status_code == 404
+            assert peek.post(f"{served.url}/console/sign-out").status_code == 403  # no token
+            action, fields = form_of(peek.get(f"{served.url}/console/"))  # the Sign out form
+            assert action.endswith("/console/sign-out")
+            out = peek.post(action, data=fields)
         assert out.status_code == 303
         target = urlsplit(out.headers["location"])
         assert f"{target.scheme}://{target.netloc}" == oidc.issuer

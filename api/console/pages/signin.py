@@ -20,6 +20,7 @@ from api.console.web import (
     render,
     signed_in,
 )
+from api.oidc_login import provider_sign_out
 from vault.errors import NotFound, Unauthenticated
 from vault.principals import token_hash
 
@@ -95,8 +96,11 @@ def sign_out(request: Request, session: Signed, form: CheckedForm, console: Cons
     console.sessions.end(request.cookies.get(COOKIE))
     console.vault.audit_session(session.actor, "console.sign_out")
     # a person signed in through the provider is signed out there too (if it offers that)
-    target = "/console/sso/logout" if session.method == "oidc" else f"{PREFIX}/sign-in"
-    response = RedirectResponse(target, status_code=303, headers=page_headers())
+    if session.method == "oidc":
+        response: Response = provider_sign_out(request)
+        response.headers.update(page_headers())
+    else:
+        response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303, headers=page_headers())
     response.delete_cookie(COOKIE, path=PREFIX)
     return response
 
