@@ -136,6 +136,12 @@ class Principals:
         name = name.strip()
         if not name or len(name) > 200:
             raise InvalidInput("principal name must be 1 to 200 characters")
+        if not name.isprintable() or any(c.isspace() for c in name):
+            # names are shown in the audit log, the access log and tables: none may pass
+            # for another (spaces, bidi marks) or carry a terminal's control sequences
+            raise InvalidInput(
+                "principal name must be printable, without spaces or control characters"
+            )
         if name.startswith(SSO_PREFIX):
             # the names of principals signed in through the identity provider (ADR 0008)
             raise InvalidInput(f"principal names starting with {SSO_PREFIX!r} are reserved")

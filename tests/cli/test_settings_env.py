@@ -3,6 +3,7 @@ not ``'"PT5S"'``; a bad value is one line naming the variable, never a traceback
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -35,3 +36,22 @@ def test_a_bad_value_is_one_line(tmp_path):
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "RECVAULT_LIMITS__GC_GRACE" in lines[0], done.stderr
+
+
+def test_the_environment_wins_over_the_file(tmp_path):
+    """One variable overrides one setting of a shared file; the file's other settings stay."""
+    config = write_toml(tmp_path)
+    config.write_text(config.read_text() + '\n[limits]\ngc_grace = "P1D"\nmax_connections = 50\n')
+    from vault.settings import Settings
+
+    env = {"RECVAULT_LIMITS__GC_GRACE": "PT5S", **secret_env()}
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        settings = Settings.load(config)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert str(settings.limits.gc_grace) == "PT5S"
+    assert settings.limits.max_connections == 50
+    assert settings.database.url.startswith("sqlite:///")

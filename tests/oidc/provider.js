@@ -114,6 +114,7 @@ function build() {
       clientCredentials: { enabled: true },
       deviceFlow: { enabled: true },
       rpInitiatedLogout: { enabled: true },
+      revocation: { enabled: true },  // recvault logout revokes the CLI's refresh token
       resourceIndicators: {
         enabled: true,
         defaultResource: async () => RESOURCE,

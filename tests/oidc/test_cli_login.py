@@ -138,3 +138,41 @@ def test_an_expired_access_token_is_renewed_with_the_refresh_token(cli_env) -> N
     renewed = json.loads(path.read_text())[next(iter(stored))]
     assert renewed["access_token"] != entry["access_token"]
     assert renewed["expires_at"] > time.time()
+
+
+def test_logout_revokes_the_refresh_token_at_the_provider(cli_env) -> None:
+    process, where = start_login(cli_env, "--browser")
+    with httpx.Client(follow_redirects=True, timeout=20) as browser:
+        through_provider(browser, browser.get(where), "service-ph")
+    finish(process)
+    [entry] = json.loads(credentials(cli_env).read_text()).values()
+    out = recvault(cli_env, "logout")
+    assert out.returncode == 0 and "signed out" in out.stdout, out.stderr
+    assert "revoked" in out.stdout
+    # whoever copied the file before cannot renew the sign-in any more
+    renewed = httpx.post(
+        entry["token_endpoint"],
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": entry["refresh_token"],
+            "client_id": entry["client_id"],
+        },
+        timeout=20,
+    )
+    assert renewed.status_code == 400 and renewed.json()["error"] == "invalid_grant"
+
+
+def test_logout_says_when_the_provider_could_not_revoke(cli_env) -> None:
+    process, where = start_login(cli_env, "--browser")
+    with httpx.Client(follow_redirects=True, timeout=20) as browser:
+        through_provider(browser, browser.get(where), "service-ph")
+    finish(process)
+    path = credentials(cli_env)
+    stored = json.loads(path.read_text())
+    [entry] = stored.values()
+    entry["issuer"] = "http://127.0.0.1:9"  # a provider that cannot be reached
+    path.write_text(json.dumps(stored))
+    out = recvault(cli_env, "logout")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "not revoked" in out.stderr and entry["refresh_token"] not in out.stderr
+    assert json.loads(path.read_text()) == {}  # forgotten here all the same

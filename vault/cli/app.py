@@ -18,7 +18,7 @@ import typer
 from typer._click import core as _typer_core
 from typer._click import exceptions as _typer_click
 
-from vault.errors import ConfigError, InvalidInput, VaultError
+from vault.errors import ConfigError, InvalidInput, Unavailable, VaultError
 
 app = typer.Typer(
     name="recvault",
@@ -205,6 +205,12 @@ def command_modules(argv: list[str]) -> tuple[str, ...]:
     return COMMAND_MODULES.get(first or "", ALL_MODULES)
 
 
+def _database_unavailable(exc: Exception) -> bool:
+    """A driver failure that escaped a server-side command: the database cannot serve now."""
+    sessions = sys.modules.get("vault.metadata.sessions")  # loaded by every command using a DB
+    return sessions is not None and isinstance(exc, sessions.DB_UNAVAILABLE)
+
+
 def main() -> None:
     for name in command_modules(sys.argv[1:]):
         importlib.import_module(f"vault.cli.{name}")
@@ -229,5 +235,10 @@ def main() -> None:
         sys.exit(130)
     except OSError as exc:
         fail(exc)
+    except Exception as exc:
+        if _database_unavailable(exc):
+            # as the API answers 503 (api.problems): the driver's text quotes SQL and hosts
+            fail(Unavailable("metadata database unavailable"))
+        raise
     if isinstance(code, int) and code:
         sys.exit(code)

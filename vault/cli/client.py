@@ -34,7 +34,11 @@ AddrOpt = Annotated[
     ),
 ]
 TokenOpt = Annotated[
-    str | None, typer.Option("--token", help="bearer token (default: $RECVAULT_TOKEN)")
+    str | None,
+    typer.Option(
+        "--token",
+        help="bearer token (default: $RECVAULT_TOKEN, which other users cannot see in ps)",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="print only the new id")]

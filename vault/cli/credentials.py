@@ -9,8 +9,11 @@ expire is renewed first with its refresh token, when the provider gave one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,38 +36,90 @@ def credentials_path() -> Path:
     return Path(platformdirs.user_config_dir("recvault")) / "credentials.json"
 
 
-def _load() -> dict[str, Any]:
+class UnsafeCredentials(VaultError):
+    """The credentials file is not one only this user could have written and can read."""
+
+    code = "credentials"
+
+
+def _unsafe(path: Path, problem: str) -> UnsafeCredentials:
+    return UnsafeCredentials(
+        f"{path} {problem}: its tokens are not used; remove it and run recvault login"
+    )
+
+
+def _load(*, damaged_ok: bool = False) -> dict[str, Any]:
+    """The stored sign-ins; a file others could read or replace is refused, never used.
+
+    ``damaged_ok``: a file that is not JSON counts as empty (``login`` replaces it).
+    """
     path = credentials_path()
     try:
-        data = json.loads(path.read_text())
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    except OSError as exc:
+        if os.path.islink(path):
+            raise _unsafe(path, "is a symbolic link") from None
+        raise _unsafe(path, f"cannot be read ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise _unsafe(path, "is not a regular file")
+        if info.st_uid != os.geteuid():
+            raise _unsafe(path, "belongs to another user")
+        if info.st_mode & 0o077:
+            mode = stat.S_IMODE(info.st_mode)
+            raise _unsafe(path, f"is readable or writable by others (mode {mode:04o}, not 0600)")
+        raw = handle.read()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        if damaged_ok:
+            return {}
+        raise _unsafe(path, "is damaged (not the JSON recvault login writes)")
+    return data
+
+
+def _private_folder(folder: Path) -> None:
+    """The folder exists, is this user's and is 0700 (an older one is tightened)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        raise _unsafe(folder, "is not a folder of this user")
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(folder, 0o700)
 
 
 def _save(data: dict[str, Any]) -> None:
     path = credentials_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_suffix(".tmp")
-    # created 0600 before a byte is written; renamed over the old file at once
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(data, out, indent=2, sort_keys=True)
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
+    _private_folder(path.parent)
+    # a new file of our own (O_EXCL: never one planted there, nor what a link points to),
+    # 0600 before a byte is written, renamed over the old file at once
+    fd, temporary = tempfile.mkstemp(prefix=".credentials-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out, indent=2, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def store(addr: str, entry: dict[str, Any]) -> Path:
-    data = _load()
+    data = _load(damaged_ok=True)
     data[addr] = entry
     _save(data)
     return credentials_path()
 
 
 def forget(addr: str) -> dict[str, Any] | None:
-    data = _load()
+    data = _load(damaged_ok=True)
     entry = data.pop(addr, None)
     if entry is not None:
         _save(data)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,6 +78,25 @@ def _problem(response: httpx.Response) -> ApiError:
     )
 
 
+#: RFC 6750's b64token: what an Authorization header may carry as a bearer token
+_BEARER = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def bearer_token(token: str, source: str) -> str:
+    """``token`` without surrounding whitespace (a file's line end), if it can be sent at all.
+
+    The refusal names where the token came from, never the token: it would otherwise
+    reach the terminal, a CI log or a bug report, through the HTTP library's own error.
+    """
+    token = token.strip()
+    if not _BEARER.fullmatch(token):
+        raise ClientUsageError(
+            f"the token from {source} is not a bearer token: it holds spaces, line breaks "
+            "or characters other than A-Z a-z 0-9 - . _ ~ + / ="
+        )
+    return token
+
+
 @dataclass
 class ApiClient:
     """A bearer-token client for ``/v1`` of one recvault API."""
@@ -90,8 +110,13 @@ class ApiClient:
         chosen = (addr or os.environ.get("RECVAULT_ADDR") or DEFAULT_ADDR).rstrip("/")
         if not chosen.startswith(("http://", "https://")):
             raise ClientUsageError(f"--addr must be an http(s) URL, got {chosen!r}")
+        if token:
+            return cls(chosen, bearer_token(token, "--token"))
+        if from_env := os.environ.get("RECVAULT_TOKEN"):
+            return cls(chosen, bearer_token(from_env, "RECVAULT_TOKEN"))
         # then the token `recvault login` kept for this address (renewed if about to expire)
-        return cls(chosen, token or os.environ.get("RECVAULT_TOKEN") or stored_token(chosen))
+        stored = stored_token(chosen)
+        return cls(chosen, bearer_token(stored, "the stored sign-in") if stored else None)
 
     def _http(self) -> httpx.Client:
         import httpx

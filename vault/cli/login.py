@@ -237,25 +237,46 @@ def login(
 
 @app.command("logout")
 def logout(addr: AddrOpt = None) -> None:
-    """Forget the token recvault login kept for the API (and revoke its refresh token)."""
+    """Forget the token recvault login kept for the API and revoke its refresh token."""
     chosen = _addr(addr)
     entry = credentials.forget(chosen)
     if entry is None:
         typer.echo(f"not signed in to {chosen}")
         return
     refresh = entry.get("refresh_token")
-    if refresh:
-        try:
-            provider = _get_json(
-                str(entry["issuer"]).rstrip("/") + "/.well-known/openid-configuration",
-                "the identity provider",
-            )
-            if provider.get("revocation_endpoint"):
-                httpx.post(
-                    provider["revocation_endpoint"],
-                    data={"token": refresh, "client_id": entry["client_id"]},
-                    timeout=30,
-                )
-        except (ApiError, httpx.HTTPError):
-            pass  # the local copy is gone either way; the provider's expires on its own
-    typer.echo(f"signed out of {chosen}")
+    if not refresh:
+        typer.echo(f"signed out of {chosen}")
+        return
+    problem = _revoke(entry, str(refresh))
+    if problem:
+        # the copy here is gone; one taken earlier could still renew the sign-in
+        raise ApiError(
+            f"signed out of {chosen} here, but the sign-in was not revoked at the identity "
+            f"provider ({problem}): end it there (its sessions page) if the file may have "
+            "been copied",
+            status=None,
+            code="not-revoked",
+        )
+    typer.echo(f"signed out of {chosen}; the identity provider revoked the sign-in")
+
+
+def _revoke(entry: dict[str, Any], refresh: str) -> str | None:
+    """Revoke the refresh token (RFC 7009); what went wrong, or None when it is revoked."""
+    try:
+        provider = _get_json(
+            str(entry["issuer"]).rstrip("/") + "/.well-known/openid-configuration",
+            "the identity provider",
+        )
+    except ApiError as exc:
+        return exc.message
+    endpoint = provider.get("revocation_endpoint")
+    if not endpoint:
+        return "it offers no revocation endpoint"
+    form = {"token": refresh, "token_type_hint": "refresh_token", "client_id": entry["client_id"]}
+    try:
+        answer = _token_request(str(endpoint), form)
+    except ApiError as exc:
+        return exc.message
+    if answer.status_code != 200:
+        return f"it answered {answer.status_code}"
+    return None

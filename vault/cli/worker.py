@@ -33,7 +33,9 @@ def worker(
     interval: Annotated[
         str, typer.Option("--interval", help="ISO 8601 duration between sweeps")
     ] = "PT1H",
-    once: Annotated[bool, typer.Option("--once", help="run one sweep and exit")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="run one sweep and exit (1 when it failed)")
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Run retention sweeps every --interval until stopped (SIGTERM or Ctrl-C)."""
@@ -61,13 +63,16 @@ def worker(
         checkpoints.run_once()
     else:
         checkpoints.start()
+    failed = False
     try:
         while not stop.is_set():
             try:
                 result = vault.sweep(actor=WORKER)
                 line = {"ts": datetime.now(UTC).isoformat(), "sweep": to_json(result)}
+                failed = False
             except Unavailable as exc:  # a dependency is down: try again next round
                 line = {"ts": datetime.now(UTC).isoformat(), "error": exc.message}
+                failed = True
             print(json.dumps(line), flush=True)
             if once:
                 break
@@ -78,6 +83,9 @@ def worker(
         signal.signal(signal.SIGTERM, previous)
         checkpoints.stop()
         vault.close()
+    if once and failed:
+        # a scheduler running one sweep (cron, a Kubernetes CronJob) must see it did not happen
+        raise typer.Exit(1)
 
 
 def _seconds(interval: str) -> float:

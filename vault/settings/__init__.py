@@ -11,8 +11,10 @@ import base64
 import binascii
 import json
 import os
+import re
 import tomllib
 import typing
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,11 @@ __all__ = [
 ]
 
 
+#: the database URLs recvault's drivers can open (psycopg 3 for PostgreSQL)
+DATABASE_SCHEMES = ("sqlite", "postgresql+psycopg")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,30}")
+
+
 class DatabaseConfig(_Strict):
     url: str = "sqlite:///.recvault/meta.db"
     #: PostgreSQL: longest any one statement may run before it is cancelled (503)
@@ -84,6 +91,18 @@ class DatabaseConfig(_Strict):
     lock_timeout: IsoDuration = Duration.parse("PT5S")
     #: PostgreSQL: longest a new connection may take
     connect_timeout: IsoDuration = Duration.parse("PT5S")
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, url: str) -> str:
+        # the message names the scheme only: the rest of a URL may hold a password
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if scheme not in DATABASE_SCHEMES:
+            kind = f"a {scheme!r} URL" if _SCHEME.fullmatch(scheme) else "no URL"
+            raise ValueError(
+                "must be sqlite:///PATH or postgresql+psycopg://USER@HOST/DB, got " + kind
+            )
+        return url
 
     def engine_options(self) -> dict[str, float]:
         """Keyword arguments of ``vault.metadata.make_engine``, in seconds."""
@@ -191,6 +210,21 @@ class PlainEnvSource(EnvSettingsSource):
         return f"RECVAULT_{field_name.upper()}"
 
 
+#: the TOML file's tables while ``Settings.load`` builds from them (below the environment)
+_FILE_DATA: ContextVar[dict[str, Any] | None] = ContextVar("recvault_settings_file", default=None)
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The configuration file's values: used where neither the caller nor the environment
+    gives one."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return (_FILE_DATA.get() or {}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_DATA.get() or {})
+
+
 class AuditConfig(_Strict):
     #: how often the API and ``recvault worker`` sign a checkpoint of the audit chain
     checkpoint_interval: IsoDuration = Duration.parse("PT5M")
@@ -235,7 +269,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, PlainEnvSource(settings_cls))
+        # the environment wins over the file: an operator overrides one setting of a
+        # shared file with one variable (docs/operations.md, settings from the environment)
+        return (init_settings, PlainEnvSource(settings_cls), _FileSource(settings_cls))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
@@ -244,9 +280,15 @@ class Settings(BaseSettings):
         chosen = path if path is not None else os.environ.get("RECVAULT_CONFIG")
         if chosen:
             try:
-                data = tomllib.loads(Path(chosen).read_text())
+                data = tomllib.loads(Path(chosen).read_text(encoding="utf-8"))
             except FileNotFoundError:
                 raise ConfigError(f"configuration file not found: {chosen}") from None
+            except UnicodeDecodeError:
+                raise ConfigError(f"configuration file {chosen} is not UTF-8 text") from None
+            except OSError as exc:
+                raise ConfigError(
+                    f"configuration file {chosen} cannot be read: {exc.strerror or exc}"
+                ) from None
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"configuration file {chosen} is not valid TOML: {exc}") from None
             for name in _SECRET_NAMES:
@@ -258,10 +300,10 @@ class Settings(BaseSettings):
         for name in _SECRET_NAMES:
             from_file = os.environ.get(f"RECVAULT_{name.upper()}_FILE")
             if from_file and name not in overrides and f"RECVAULT_{name.upper()}" not in os.environ:
-                overrides[name] = Path(from_file).read_text().strip()
-        data.update(overrides)
+                overrides[name] = _read_secret_file(f"RECVAULT_{name.upper()}_FILE", from_file)
+        reading = _FILE_DATA.set(data)
         try:
-            return cls(**data)
+            return cls(**overrides)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
@@ -279,6 +321,8 @@ class Settings(BaseSettings):
             if isinstance(exc.__cause__, ConfigError):
                 raise exc.__cause__ from None
             raise ConfigError(f"invalid environment: {exc}") from None
+        finally:
+            _FILE_DATA.reset(reading)
 
     # -- derived values -------------------------------------------------------
 
@@ -292,6 +336,16 @@ class Settings(BaseSettings):
 
     def retention_for(self, category: Category) -> Duration:
         return self.retention.for_category(category)
+
+
+def _read_secret_file(variable: str, path: str) -> str:
+    """The secret in the file ``variable`` names; a file that cannot be read is a config error."""
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{variable}: {path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{variable}: {path} cannot be read: {exc.strerror or exc}") from None
 
 
 def decode_secret(text: str, name: str) -> bytes:

@@ -1,0 +1,115 @@
+"""Server-side commands with bad or missing configuration, or a database that is down.
+
+Each failure is one line on stderr with the documented exit code (2: the
+configuration is wrong; 1: a dependency failed), never a traceback, and never
+a secret from the configuration or the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.bao import free_port
+from tests.fixtures.settings import ROOT, secret_env, server_env, write_toml
+
+PASSWORD = "Pw-not-for-stderr-4711"
+
+
+def _recvault(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vault.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def one_line(
+    done: subprocess.CompletedProcess[str], code: int, *wanted: str, logged: int = 0
+) -> str:
+    """The error line; ``logged`` lines of the server's log may come before it."""
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 + logged, done.stderr
+    lines = lines[logged:]
+    for piece in wanted:
+        assert piece in lines[0], lines[0]
+    return lines[0]
+
+
+def _down_db(tmp_path: Path) -> dict[str, str]:
+    """A deployment whose PostgreSQL does not answer (nothing listens on the port)."""
+    env = server_env(write_toml(tmp_path), secret_env())
+    url = f"postgresql+psycopg://recvault_app:{PASSWORD}@127.0.0.1:{free_port()}/recvault"
+    env["RECVAULT_DATABASE__URL"] = url
+    return env
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("db", "upgrade"),
+        ("audit", "checkpoint"),
+        ("audit", "partitions", "ls"),
+        ("audit", "partitions", "detach", "2020-01"),
+        ("principals", "list"),
+        ("gc",),
+    ],
+)
+def test_a_database_that_is_down_is_one_line_and_exit_1(tmp_path, command) -> None:
+    done = _recvault(_down_db(tmp_path), *command)
+    # the checkpoint first maintains the audit partitions, and logs that it could not
+    logged = 1 if command == ("audit", "checkpoint") else 0
+    one_line(done, 1, "metadata database unavailable", "[unavailable]", logged=logged)
+    assert PASSWORD not in done.stderr
+
+
+def test_worker_once_fails_when_its_sweep_failed(tmp_path) -> None:
+    """A cron job running ``worker --once`` must see that the sweep did not happen."""
+    done = _recvault(_down_db(tmp_path), "worker", "--once")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert '"error": "metadata database unavailable"' in done.stdout
+    assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_a_database_url_recvault_cannot_use_is_a_config_error(tmp_path) -> None:
+    env = server_env(write_toml(tmp_path), secret_env())
+    env["RECVAULT_DATABASE__URL"] = f"mysql://root:{PASSWORD}@db/recvault"
+    line = one_line(_recvault(env, "db", "upgrade"), 2, "database.url", "[config-error]")
+    assert PASSWORD not in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file of mode 0000")
+def test_an_unreadable_configuration_file_is_a_config_error(tmp_path) -> None:
+    config = write_toml(tmp_path)
+    config.chmod(0)
+    env = server_env(config, secret_env())
+    one_line(_recvault(env, "gc"), 2, str(config), "[config-error]")
+
+
+def test_a_configuration_that_is_a_directory_is_a_config_error(tmp_path) -> None:
+    env = server_env(tmp_path, secret_env())
+    one_line(_recvault(env, "gc"), 2, str(tmp_path), "[config-error]")
+
+
+def test_a_configuration_file_that_is_not_text_is_a_config_error(tmp_path) -> None:
+    config = tmp_path / "recvault.toml"
+    config.write_bytes(b"\xff\xfe[database]\n")
+    env = server_env(config, secret_env())
+    one_line(_recvault(env, "gc"), 2, str(config), "UTF-8", "[config-error]")
+
+
+def test_a_secret_file_that_is_missing_names_its_variable(tmp_path) -> None:
+    env = server_env(write_toml(tmp_path), secret_env())
+    del env["RECVAULT_SIGNING_KEY"]
+    env["RECVAULT_SIGNING_KEY_FILE"] = str(tmp_path / "nowhere")
+    one_line(_recvault(env, "gc"), 2, "RECVAULT_SIGNING_KEY_FILE", "[config-error]")
