@@ -23,15 +23,16 @@ import hashlib
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 
 from vault.audit.chain import Anchor
-from vault.audit.partitions import AuditPartitions
+from vault.audit.partitions import OWNER_AHEAD, AuditPartitions
 from vault.context import VaultContext
 from vault.crypto.documents import canonical, sign_document, verify_document
 from vault.domain import Actor, AuditCheckpoint, AuditVerification
@@ -39,6 +40,16 @@ from vault.errors import IntegrityError, Unavailable, VaultError
 from vault.storage.base import ObjectStore, RetentionMode
 
 log = logging.getLogger("recvault.audit")
+
+
+#: set once this process has said its database role does not make audit partitions
+_said_not_ours = threading.Event()
+
+
+def _not_allowed(exc: ProgrammingError) -> bool:
+    """PostgreSQL's ``insufficient_privilege`` (SQLSTATE 42501)."""
+    return getattr(exc.orig, "sqlstate", None) == "42501"
+
 
 #: every checkpoint object lives under this prefix of each region's store
 PREFIX = "audit/checkpoints/"
@@ -278,6 +289,22 @@ class Checkpoints:
         before events need them (vault/audit/partitions.py); a failure waits for next time."""
         try:
             made = AuditPartitions(self.ctx).maintain()
+        except ProgrammingError as exc:
+            if _not_allowed(exc):
+                # expected of an application role that may not create tables: the owner
+                # makes the months ahead (recvault db upgrade); said once per process
+                if not _said_not_ours.is_set():
+                    _said_not_ours.set()
+                    log.warning(
+                        "audit partitions are not made by this database role (%s); the "
+                        "owner role makes them: run `recvault db upgrade` as it, which makes "
+                        "%d months ahead, at least yearly",
+                        type(exc.orig).__name__,
+                        OWNER_AHEAD,
+                    )
+                return
+            log.warning("audit partitions not maintained (%s); retrying", type(exc).__name__)
+            return
         except SQLAlchemyError as exc:
             log.warning("audit partitions not maintained (%s); retrying", type(exc).__name__)
             return

@@ -7,10 +7,13 @@ default partition for anything no month covers. The primary key is
 chain stays gap-free because appenders take ``seq`` under the ``audit_head``
 lock, as before.
 
-- ``ensure_months`` makes the current month and the next ``ahead`` ones; the
-  audit checkpoint schedule runs it (API and ``recvault worker``). When a month
-  was missed and its events landed in the default partition, they are moved
-  into the new month's partition in the same transaction.
+- ``ensure_months`` makes the current month and the next ``ahead`` ones.
+  ``recvault db upgrade`` runs it as the owner role for ``OWNER_AHEAD`` months;
+  the audit checkpoint schedule (API and ``recvault worker``) runs it too, which
+  makes tables only where its role may (the application role of a production
+  deployment may not, and says so once in its log). When a month was missed
+  and its events landed in the default partition, they are moved into the new
+  month's partition in the same transaction.
 - ``detach_month`` detaches the oldest month (never the current one): its table
   stays, with every row, for its own retention, and ``audit_detached`` records
   its last sequence number and hash, where verification of the chain starts.
@@ -32,8 +35,11 @@ from vault.errors import Conflict, InvalidInput, NotFound, VaultError
 
 PARENT = "audit_events"
 DEFAULT = "audit_events_default"
-#: months made ahead of the current one
+#: months made ahead of the current one (by whichever role runs the checkpoint schedule)
 AHEAD = 2
+#: months ``recvault db upgrade`` makes ahead, as the owner role (the application role of
+#: a production deployment may not create tables: docs/operations.md, "Audit partitions")
+OWNER_AHEAD = 12
 _MONTH_NAME = re.compile(r"^audit_events_(\d{4})_(\d{2})$")
 _MONTH_ARG = re.compile(r"^(\d{4})-(\d{2})$")
 # one maintainer at a time (API processes and workers all run it)

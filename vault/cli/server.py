@@ -41,12 +41,31 @@ def _vault(config: str | None):  # type: ignore[no-untyped-def]
 
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOpt = None) -> None:
-    """Create or migrate the metadata DB to the latest schema."""
+    """Create or migrate the metadata DB to the latest schema (and, on PostgreSQL, the audit
+    table's monthly partitions a year ahead)."""
     from vault.metadata.migrate import upgrade
 
     settings = Settings.load(config)
     upgrade(settings.database.url)
     console.print("metadata database is up to date")
+    made = _prepare_audit_months(settings.database.url)
+    if made:
+        console.print(f"audit partitions made: {', '.join(made)}")
+
+
+def _prepare_audit_months(url: str) -> list[str]:
+    """PostgreSQL: this month's audit partition and the next ``OWNER_AHEAD``, made by the
+    role migrations run as (the application role may not create tables)."""
+    from datetime import UTC, datetime
+
+    from vault.audit.partitions import OWNER_AHEAD, ensure_months
+    from vault.metadata import make_engine
+
+    engine = make_engine(url)
+    try:
+        return ensure_months(engine, datetime.now(UTC), ahead=OWNER_AHEAD)
+    finally:
+        engine.dispose()
 
 
 @keys_app.command("bootstrap")
