@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import ProgrammingError
 
 from tests.fixtures.db import PG_BASE
-from tests.fixtures.settings import ROOT
+from tests.fixtures.settings import ROOT, run_recvault
 from vault.audit.chain import AuditLog
 from vault.domain import SYSTEM
 from vault.metadata import make_engine
@@ -78,8 +78,6 @@ def test_the_owner_makes_a_year_of_months_and_the_application_role_says_once_it_
     application role, makes none and says so once per process (before, a warning every
     interval, and no month was ever made past the two the migration made)."""
     import logging
-    import subprocess
-    import sys
     from types import SimpleNamespace
 
     from vault.audit import checkpoints
@@ -87,14 +85,7 @@ def test_the_owner_makes_a_year_of_months_and_the_application_role_says_once_it_
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECVAULT_")}
     env["RECVAULT_DATABASE__URL"] = database
-    done = subprocess.run(
-        [sys.executable, "-m", "vault.cli", "db", "upgrade"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    done = run_recvault(env, "db", "upgrade")
     assert done.returncode == 0, done.stderr
     owner = create_engine(database, isolation_level="AUTOCOMMIT")
     with owner.connect() as conn:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ import httpx
 import pytest
 
 from tests.cli.conftest import CLI_LOCATIONS, LiveApi, run_cli
-from tests.fixtures.settings import ROOT, secret_env, serve, server_env, write_toml
+from tests.fixtures.settings import run_recvault, secret_env, serve, server_env, write_toml
 from vault import RecordVault, Settings
 from vault.domain import Actor, Role
 from vault.metadata.migrate import upgrade
@@ -51,18 +49,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveApi, di
         process.wait(timeout=20)
 
 
-def server_side(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """A server-side command (secrets and config in the environment), as an operator runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "vault.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def readyz_audit(addr: str, *want: str, within: float = 30) -> str:
     """Poll /readyz until its audit detail is one of ``want`` (the writer runs every second)."""
     deadline = time.monotonic() + within
@@ -85,7 +71,7 @@ def test_checkpoint_then_rewind_is_reported(live):
             http.post("/v1/subjects", json={"external_ref": f"C-{i}", "region": "PH"})
         assert http.get(f"/v1/records/{record.json()['id']}/content").content == b"x"
 
-    written = server_side(env, "audit", "checkpoint", "--json")
+    written = run_recvault(env, "audit", "checkpoint", "--json")
     assert written.returncode == 0, written.stderr
     checkpoint = json.loads(written.stdout)
     assert checkpoint["written"] is True or checkpoint["reason"]
@@ -127,6 +113,6 @@ def test_checkpoint_then_rewind_is_reported(live):
         f"the audit chain is broken at event {broken}"
     ]
     assert readyz_audit(api.addr, "chain-broken") == "chain-broken"
-    refused = server_side(env, "audit", "checkpoint")
+    refused = run_recvault(env, "audit", "checkpoint")
     assert refused.returncode == 1
     assert "no checkpoint signed" in refused.stderr and "Traceback" not in refused.stderr

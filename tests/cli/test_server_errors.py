@@ -8,26 +8,14 @@ a secret from the configuration or the environment.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.bao import free_port
-from tests.fixtures.settings import ROOT, secret_env, server_env, write_toml
+from tests.fixtures.settings import run_recvault, secret_env, server_env, write_toml
 
 PASSWORD = "Pw-not-for-stderr-4711"
-
-
-def _recvault(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vault.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def one_line(
@@ -64,7 +52,7 @@ def _down_db(tmp_path: Path) -> dict[str, str]:
     ],
 )
 def test_a_database_that_is_down_is_one_line_and_exit_1(tmp_path, command) -> None:
-    done = _recvault(_down_db(tmp_path), *command)
+    done = run_recvault(_down_db(tmp_path), *command)
     # the checkpoint first maintains the audit partitions, and logs that it could not
     logged = 1 if command == ("audit", "checkpoint") else 0
     one_line(done, 1, "metadata database unavailable", "[unavailable]", logged=logged)
@@ -73,7 +61,7 @@ def test_a_database_that_is_down_is_one_line_and_exit_1(tmp_path, command) -> No
 
 def test_worker_once_fails_when_its_sweep_failed(tmp_path) -> None:
     """A cron job running ``worker --once`` must see that the sweep did not happen."""
-    done = _recvault(_down_db(tmp_path), "worker", "--once")
+    done = run_recvault(_down_db(tmp_path), "worker", "--once")
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert '"error": "metadata database unavailable"' in done.stdout
@@ -83,25 +71,25 @@ def test_worker_once_fails_when_its_sweep_failed(tmp_path) -> None:
 def test_a_database_url_recvault_cannot_use_is_a_config_error(tmp_path) -> None:
     env = server_env(write_toml(tmp_path), secret_env())
     env["RECVAULT_DATABASE__URL"] = f"mysql://root:{PASSWORD}@db/recvault"
-    line = one_line(_recvault(env, "db", "upgrade"), 2, "database.url", "[config-error]")
+    line = one_line(run_recvault(env, "db", "upgrade"), 2, "database.url", "[config-error]")
     assert PASSWORD not in line
 
 
 def test_a_configuration_that_is_a_directory_is_a_config_error(tmp_path) -> None:
     """A file that cannot be read (here a directory: root reads a file of mode 0000)."""
     env = server_env(tmp_path, secret_env())
-    one_line(_recvault(env, "gc"), 2, str(tmp_path), "[config-error]")
+    one_line(run_recvault(env, "gc"), 2, str(tmp_path), "[config-error]")
 
 
 def test_a_configuration_file_that_is_not_text_is_a_config_error(tmp_path) -> None:
     config = tmp_path / "recvault.toml"
     config.write_bytes(b"\xff\xfe[database]\n")
     env = server_env(config, secret_env())
-    one_line(_recvault(env, "gc"), 2, str(config), "UTF-8", "[config-error]")
+    one_line(run_recvault(env, "gc"), 2, str(config), "UTF-8", "[config-error]")
 
 
 def test_a_secret_file_that_is_missing_names_its_variable(tmp_path) -> None:
     env = server_env(write_toml(tmp_path), secret_env())
     del env["RECVAULT_SIGNING_KEY"]
     env["RECVAULT_SIGNING_KEY_FILE"] = str(tmp_path / "nowhere")
-    one_line(_recvault(env, "gc"), 2, "RECVAULT_SIGNING_KEY_FILE", "[config-error]")
+    one_line(run_recvault(env, "gc"), 2, "RECVAULT_SIGNING_KEY_FILE", "[config-error]")

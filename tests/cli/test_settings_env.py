@@ -4,34 +4,21 @@ not ``'"PT5S"'``; a bad value is one line naming the variable, never a traceback
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
-from tests.fixtures.settings import ROOT, secret_env, server_env, write_toml
-
-
-def _recvault(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vault.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.fixtures.settings import run_recvault, secret_env, server_env, write_toml
 
 
 def test_gc_with_a_plain_duration_in_the_environment(tmp_path):
     env = server_env(write_toml(tmp_path), secret_env())
-    assert _recvault(env, "db", "upgrade").returncode == 0
-    done = _recvault({**env, "RECVAULT_LIMITS__GC_GRACE": "PT5S"}, "gc")
+    assert run_recvault(env, "db", "upgrade").returncode == 0
+    done = run_recvault({**env, "RECVAULT_LIMITS__GC_GRACE": "PT5S"}, "gc")
     assert done.returncode == 0, done.stderr
     assert "removed 0 pending versions" in done.stdout
 
 
 def test_a_bad_value_is_one_line(tmp_path):
     env = server_env(write_toml(tmp_path), secret_env())
-    done = _recvault({**env, "RECVAULT_LIMITS__GC_GRACE": "5 minutes"}, "gc")
+    done = run_recvault({**env, "RECVAULT_LIMITS__GC_GRACE": "5 minutes"}, "gc")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
