@@ -12,13 +12,12 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures.settings import ROOT
+from tests.fixtures.settings import ROOT, run_recvault
 
 SECRET = "rvt_SecretThatMustNotBePrinted0123456789abcdef"
 #: nothing listens here: every check below must come before a connection is tried
@@ -32,16 +31,6 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
-
-
-def _recvault(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vault.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def _error_line(done: subprocess.CompletedProcess[str], code: int, slug: str) -> str:
@@ -64,7 +53,7 @@ def _error_line(done: subprocess.CompletedProcess[str], code: int, slug: str) ->
     ],
 )
 def test_a_malformed_token_is_refused_without_printing_it(tmp_path, suffix, command) -> None:
-    done = _recvault(_env(tmp_path, RECVAULT_TOKEN=SECRET + suffix), *command)
+    done = run_recvault(_env(tmp_path, RECVAULT_TOKEN=SECRET + suffix), *command)
     line = _error_line(done, 2, "usage")
     assert "RECVAULT_TOKEN" in line
     assert SECRET not in done.stderr + done.stdout
@@ -72,7 +61,9 @@ def test_a_malformed_token_is_refused_without_printing_it(tmp_path, suffix, comm
 
 def test_surrounding_whitespace_of_a_token_is_dropped(tmp_path) -> None:
     """A token read from a file with its line end still reaches the server (here: nowhere)."""
-    done = _recvault(_env(tmp_path, RECVAULT_TOKEN=f" {SECRET}\r\n"), "subjects", "get", "0" * 32)
+    done = run_recvault(
+        _env(tmp_path, RECVAULT_TOKEN=f" {SECRET}\r\n"), "subjects", "get", "0" * 32
+    )
     _error_line(done, 1, "unreachable")
 
 
@@ -103,9 +94,9 @@ def _entry(token: str = SECRET) -> dict[str, object]:
 
 def test_a_stored_token_is_used_for_its_own_address_only(tmp_path) -> None:
     _store(tmp_path, json.dumps(_entry()))
-    used = _recvault(_env(tmp_path), "subjects", "get", "0" * 32)
+    used = run_recvault(_env(tmp_path), "subjects", "get", "0" * 32)
     _error_line(used, 1, "unreachable")  # it had a token, and tried
-    other = _recvault(
+    other = run_recvault(
         _env(tmp_path, RECVAULT_ADDR="http://127.0.0.2:9"), "subjects", "get", "0" * 32
     )
     assert "no token" in _error_line(other, 2, "usage")
@@ -113,7 +104,7 @@ def test_a_stored_token_is_used_for_its_own_address_only(tmp_path) -> None:
 
 def test_a_credentials_file_others_can_read_is_refused(tmp_path) -> None:
     path = _store(tmp_path, json.dumps(_entry()), mode=0o644)
-    line = _error_line(_recvault(_env(tmp_path), "subjects", "get", "0" * 32), 1, "credentials")
+    line = _error_line(run_recvault(_env(tmp_path), "subjects", "get", "0" * 32), 1, "credentials")
     assert str(path) in line and "0644" in line
     assert SECRET not in line
 
@@ -125,13 +116,13 @@ def test_a_credentials_file_that_is_a_link_is_refused(tmp_path) -> None:
     folder = tmp_path / "config" / "recvault"
     folder.mkdir(parents=True, mode=0o700)
     (folder / "credentials.json").symlink_to(elsewhere)
-    line = _error_line(_recvault(_env(tmp_path), "subjects", "get", "0" * 32), 1, "credentials")
+    line = _error_line(run_recvault(_env(tmp_path), "subjects", "get", "0" * 32), 1, "credentials")
     assert "link" in line
 
 
 def test_a_damaged_credentials_file_says_so(tmp_path) -> None:
     path = _store(tmp_path, '{"http://127.0.0.1:9": {"access_token": ')
-    line = _error_line(_recvault(_env(tmp_path), "subjects", "get", "0" * 32), 1, "credentials")
+    line = _error_line(run_recvault(_env(tmp_path), "subjects", "get", "0" * 32), 1, "credentials")
     assert str(path) in line and "recvault login" in line
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.settings import ROOT
+from tests.fixtures.settings import ROOT, run_recvault
 from tests.oidc.conftest import through_provider
 from tests.oidc.test_console_sso import ServedAt
 
@@ -49,16 +49,6 @@ def cli_env(tmp_path, served) -> dict[str, str]:
     return env
 
 
-def recvault(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vault.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def start_login(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:
     """``recvault login`` started; the address it asks the person to open."""
     process = subprocess.Popen(
@@ -81,6 +71,14 @@ def finish(process: subprocess.Popen[str]) -> str:
     return out
 
 
+def signed_in_as(env: dict[str, str], user: str) -> str:
+    """``recvault login --browser`` finished by ``user`` at the provider; what it printed."""
+    process, where = start_login(env, "--browser")
+    with httpx.Client(follow_redirects=True, timeout=20) as browser:
+        through_provider(browser, browser.get(where), user)
+    return finish(process)
+
+
 def credentials(env: dict[str, str]) -> Path:
     return Path(env["XDG_CONFIG_HOME"]) / "recvault" / "credentials.json"
 
@@ -96,17 +94,17 @@ def test_device_flow_login_then_commands_use_the_token_then_logout(cli_env) -> N
     path = credentials(cli_env)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    created = recvault(cli_env, "subjects", "create", "ref-cli", "--region", "PH", "--json")
+    created = run_recvault(cli_env, "subjects", "create", "ref-cli", "--region", "PH", "--json")
     assert created.returncode == 0, created.stderr
     assert json.loads(created.stdout)["region"] == "PH"
-    other = recvault(cli_env, "subjects", "create", "ref-cli", "--region", "JP")
+    other = run_recvault(cli_env, "subjects", "create", "ref-cli", "--region", "JP")
     assert other.returncode == 1 and "region-not-granted" in other.stderr
     # RECVAULT_TOKEN wins over the stored sign-in
-    forced = recvault({**cli_env, "RECVAULT_TOKEN": "rvt_wrong"}, "subjects", "get", "0" * 32)
+    forced = run_recvault({**cli_env, "RECVAULT_TOKEN": "rvt_wrong"}, "subjects", "get", "0" * 32)
     assert forced.returncode == 1 and "unauthenticated" in forced.stderr
-    out = recvault(cli_env, "logout")
+    out = run_recvault(cli_env, "logout")
     assert out.returncode == 0 and "signed out" in out.stdout
-    after = recvault(cli_env, "subjects", "create", "ref-cli", "--region", "PH")
+    after = run_recvault(cli_env, "subjects", "create", "ref-cli", "--region", "PH")
     assert after.returncode == 2 and "recvault login" in after.stderr
 
 
@@ -117,23 +115,20 @@ def test_browser_login_with_a_loopback_redirect_and_pkce(cli_env) -> None:
         landed = through_provider(browser, browser.get(where), "compliance-ph")
         assert "signed in" in landed.text
     finish(process)
-    report = recvault(cli_env, "residency", "report", "--json")
+    report = run_recvault(cli_env, "residency", "report", "--json")
     assert report.returncode in (0, 1), report.stderr  # 1: a violation found, still answered
     assert '"PH"' in report.stdout and '"JP"' not in report.stdout
 
 
 def test_an_expired_access_token_is_renewed_with_the_refresh_token(cli_env) -> None:
-    process, where = start_login(cli_env, "--browser")
-    with httpx.Client(follow_redirects=True, timeout=20) as browser:
-        through_provider(browser, browser.get(where), "service-ph")
-    finish(process)
+    signed_in_as(cli_env, "service-ph")
     path = credentials(cli_env)
     stored = json.loads(path.read_text())
     [entry] = stored.values()
     assert entry["refresh_token"]
     entry["expires_at"] = time.time() - 60
     path.write_text(json.dumps(stored))
-    created = recvault(cli_env, "subjects", "create", "ref-renewed", "--region", "PH")
+    created = run_recvault(cli_env, "subjects", "create", "ref-renewed", "--region", "PH")
     assert created.returncode == 0, created.stderr
     renewed = json.loads(path.read_text())[next(iter(stored))]
     assert renewed["access_token"] != entry["access_token"]
@@ -141,12 +136,9 @@ def test_an_expired_access_token_is_renewed_with_the_refresh_token(cli_env) -> N
 
 
 def test_logout_revokes_the_refresh_token_at_the_provider(cli_env) -> None:
-    process, where = start_login(cli_env, "--browser")
-    with httpx.Client(follow_redirects=True, timeout=20) as browser:
-        through_provider(browser, browser.get(where), "service-ph")
-    finish(process)
+    signed_in_as(cli_env, "service-ph")
     [entry] = json.loads(credentials(cli_env).read_text()).values()
-    out = recvault(cli_env, "logout")
+    out = run_recvault(cli_env, "logout")
     assert out.returncode == 0 and "signed out" in out.stdout, out.stderr
     assert "revoked" in out.stdout
     # whoever copied the file before cannot renew the sign-in any more
@@ -163,16 +155,13 @@ def test_logout_revokes_the_refresh_token_at_the_provider(cli_env) -> None:
 
 
 def test_logout_says_when_the_provider_could_not_revoke(cli_env) -> None:
-    process, where = start_login(cli_env, "--browser")
-    with httpx.Client(follow_redirects=True, timeout=20) as browser:
-        through_provider(browser, browser.get(where), "service-ph")
-    finish(process)
+    signed_in_as(cli_env, "service-ph")
     path = credentials(cli_env)
     stored = json.loads(path.read_text())
     [entry] = stored.values()
     entry["issuer"] = "http://127.0.0.1:9"  # a provider that cannot be reached
     path.write_text(json.dumps(stored))
-    out = recvault(cli_env, "logout")
+    out = run_recvault(cli_env, "logout")
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "not revoked" in out.stderr and entry["refresh_token"] not in out.stderr
     assert json.loads(path.read_text()) == {}  # forgotten here all the same
