@@ -161,3 +161,36 @@ def test_two_workers_rotate_each_key_exactly_once(make_vault, pg_url, transit, c
         assert read(first, record_id) == content
     assert len(list(first.audit_events(action="key.rotate"))) == 8
     assert first.verify_audit().ok
+
+
+def test_a_read_racing_a_rotation_reads_the_rewrapped_dek(make_vault, sqlite_url, transit):
+    """The read takes the version row, a rotation then rewraps its DEK and retires the key
+    version it was wrapped with, and the read unwraps the row it took: before, a 500
+    (key-version-retired) to the client; now the row is read again and the record opens.
+    Seen under two API processes and two workers rotating (tests/lifecycle, slow)."""
+    vault = make_vault(sqlite_url, keys="transit", bao=transit, rotation={"keep_versions": 0})
+    contents = seed(vault, "JP", subjects=1, records=1)
+    [(record_id, content)] = contents.items()
+    subject_id = vault.record_info(record_id).subject_id
+    keys = vault.regions["JP"].keys
+    unwrap = keys.unwrap
+    raced: list[int] = []
+
+    def rotation_in_between(name, wrapped):  # type: ignore[no-untyped-def]
+        if not raced:
+            raced.append(1)
+            vault.rotate_keys(subject_id=subject_id)  # rewraps in the DB, retires version 1
+        return unwrap(name, wrapped)
+
+    keys.unwrap = rotation_in_between  # type: ignore[method-assign]
+    try:
+        assert read(vault, record_id) == content
+    finally:
+        keys.unwrap = unwrap  # type: ignore[method-assign]
+    assert raced == [1]
+    assert (
+        admin_keys(transit, "JP")
+        .describe(next(iter(wrapped_rows(vault).values())).key_name)
+        .min_decryption_version
+        == 2
+    )

@@ -17,7 +17,7 @@ from itertools import chain
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from keys.base import KeyNotFound
+from keys.base import KeyNotFound, KeyVersionRetired
 from vault.context import VaultContext, require_region
 from vault.domain import (
     Actor,
@@ -71,16 +71,25 @@ class Records:
         purpose: str,
     ) -> RecordReader:
         with self.ctx.audit_refusal(actor, "record.read", record_id) as note:
-            with read_scope(self.ctx.engine) as session:
-                record = self.ctx.record(session, record_id)
-                subject = self.ctx.subject(session, record.subject_id)
-                note.about(subject)
-                self.ctx.check_access(subject, actor, data=True)
-                if record.state == RecordState.ERASED:
-                    raise Erased(f"record {record_id} was erased")
-                row = self._version(session, record, version)
-            start, stop = self._range(byte_range, row.size)
-            reader = self._reader(record, row, subject, start, stop)
+            for attempt in range(2):
+                with read_scope(self.ctx.engine) as session:
+                    record = self.ctx.record(session, record_id)
+                    subject = self.ctx.subject(session, record.subject_id)
+                    note.about(subject)
+                    self.ctx.check_access(subject, actor, data=True)
+                    if record.state == RecordState.ERASED:
+                        raise Erased(f"record {record_id} was erased")
+                    row = self._version(session, record, version)
+                start, stop = self._range(byte_range, row.size)
+                try:
+                    reader = self._reader(record, row, subject, start, stop)
+                    break
+                except KeyVersionRetired:
+                    # A rotation rewrapped this DEK (committed) and then retired the key
+                    # version the row we read was wrapped with: the row now holds the
+                    # rewrapped DEK. Read it again, once.
+                    if attempt:
+                        raise
         with session_scope(self.ctx.engine) as session:
             record = self.ctx.record(session, record_id)
             if actor.has(Role.SERVICE) and purpose != "export":
