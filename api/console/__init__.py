@@ -9,15 +9,13 @@ but ``api.app``.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.console.pages import router
-from api.console.sessions import start_session
-from api.console.web import DEFAULT_RENEWAL, HERE, PREFIX, Console, signed_in
+from api.console.sessions import Renewal, start_session
+from api.console.web import HERE, PREFIX, Console, signed_in
 from api.oidc import OidcVerifier
 from api.oidc_login import SignIn, renewal
 from vault.domain import Actor
@@ -57,14 +55,8 @@ def connect_single_sign_on(app: FastAPI, vault: RecordVault) -> None:
 
     def start(request: Request, sign_in: SignIn) -> Response:
         # the grants count while the access token does; then they are renewed (web._renewed)
-        lifetime = timedelta(seconds=sign_in.expires_in) if sign_in.expires_in else None
-        response = signed_in(
-            request,
-            sign_in.principal.actor(),
-            "oidc",
-            renew_after=vault.clock() + (lifetime or DEFAULT_RENEWAL),
-            refresh_token=sign_in.refresh_token or "",
-        )
+        renewal = Renewal.after(vault.clock(), sign_in.expires_in, sign_in.refresh_token)
+        response = signed_in(request, sign_in.principal.actor(), "oidc", renewal=renewal)
         response.headers["location"] = sign_in.next  # a console path (checked by oidc_login)
         return response
 

@@ -27,6 +27,25 @@ CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 
 
+#: how long a single sign-on session's grants count when the provider names no expiry
+DEFAULT_RENEWAL = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """Single sign-on: when a session's grants lapse (its access token's expiry), and the
+    refresh token that renews them at the provider ('' if it gave none: the session ends)."""
+
+    due: datetime
+    refresh_token: str = ""
+
+    @classmethod
+    def after(cls, now: datetime, lifetime: int | None, refresh_token: str | None) -> Renewal:
+        """Due when an access token of ``lifetime`` seconds (if the provider said) expires."""
+        lasts = timedelta(seconds=lifetime) if lifetime else DEFAULT_RENEWAL
+        return cls(now + lasts, refresh_token or "")
+
+
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -41,10 +60,8 @@ class ConsoleSession:
     #: the SHA-256 of the sign-in token (as the database keeps it): the principal is
     #: checked again on every request, so disabling it ends its sessions at once
     credential: str = ""
-    #: single sign-on: when the access token the grants came from expires; from then
-    #: on the next request renews them at the provider (with ``refresh_token``) first
-    renew_after: datetime | None = None
-    refresh_token: str = ""
+    #: single sign-on: from ``renewal.due`` on, the next request renews the grants first
+    renewal: Renewal | None = None
 
     def csrf_ok(self, offered: str | None) -> bool:
         return bool(offered) and hmac.compare_digest(self.csrf, str(offered))
@@ -78,8 +95,7 @@ class SessionStore:
         actor: Actor,
         method: str,
         credential: str = "",
-        renew_after: datetime | None = None,
-        refresh_token: str = "",
+        renewal: Renewal | None = None,
     ) -> tuple[str, ConsoleSession]:
         cookie = secrets.token_urlsafe(32)
         now = self.clock()
@@ -90,8 +106,7 @@ class SessionStore:
             now,
             now,
             credential,
-            renew_after,
-            refresh_token,
+            renewal,
         )
         with self._lock:
             self._drop_expired(now)
@@ -115,18 +130,14 @@ class SessionStore:
             self._sessions[key] = session
             return session
 
-    def renewed(
-        self, cookie: str, actor: Actor, renew_after: datetime, refresh_token: str
-    ) -> ConsoleSession | None:
+    def renewed(self, cookie: str, actor: Actor, renewal: Renewal) -> ConsoleSession | None:
         """The session of ``cookie`` with the grants a renewal at the provider gave."""
         key = _digest(cookie)
         with self._lock:
             session = self._sessions.get(key)
             if session is None:
                 return None
-            session = replace(
-                session, actor=actor, renew_after=renew_after, refresh_token=refresh_token
-            )
+            session = replace(session, actor=actor, renewal=renewal)
             self._sessions[key] = session
             return session
 
@@ -152,15 +163,13 @@ def start_session(
     actor: Actor,
     method: str = "token",
     credential: str = "",
-    renew_after: datetime | None = None,
-    refresh_token: str = "",
+    renewal: Renewal | None = None,
 ) -> str:
     """Sign ``actor`` in; return the cookie value to set (see ``api.console.web.signed_in``).
 
     ``credential``: for a recvault token, its SHA-256, so that every request
-    checks the principal is still enabled. ``renew_after``: for single sign-on,
-    when the access token expires; the grants are then renewed at the provider
-    with ``refresh_token`` (``Console.renew``), or the session ends.
+    checks the principal is still enabled. ``renewal``: for single sign-on,
+    when the grants are renewed at the provider (``Console.renew``), or the session ends.
     """
-    cookie, _ = store.start(actor, method, credential, renew_after, refresh_token)
+    cookie, _ = store.start(actor, method, credential, renewal)
     return cookie

@@ -15,7 +15,6 @@ import threading
 import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -34,6 +33,7 @@ from api.console.sessions import (
     CSRF_HEADER,
     ConsoleSession,
     Expired,
+    Renewal,
     SessionStore,
     start_session,
 )
@@ -102,9 +102,7 @@ class CsrfRefused(Exception):
 #: single sign-on's renewal: a refresh token → the actor its new access token grants,
 #: the refresh token to keep, and the new access token's lifetime in seconds (if told);
 #: raises ``Unauthenticated`` when the provider refuses, ``Unavailable`` when it is down
-Renewal = Callable[[str], tuple[Actor, str, int | None]]
-#: how long a single sign-on session's grants count when the provider names no expiry
-DEFAULT_RENEWAL = timedelta(minutes=5)
+Renewer = Callable[[str], tuple[Actor, str, int | None]]
 
 
 class Console:
@@ -122,7 +120,7 @@ class Console:
         #: the name of a single sign-on provider, shown as "Sign in with <name>" when set
         self.oidc_provider = oidc_provider
         #: set by ``connect_single_sign_on``: renews an SSO session's grants at the provider
-        self.renew: Renewal | None = None
+        self.renew: Renewer | None = None
         #: one renewal at a time: a refresh token may be used once (its successor replaces it)
         self.renewing = threading.Lock()
         #: ``auth.console_token_sign_in``: the "Token" form (off in production with SSO)
@@ -158,7 +156,7 @@ def signed_in_session(request: Request, console: ConsoleDep) -> ConsoleSession:
             console.sessions.end(request.cookies.get(COOKIE))
             console.vault.audit_session(session.actor, "console.session", "revoked")
             raise SignInRequired() from None
-    if session.renew_after is not None and console.vault.clock() >= session.renew_after:
+    if session.renewal is not None and console.vault.clock() >= session.renewal.due:
         session = _renewed(request, console, session)
     return session
 
@@ -178,23 +176,22 @@ def _renewed(request: Request, console: Console, session: ConsoleSession) -> Con
             raise SignInRequired(expired=True) from None
         if current is None:
             raise SignInRequired()
-        if current.renew_after is None or console.vault.clock() < current.renew_after:
+        renewal = current.renewal
+        if renewal is None or console.vault.clock() < renewal.due:
             return current
-        if console.renew is None or not current.refresh_token:
+        if console.renew is None or not renewal.refresh_token:
             # the provider gave no refresh token: the session lasts as long as its token
             console.sessions.end(cookie)
             console.vault.audit_session(current.actor, "console.session", "expired")
             raise SignInRequired(expired=True)
         try:
-            actor, refresh_token, lifetime = console.renew(current.refresh_token)
+            actor, refresh_token, lifetime = console.renew(renewal.refresh_token)
         except Unauthenticated:
             console.sessions.end(cookie)
             console.vault.audit_session(current.actor, "console.session", "revoked")
             raise SignInRequired() from None
-        until = console.vault.clock() + (
-            timedelta(seconds=lifetime) if lifetime else DEFAULT_RENEWAL
-        )
-        renewed = console.sessions.renewed(cookie, actor, until, refresh_token)
+        next_renewal = Renewal.after(console.vault.clock(), lifetime, refresh_token)
+        renewed = console.sessions.renewed(cookie, actor, next_renewal)
     if renewed is None:
         raise SignInRequired()
     return renewed
@@ -350,15 +347,14 @@ def signed_in(
     actor: Actor,
     method: str = "token",
     credential: str = "",
-    renew_after: datetime | None = None,
-    refresh_token: str = "",
+    renewal: Renewal | None = None,
 ) -> RedirectResponse:
     """Start a session for ``actor`` (already authenticated) and send the browser to the console.
 
     The sign-in of any method ends here: token today, single sign-on's callback too.
     """
     console = console_of(request)
-    cookie = start_session(console.sessions, actor, method, credential, renew_after, refresh_token)
+    cookie = start_session(console.sessions, actor, method, credential, renewal)
     console.vault.audit_session(actor, "console.sign_in", f"ok:{method}")
     response = RedirectResponse(f"{PREFIX}/", status_code=303, headers=page_headers())
     response.set_cookie(

@@ -204,7 +204,8 @@ def _renewal_due(api) -> None:
     store = api.app.state.console.sessions
     past = api.vault.clock() - timedelta(seconds=1)
     for key, session in list(store._sessions.items()):
-        store._sessions[key] = replace(session, renew_after=past)
+        due = replace(session.renewal, due=past)
+        store._sessions[key] = replace(session, renewal=due)
 
 
 def _grant(oidc, user: str, roles: list[str], regions: list[str]) -> None:
