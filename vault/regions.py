@@ -23,6 +23,7 @@ from vault.settings import (
     StoreConfig,
     vault_token,
     vault_token_file,
+    vault_token_file_setting,
 )
 from vault.spans import KEYS, add_span
 from vault.storage.base import ObjectStore, RetentionMode
@@ -139,10 +140,10 @@ def vault_auth(name: str, config: KeysConfig) -> VaultAuth:
         )
     path = vault_token_file(config)
     if path:
-        what = f"{where}.token_file" if config.token_file else f"{config.token_env}_FILE"
+        what = vault_token_file_setting(name, config)
         read_secret_file(path, what)
         return VaultAuth(TokenFile(path, what))
-    token = vault_token(config)
+    token = vault_token(name, config)
     if not token:
         raise ConfigError(
             f"{where}.token_env: {config.token_env} is not set "

@@ -71,9 +71,12 @@ def look_up(send: Send, token: str) -> Lease:
 
 
 def read_secret_file(path: str, what: str) -> str:
-    """A credential from a file, stripped; a missing or empty file is a ``ConfigError``."""
+    """A credential from a file, stripped; a missing, empty or not UTF-8 file is a
+    ``ConfigError`` that names the file, never its content."""
     try:
         value = Path(path).read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what}: {path} is not UTF-8 text") from None
     except OSError as exc:
         raise ConfigError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
     if not value:

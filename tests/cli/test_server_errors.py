@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.bao import free_port
-from tests.fixtures.settings import run_recvault, secret_env, server_env, write_toml
+from tests.fixtures.settings import (
+    LOCATIONS,
+    TOKEN_ENV,
+    run_recvault,
+    secret_env,
+    server_env,
+    write_toml,
+)
 
 PASSWORD = "Pw-not-for-stderr-4711"
 
@@ -93,3 +100,67 @@ def test_a_secret_file_that_is_missing_names_its_variable(tmp_path) -> None:
     del env["RECVAULT_SIGNING_KEY"]
     env["RECVAULT_SIGNING_KEY_FILE"] = str(tmp_path / "nowhere")
     one_line(run_recvault(env, "gc"), 2, "RECVAULT_SIGNING_KEY_FILE", "[config-error]")
+
+
+# -- keys bootstrap: the operator token from a file ---------------------------------------
+
+TOKEN_LIKE = "s.not-for-stderr-0815"
+
+
+def _transit_env(tmp_path: Path, addr: str, token_file: Path | None = None) -> dict[str, str]:
+    """A deployment whose JP keys are in Transit at ``addr``, its token from ``TOKEN_ENV``
+    (or its ``_FILE``), or from ``token_file`` when given."""
+    config = tmp_path / "recvault.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "meta.db"}"\n'
+        f'[regions.JP]\nlocation = "{LOCATIONS["JP"]}"\n'
+        f'[regions.JP.store]\nkind = "local"\npath = "{tmp_path / "objects"}"\n'
+        f'[regions.JP.keys]\nkind = "vault"\naddr = "{addr}"\nmount = "transit-jp"\n'
+        f'token_env = "{TOKEN_ENV}"\n'
+        + (f'token_file = "{token_file}"\n' if token_file is not None else "")
+    )
+    return server_env(config, secret_env())
+
+
+@pytest.mark.parametrize("problem", ["missing", "directory", "empty", "not-utf-8"])
+def test_keys_bootstrap_with_a_token_file_it_cannot_read_is_a_config_error(
+    tmp_path, problem
+) -> None:
+    path = tmp_path / "token"
+    if problem == "directory":
+        path.mkdir()
+    elif problem == "empty":
+        path.write_text("\n")
+    elif problem == "not-utf-8":
+        path.write_bytes(b"\xff" + TOKEN_LIKE.encode())
+    env = _transit_env(tmp_path, f"http://127.0.0.1:{free_port()}")
+    env[f"{TOKEN_ENV}_FILE"] = str(path)
+    line = one_line(
+        run_recvault(env, "keys", "bootstrap"), 2, f"{TOKEN_ENV}_FILE", str(path), "[config-error]"
+    )
+    assert TOKEN_LIKE not in line
+
+
+def test_keys_bootstrap_names_the_token_file_setting(tmp_path) -> None:
+    path = tmp_path / "nowhere"
+    env = _transit_env(tmp_path, f"http://127.0.0.1:{free_port()}", token_file=path)
+    one_line(
+        run_recvault(env, "keys", "bootstrap"),
+        2,
+        "regions.JP.keys.token_file",
+        str(path),
+        "[config-error]",
+    )
+
+
+def test_keys_bootstrap_reads_its_token_from_the_file(tmp_path, bao_factory) -> None:
+    """On a server of its own: bootstrap rewrites the policies for this one mount."""
+    server = bao_factory()
+    path = tmp_path / "token"
+    path.write_text(server.root_token + "\n")
+    env = _transit_env(tmp_path, server.addr)
+    env[f"{TOKEN_ENV}_FILE"] = str(path)
+    done = run_recvault(env, "keys", "bootstrap")
+    assert done.returncode == 0, done.stderr
+    assert "region JP: transit mounts transit-jp ready" in done.stdout
+    assert server.root_token not in done.stdout + done.stderr

@@ -77,7 +77,7 @@ def keys_bootstrap(config: ConfigOpt = None) -> None:
     for name, region in settings.regions.items():
         if region.keys.kind != "vault":
             continue
-        token = vault_token(region.keys)
+        token = vault_token(name, region.keys)
         if not token:
             raise typer.BadParameter(f"{region.keys.token_env} is not set for region {name}")
         mounts = region.keys.mount_list() or [f"transit-{name.lower()}"]

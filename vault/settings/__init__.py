@@ -50,6 +50,7 @@ from vault.settings.regions import (
     StoreConfig,
     vault_token,
     vault_token_file,
+    vault_token_file_setting,
 )
 
 _SECRET_NAMES = ("name_secret", "signing_key", "master_key")
@@ -75,6 +76,7 @@ __all__ = [
     "decode_secret",
     "vault_token",
     "vault_token_file",
+    "vault_token_file_setting",
 ]
 
 

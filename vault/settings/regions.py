@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Literal
 
 from pydantic import (
@@ -128,15 +127,29 @@ class RegionConfig(_Strict):
     keys: KeysConfig = KeysConfig()
 
 
-def vault_token(config: KeysConfig) -> str | None:
+def vault_token(region: str, config: KeysConfig) -> str | None:
     """A region's Vault token as it is now: ``token_file``, or the variable ``token_env`` names
     (or the file its ``_FILE`` variant names). Long-running processes use ``vault_token_file``
-    so that a rewritten file is read again."""
+    so that a rewritten file is read again.
+
+    A token file that cannot be read, is not text or is empty is a ``ConfigError`` naming
+    the setting or variable that points at it (``vault_token_file_setting``).
+    """
     path = vault_token_file(config)
     if path:
-        return Path(path).read_text().strip() or None
+        # imported here: keys.transit loads the Transit client, which settings do not need
+        from keys.transit.auth import read_secret_file
+
+        return read_secret_file(path, vault_token_file_setting(region, config))
     value = os.environ.get(config.token_env)
     return value.strip() if value else None
+
+
+def vault_token_file_setting(region: str, config: KeysConfig) -> str:
+    """What points at a region's token file, as errors name it: the setting or the variable."""
+    if config.token_file:
+        return f"regions.{region}.keys.token_file"
+    return f"{config.token_env}_FILE"
 
 
 def vault_token_file(config: KeysConfig) -> str | None:
