@@ -37,6 +37,7 @@ from vault.context import VaultContext
 from vault.crypto.documents import canonical, sign_document, verify_document
 from vault.domain import Actor, AuditCheckpoint, AuditVerification
 from vault.errors import IntegrityError, Unavailable, VaultError
+from vault.metadata.sessions import DB_UNAVAILABLE
 from vault.storage.base import ObjectStore, RetentionMode
 
 log = logging.getLogger("recvault.audit")
@@ -286,9 +287,15 @@ class Checkpoints:
 
     def _maintain_partitions(self) -> None:
         """PostgreSQL: the audit table's partitions for this month and the next ones exist
-        before events need them (vault/audit/partitions.py); a failure waits for next time."""
+        before events need them (vault/audit/partitions.py); a failure waits for next time.
+
+        A database that does not answer stops the checkpoint here, with the one error its
+        next step would raise: there is nothing to verify or sign without it.
+        """
         try:
             made = AuditPartitions(self.ctx).maintain()
+        except DB_UNAVAILABLE as exc:
+            raise Unavailable("metadata database unavailable") from exc
         except ProgrammingError as exc:
             if _not_allowed(exc):
                 # expected of an application role that may not create tables: the owner
