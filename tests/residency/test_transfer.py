@@ -202,3 +202,41 @@ def test_resumes_after_a_failure_mid_copy(make_regions, sqlite_url, monkeypatch)
     ]
     assert env.vault.residency_report().ok
     assert list(env.vault.regions["JP"].store.list("")) == []
+
+
+def test_a_rotation_racing_the_copy_waits_for_the_transfer(make_regions, sqlite_url) -> None:
+    """The copy reads the version rows, a rotation of the subject's key comes before the
+    copy unwraps the first DEK: unlike a read (``Records.open``, which reads the row again
+    when the key version was retired under it), the copy needs no second read, because the
+    rotation is deferred while the transfer runs (ADR 0014) and retires no version the copy
+    still unwraps with. The deferred job is cancelled when the transfer replaces the key."""
+    env = make_regions(sqlite_url, rotation={"keep_versions": 0})
+    subject_id, contents = _seed(env)
+    old_key = _subject(env, subject_id).key_name
+    keys = env.vault.regions["JP"].keys
+    unwrap = keys.unwrap
+    raced = []
+
+    def rotation_in_between(name, wrapped):  # type: ignore[no-untyped-def]
+        if not raced:
+            raced.append(env.vault.rotate_keys(subject_id=subject_id))
+        return unwrap(name, wrapped)
+
+    keys.unwrap = rotation_in_between  # type: ignore[method-assign]
+    try:
+        result = env.vault.transfer_subject(
+            subject_id, "PH", "consent", "consent form 2026-01, scan 17", actor="admin-1"
+        )
+    finally:
+        keys.unwrap = unwrap  # type: ignore[method-assign]
+    [rotation] = raced
+    assert rotation.keys_rotated == 0
+    assert [(s.subject_id, s.reason) for s in rotation.skipped] == [
+        (subject_id, "transfer-in-progress")
+    ]
+    assert (result.state, result.versions) == (TransferState.DONE, 3)
+    for (record_id, version), data in contents.items():
+        assert _read(env, record_id, version) == data
+    assert not keys.describe(old_key).exists
+    after = env.vault.rotate_keys(subject_id=subject_id)  # now on the new key, in PH
+    assert after.keys_rotated == 1 and after.skipped == ()
