@@ -33,11 +33,13 @@ from vault.errors import (
     PermissionDenied,
     RangeNotSatisfiable,
     RequestTimeout,
+    SchemaNotCurrent,
     TooLarge,
     Unauthenticated,
     Unavailable,
     VaultError,
 )
+from vault.metadata.sessions import database_error
 from vault.storage.base import ObjectNotFound, StoreAccessDenied
 
 log = logging.getLogger("recvault.api")
@@ -64,6 +66,7 @@ ERROR_MAP: tuple[tuple[type[VaultError], Mapping], ...] = (
     # caller's: 503 (readiness fails too) with a longer Retry-After, no detail.
     (KeyAccessDenied, Mapping(503, "misconfigured", "Service misconfigured", False)),
     (StoreAccessDenied, Mapping(503, "misconfigured", "Service misconfigured", False)),
+    (SchemaNotCurrent, Mapping(503, "misconfigured", "Service misconfigured", False)),
     (Unavailable, Mapping(503, "unavailable", "Service unavailable")),
     # A live subject's key or a committed object missing: stored data is damaged.
     (KeyNotFound, Mapping(500, "integrity", "Stored data failed verification", False)),
@@ -144,8 +147,9 @@ async def _on_database(request: Request, exc: Exception) -> JSONResponse:
     The type only: the text of a driver error quotes SQL (parameters are hidden by
     the engine, but the statement is none of the log's business either).
     """
-    log.error("request failed: database unavailable (%s)", type(exc).__name__)
-    return vault_error_response(Unavailable("metadata database unavailable"))
+    error = database_error(exc) or Unavailable("metadata database unavailable")
+    log.error("request failed: %s (%s)", error.message, type(exc).__name__)
+    return vault_error_response(error)
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:

@@ -126,3 +126,16 @@ class Unavailable(VaultError):
     def __init__(self, message: str = "", *, retry_after: int = 5) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class SchemaNotCurrent(Unavailable):
+    """The metadata database lacks recvault's schema or holds an older one."""
+
+    code = "schema-not-current"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the metadata database lacks recvault's schema or holds an older one: "
+            "run `recvault db upgrade`",
+            retry_after=30,
+        )

@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import IO
 
-from sqlalchemy import text
-
 from vault.context import VaultContext, audit_target
 from vault.domain import (
     SYSTEM,
@@ -264,5 +262,8 @@ class RecordVault(VaultOversight):
         return status
 
     def _ping_database(self) -> None:
+        # imported here: Alembic, which reads the migration scripts, is for readiness only
+        from vault.metadata.migrate import check_schema
+
         with self._ctx.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+            check_schema(conn)

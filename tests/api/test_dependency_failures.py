@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 
 from tests.api.conftest import problem
 from tests.fixtures.db import PG_BASE
+from vault.metadata.migrate import downgrade, upgrade
 
 
 def _named(pg_url: str) -> tuple[str, str]:
@@ -210,3 +211,36 @@ def test_an_absurd_range_is_416(api):
         assert refused.headers["content-range"] == "bytes */10"
     huge_suffix = api.client.get(url, headers={**h, "Range": "bytes=-99999999999999999999999"})
     assert huge_suffix.status_code == 206 and huge_suffix.content == b"0123456789"
+
+
+def test_a_database_without_this_recvaults_schema_is_not_ready_and_answers_503(make_api, db_url):
+    """``recvault db upgrade`` not run (or an older release's schema): /readyz takes the
+    process out of service and requests answer 503 ``schema-not-current``, never 500. A
+    revision this release does not know is a newer release's: still ready."""
+    api = make_api(db_url)
+    h = api.auth("svc")
+
+    def database_check() -> tuple[int, str]:
+        ready = api.client.get("/readyz")
+        return ready.status_code, ready.json()["checks"]["database"]
+
+    assert database_check() == (200, "ok")
+    downgrade(db_url, "0006")  # the schema of the release before
+    assert database_check() == (503, "schema-not-current")
+    upgrade(db_url)
+    assert database_check() == (200, "ok")
+    with create_engine(db_url).begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    assert database_check() == (200, "ok")
+
+    with create_engine(db_url).begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+        conn.execute(text("ALTER TABLE subjects RENAME TO subjects_elsewhere"))
+    assert database_check() == (503, "schema-not-current")
+    response = api.client.post(
+        "/v1/subjects", json={"external_ref": "p-1", "region": "JP"}, headers=h
+    )
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "schema-not-current"
+    assert "subjects" not in response.text  # no SQL in the answer

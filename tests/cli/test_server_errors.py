@@ -65,6 +65,27 @@ def test_a_database_that_is_down_is_one_line_and_exit_1(tmp_path, command) -> No
     assert PASSWORD not in done.stderr
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("audit", "checkpoint"),
+        ("principals", "list"),
+        ("principals", "add", "svc-a", "--role", "service"),
+        ("gc", "--report"),
+    ],
+)
+def test_a_database_without_recvaults_schema_is_one_line_naming_db_upgrade(
+    tmp_path, db_url, command
+) -> None:
+    """``recvault db upgrade`` not run: the line says so (was a traceback quoting SQL on
+    PostgreSQL, and "metadata database unavailable" on SQLite)."""
+    env = server_env(write_toml(tmp_path), secret_env())
+    env["RECVAULT_DATABASE__URL"] = db_url  # an empty database (PostgreSQL: an empty schema)
+    done = run_recvault(env, *command)
+    one_line(done, 1, "run `recvault db upgrade`", "[schema-not-current]")
+    assert "SELECT" not in done.stderr and "INSERT" not in done.stderr
+
+
 def test_worker_once_fails_when_its_sweep_failed(tmp_path) -> None:
     """A cron job running ``worker --once`` must see that the sweep did not happen."""
     done = run_recvault(_down_db(tmp_path), "worker", "--once")

@@ -18,7 +18,7 @@ import typer
 from typer._click import core as _typer_core
 from typer._click import exceptions as _typer_click
 
-from vault.errors import ConfigError, InvalidInput, Unavailable, VaultError
+from vault.errors import ConfigError, InvalidInput, VaultError
 
 app = typer.Typer(
     name="recvault",
@@ -205,10 +205,11 @@ def command_modules(argv: list[str]) -> tuple[str, ...]:
     return COMMAND_MODULES.get(first or "", ALL_MODULES)
 
 
-def _database_unavailable(exc: Exception) -> bool:
-    """A driver failure that escaped a server-side command: the database cannot serve now."""
+def _database_error(exc: Exception) -> VaultError | None:
+    """What a driver failure that escaped a server-side command means: the database cannot
+    serve now, or lacks recvault's schema (``vault.metadata.sessions.database_error``)."""
     sessions = sys.modules.get("vault.metadata.sessions")  # loaded by every command using a DB
-    return sessions is not None and isinstance(exc, sessions.DB_UNAVAILABLE)
+    return sessions.database_error(exc) if sessions is not None else None
 
 
 def main() -> None:
@@ -236,9 +237,9 @@ def main() -> None:
     except OSError as exc:
         fail(exc)
     except Exception as exc:
-        if _database_unavailable(exc):
+        if error := _database_error(exc):
             # as the API answers 503 (api.problems): the driver's text quotes SQL and hosts
-            fail(Unavailable("metadata database unavailable"))
+            fail(error)
         raise
     if isinstance(code, int) and code:
         sys.exit(code)

@@ -22,7 +22,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-from vault.errors import Unavailable
+from vault.errors import SchemaNotCurrent, Unavailable, VaultError
 from vault.spans import DB, span
 
 #: driver failures that mean "the database cannot serve this now", not a bug in the request
@@ -32,6 +32,37 @@ DB_UNAVAILABLE: tuple[type[BaseException], ...] = (
     sa_exc.InternalError,
     sa_exc.TimeoutError,  # no pooled connection came free in time
 )
+
+
+#: SQLSTATEs of PostgreSQL for a table or a column the statement names but the schema lacks
+_UNDEFINED = frozenset({"42P01", "42703"})  # undefined_table, undefined_column
+#: SQLite's words for the same
+_SQLITE_UNDEFINED = ("no such table", "no such column", "has no column named")
+
+
+def schema_missing(exc: BaseException) -> bool:
+    """A driver error saying the schema lacks a table or column: ``db upgrade`` not run."""
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in _UNDEFINED:
+        return True
+    return isinstance(exc, sa_exc.OperationalError) and any(
+        words in str(exc.orig) for words in _SQLITE_UNDEFINED
+    )
+
+
+def database_error(exc: BaseException) -> VaultError | None:
+    """The error a driver failure means to recvault's callers, or None for a bug of ours.
+
+    A schema without recvault's tables is ``SchemaNotCurrent``; a database that cannot
+    serve now (``DB_UNAVAILABLE``) is ``Unavailable``. Neither message quotes the
+    driver's text, which holds SQL.
+    """
+    if schema_missing(exc):
+        return SchemaNotCurrent()
+    if isinstance(exc, DB_UNAVAILABLE):
+        return Unavailable("metadata database unavailable")
+    return None
 
 
 def make_engine(
@@ -157,5 +188,8 @@ def _transaction(engine: Engine) -> Iterator[Session]:
             except BaseException:
                 session.rollback()
                 raise
-    except DB_UNAVAILABLE as exc:
-        raise Unavailable("metadata database unavailable") from exc
+    except (sa_exc.DBAPIError, sa_exc.TimeoutError) as exc:
+        error = database_error(exc)
+        if error is None:
+            raise
+        raise error from exc
