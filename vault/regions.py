@@ -25,6 +25,7 @@ from vault.settings import (
     vault_token_file,
     vault_token_file_setting,
 )
+from vault.settings.files import read_secret_file
 from vault.spans import KEYS, add_span
 from vault.storage.base import ObjectStore, RetentionMode
 
@@ -126,7 +127,7 @@ def build_keys(
 
 def vault_auth(name: str, config: KeysConfig) -> VaultAuth:
     """How a region's Transit providers get their token, checked now (files readable, set)."""
-    from keys.transit.auth import AppRoleLogin, GivenToken, TokenFile, VaultAuth, read_secret_file
+    from keys.transit.auth import AppRoleLogin, GivenToken, TokenFile, VaultAuth
 
     where = f"regions.{name}.keys"
     if config.auth == "approle":

@@ -29,12 +29,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from keys.base import KeyAccessDenied, KeyError_
 from keys.vault_transit import Send
-from vault.errors import ConfigError, VaultError
+from vault.errors import VaultError
+from vault.settings.files import read_secret_file
 
 log = logging.getLogger("recvault.keys")
 
@@ -68,20 +68,6 @@ def look_up(send: Send, token: str) -> Lease:
     """What the server says of ``token`` (``auth/token/lookup-self``)."""
     data = send("auth.lookup", "get", "/v1/auth/token/lookup-self", token=token).get("data") or {}
     return Lease(token, float(data.get("ttl") or 0), bool(data.get("renewable")))
-
-
-def read_secret_file(path: str, what: str) -> str:
-    """A credential from a file, stripped; a missing, empty or not UTF-8 file is a
-    ``ConfigError`` that names the file, never its content."""
-    try:
-        value = Path(path).read_text(encoding="utf-8").strip()
-    except UnicodeDecodeError:
-        raise ConfigError(f"{what}: {path} is not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
-    if not value:
-        raise ConfigError(f"{what}: {path} is empty")
-    return value
 
 
 class TokenSource(abc.ABC):

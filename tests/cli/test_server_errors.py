@@ -86,6 +86,29 @@ def test_a_database_without_recvaults_schema_is_one_line_naming_db_upgrade(
     assert "SELECT" not in done.stderr and "INSERT" not in done.stderr
 
 
+@pytest.mark.parametrize("kind", ["missing", "directory", "empty"])
+def test_serve_with_a_console_client_secret_file_it_cannot_read_does_not_start(
+    tmp_path, kind
+) -> None:
+    """The console's OIDC client secret from ``RECVAULT_OIDC_CLIENT_SECRET_FILE`` is read at
+    every sign-in (a rotated file counts at once); a file that cannot be read is a config
+    error when the server starts (was a 500 at the first sign-in)."""
+    path = tmp_path / "client-secret"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "empty":
+        path.write_text("\n")
+    env = server_env(write_toml(tmp_path), secret_env())
+    env.update(
+        RECVAULT_AUTH__OIDC__ISSUER="https://login.example.org",
+        RECVAULT_AUTH__OIDC__AUDIENCE="recvault",
+        RECVAULT_AUTH__OIDC__CLIENT_ID="recvault-console",
+        RECVAULT_OIDC_CLIENT_SECRET_FILE=str(path),
+    )
+    done = run_recvault(env, "serve", "--port", str(free_port()), timeout=20)
+    one_line(done, 2, "RECVAULT_OIDC_CLIENT_SECRET_FILE", str(path), "[config-error]")
+
+
 def test_worker_once_fails_when_its_sweep_failed(tmp_path) -> None:
     """A cron job running ``worker --once`` must see that the sweep did not happen."""
     done = run_recvault(_down_db(tmp_path), "worker", "--once")

@@ -44,6 +44,7 @@ from vault.settings.auth import (
     OidcConfig,
 )
 from vault.settings.base import IsoDuration, _Strict
+from vault.settings.files import read_secret_file
 from vault.settings.regions import (
     KeysConfig,
     RegionConfig,
@@ -302,7 +303,7 @@ class Settings(BaseSettings):
         for name in _SECRET_NAMES:
             from_file = os.environ.get(f"RECVAULT_{name.upper()}_FILE")
             if from_file and name not in overrides and f"RECVAULT_{name.upper()}" not in os.environ:
-                overrides[name] = _read_secret_file(f"RECVAULT_{name.upper()}_FILE", from_file)
+                overrides[name] = read_secret_file(from_file, f"RECVAULT_{name.upper()}_FILE")
         reading = _FILE_DATA.set(data)
         try:
             return cls(**overrides)
@@ -338,16 +339,6 @@ class Settings(BaseSettings):
 
     def retention_for(self, category: Category) -> Duration:
         return self.retention.for_category(category)
-
-
-def _read_secret_file(variable: str, path: str) -> str:
-    """The secret in the file ``variable`` names; a file that cannot be read is a config error."""
-    try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except UnicodeDecodeError:
-        raise ConfigError(f"{variable}: {path} is not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"{variable}: {path} cannot be read: {exc.strerror or exc}") from None
 
 
 def decode_secret(text: str, name: str) -> bytes:

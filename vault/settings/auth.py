@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from pydantic import (
     Field,
@@ -13,6 +12,7 @@ from pydantic import (
 
 from vault.durations import Duration
 from vault.settings.base import IsoDuration, _Strict
+from vault.settings.files import read_secret_file
 
 
 class ConsoleConfig(_Strict):
@@ -107,13 +107,20 @@ class OidcConfig(_Strict):
             raise ValueError("give roles_claim, or groups_claim with [auth.oidc.groups]")
         return self
 
+    @model_validator(mode="after")
+    def _client_secret_readable(self) -> OidcConfig:
+        if self.client_id:
+            self.client_secret()  # a file that cannot be read fails at start, not at a sign-in
+        return self
+
     def client_secret(self) -> str | None:
         """The console client's secret: the variable ``client_secret_env``, or its ``_FILE``."""
         value = os.environ.get(self.client_secret_env)
         if value:
             return value.strip()
-        path = os.environ.get(f"{self.client_secret_env}_FILE")
-        return Path(path).read_text().strip() if path else None
+        variable = f"{self.client_secret_env}_FILE"
+        path = os.environ.get(variable)
+        return read_secret_file(path, variable) if path else None
 
 
 class AuthConfig(_Strict):

@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from keys.sharded import mount_tag
 from vault.settings.base import _Strict
+from vault.settings.files import read_secret_file
 
 _MOUNT_PATH = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 
@@ -137,9 +138,6 @@ def vault_token(region: str, config: KeysConfig) -> str | None:
     """
     path = vault_token_file(config)
     if path:
-        # imported here: keys.transit loads the Transit client, which settings do not need
-        from keys.transit.auth import read_secret_file
-
         return read_secret_file(path, vault_token_file_setting(region, config))
     value = os.environ.get(config.token_env)
     return value.strip() if value else None
