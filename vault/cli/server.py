@@ -81,7 +81,14 @@ def keys_bootstrap(config: ConfigOpt = None) -> None:
         if not token:
             raise typer.BadParameter(f"{region.keys.token_env} is not set for region {name}")
         mounts = region.keys.mount_list() or [f"transit-{name.lower()}"]
-        bootstrap_transit(region.keys.addr, token, mounts)
+        bootstrap_transit(
+            region.keys.addr,
+            token,
+            mounts,
+            verify=region.keys.tls_verify(),
+            client_cert=region.keys.tls_client_cert(),
+            namespace=region.keys.namespace,
+        )
         console.print(f"region {name}: transit mounts {', '.join(mounts)} ready")
 
 
