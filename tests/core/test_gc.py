@@ -118,6 +118,35 @@ def test_objects_the_db_does_not_know_are_kept_and_reported(sqlite_url, tmp_path
         vault.close()
 
 
+def test_objects_younger_than_the_grace_are_reported_too(sqlite_url, tmp_path, real_time_clock):
+    """A restore usually follows the loss within the hour: the objects written since the
+    dump are minutes old, and `recvault gc --report` (grace PT1H) must still list them.
+    The grace only holds back removing pending versions; a write in flight is not listed."""
+    settings = vault_settings(sqlite_url, tmp_path, **RULES)
+    upgrade(settings.database.url)
+    vault = build(settings, real_time_clock)
+    try:
+        subject = vault.create_subject("gc-young", "JP")
+        first = vault.put_record(subject.id, "photo", b"written before the dump")
+        vault.update_record(first.id, b"written after the dump")
+        young = forget_version(vault, first.id, 2)
+        in_flight = vault.put_record(subject.id, "photo", b"a write not yet committed")
+        with Session(vault._ctx.engine) as session:
+            row = session.get(RecordVersionRow, (in_flight.id, 1))
+            assert row is not None
+            row.state = "pending"
+            session.add(row)
+            session.commit()
+
+        for outcome in (vault.gc(dry_run=True), vault.gc()):
+            assert outcome.pending_versions_removed == 0
+            assert [(k.object_key, k.reason) for k in outcome.kept] == [(young, KeptReason.UNKNOWN)]
+            assert outcome.unknown_objects_kept == 1
+        assert young in {o.key for o in vault.regions["JP"].store.list("JP/")}
+    finally:
+        vault.close()
+
+
 def read_back(vault: RecordVault, key: str, subject_id: str) -> bytes:
     """Open a stored object from its own header and the subject key, as a recovery would."""
     store = vault.regions["JP"].store
