@@ -20,6 +20,7 @@ from sqlmodel import Session
 from tests.core.conftest import vault_settings
 from tests.fixtures.clock import FakeClock
 from tests.fixtures.db import PG_BASE
+from tests.fixtures.settings import run_recvault, secret_env, server_env, write_toml
 from vault import Actor, RecordVault, Role, Settings
 from vault.domain import KeptReason
 from vault.durations import Duration
@@ -145,6 +146,30 @@ def test_objects_younger_than_the_grace_are_reported_too(sqlite_url, tmp_path, r
         assert young in {o.key for o in vault.regions["JP"].store.list("JP/")}
     finally:
         vault.close()
+
+
+def test_gc_report_into_a_pipe_prints_whole_ids(tmp_path, monkeypatch):
+    """`recvault gc --report > file`: each kept object on one line, with its object key,
+    record id and key name whole, so that an operator can look each one up."""
+    config = write_toml(tmp_path)
+    env = server_env(config, secret_env())
+    for name, value in env.items():
+        if name.startswith("RECVAULT_"):
+            monkeypatch.setenv(name, value)
+    settings = Settings.load(str(config))
+    upgrade(settings.database.url)
+    vault = RecordVault.from_settings(settings)
+    try:
+        subject = vault.create_subject("gc-pipe", "JP")
+        record = vault.put_record(subject.id, "photo", b"written after the dump")
+        key = forget_version(vault, record.id, 1)
+    finally:
+        vault.close()
+    env.pop("COLUMNS", None)
+    done = run_recvault(env, "gc", "--report")
+    assert done.returncode == 1, done.stderr
+    [line] = [line for line in done.stdout.splitlines() if key in line]
+    assert record.id in line and subject.key_name in line and "unknown" in line
 
 
 def read_back(vault: RecordVault, key: str, subject_id: str) -> bytes:
