@@ -18,7 +18,7 @@ import typer
 from typer._click import core as _typer_core
 from typer._click import exceptions as _typer_click
 
-from vault.errors import ConfigError, InvalidInput, Unavailable, VaultError
+from vault.errors import ConfigError, InvalidInput, PermissionDenied, Unavailable, VaultError
 
 app = typer.Typer(
     name="recvault",
@@ -211,6 +211,22 @@ def _database_unavailable(exc: Exception) -> bool:
     return sessions is not None and isinstance(exc, sessions.DB_UNAVAILABLE)
 
 
+#: PostgreSQL's SQLSTATE for "insufficient privilege"
+_INSUFFICIENT_PRIVILEGE = "42501"
+
+
+def _database_refused(exc: Exception) -> bool:
+    """The database refused the role the command connects as (e.g. migrations run as the
+    application role instead of the owner)."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    orig = getattr(exc, "orig", None)
+    return (
+        sa_exc is not None
+        and isinstance(exc, sa_exc.DBAPIError)
+        and getattr(orig, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE
+    )
+
+
 def main() -> None:
     for name in command_modules(sys.argv[1:]):
         importlib.import_module(f"vault.cli.{name}")
@@ -239,6 +255,15 @@ def main() -> None:
         if _database_unavailable(exc):
             # as the API answers 503 (api.problems): the driver's text quotes SQL and hosts
             fail(Unavailable("metadata database unavailable"))
+        if _database_refused(exc):
+            # the driver's text quotes the SQL; what the operator needs is which role to use
+            fail(
+                PermissionDenied(
+                    "the metadata database refused this role (insufficient privilege): run "
+                    "recvault db upgrade and recvault audit partitions as the owner role "
+                    "(docs/operations.md)"
+                )
+            )
         raise
     if isinstance(code, int) and code:
         sys.exit(code)
