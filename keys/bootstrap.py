@@ -44,11 +44,16 @@ def bootstrap_transit(
     *,
     cache_size: int = DEFAULT_CACHE_SIZE,
     verify: bool | str = True,
+    client_cert: tuple[str, str] | None = None,
+    namespace: str | None = None,
 ) -> BootstrapReport:
-    """Enable Transit at each mount, refuse upserts, bound its cache, write both policies."""
+    """Enable Transit at each mount, refuse upserts, bound its cache, write both policies.
+
+    ``verify``, ``client_cert`` and ``namespace`` are the region's TLS and namespace
+    settings (``KeysConfig``), the same the running service uses."""
     if not mounts:
         raise ValueError("at least one Transit mount is needed")
-    admin = TransitAdmin(addr, token, verify=verify)
+    admin = TransitAdmin(addr, token, verify=verify, client_cert=client_cert, namespace=namespace)
     enabled: list[str] = []
     present: list[str] = []
     for mount in (m.strip("/") for m in mounts):

@@ -17,14 +17,21 @@ class TransitAdmin:
     """
 
     def __init__(
-        self, addr: str, token: str, *, verify: bool | str = True, timeout: float = 10.0
+        self,
+        addr: str,
+        token: str,
+        *,
+        verify: bool | str = True,
+        client_cert: tuple[str, str] | None = None,
+        namespace: str | None = None,
+        timeout: float = 10.0,
     ) -> None:
         self._transport = Transport(
             addr,
             auth=VaultAuth(GivenToken(token, look_up=False)),
-            namespace=None,
+            namespace=namespace,
             verify=verify,
-            client_cert=None,
+            client_cert=client_cert,
             timeout=timeout,
             on_call=None,
         )

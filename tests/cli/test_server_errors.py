@@ -8,11 +8,14 @@ a secret from the configuration or the environment.
 from __future__ import annotations
 
 import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.bao import free_port
+from tests.fixtures.db import PG_BASE
 from tests.fixtures.settings import (
     LOCATIONS,
     TOKEN_ENV,
@@ -207,3 +210,34 @@ def test_keys_bootstrap_reads_its_token_from_the_file(tmp_path, bao_factory) -> 
     assert done.returncode == 0, done.stderr
     assert "region JP: transit mounts transit-jp ready" in done.stdout
     assert server.root_token not in done.stdout + done.stderr
+
+
+@pytest.fixture
+def unprivileged_pg_url(pg_url: str) -> Iterator[str]:
+    """``pg_url``'s schema, reached as a role that may not create anything in it (as the
+    application role connects: it is not the owner that migrations run as)."""
+    from sqlalchemy import create_engine, text
+
+    role = "t_app_" + uuid.uuid4().hex[:12]
+    schema = pg_url.rsplit("search_path%3D", 1)[1]
+    admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"'))
+    try:
+        yield pg_url.replace("://postgres@", f"://{role}@", 1)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_db_upgrade_as_a_role_without_rights_is_one_line(tmp_path, unprivileged_pg_url) -> None:
+    """The operator ran the migrations as the application role: one line saying so, never
+    a traceback quoting SQL."""
+    env = server_env(write_toml(tmp_path), secret_env())
+    env["RECVAULT_DATABASE__URL"] = unprivileged_pg_url
+    line = one_line(run_recvault(env, "db", "upgrade"), 1, "owner role", "[forbidden]")
+    assert "CREATE" not in line

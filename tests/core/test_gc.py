@@ -20,6 +20,7 @@ from sqlmodel import Session
 from tests.core.conftest import vault_settings
 from tests.fixtures.clock import FakeClock
 from tests.fixtures.db import PG_BASE
+from tests.fixtures.settings import run_recvault, secret_env, server_env, write_toml
 from vault import Actor, RecordVault, Role, Settings
 from vault.domain import KeptReason
 from vault.durations import Duration
@@ -116,6 +117,59 @@ def test_objects_the_db_does_not_know_are_kept_and_reported(sqlite_url, tmp_path
         assert read_back(vault, complete, subject.id) == b"second version"
     finally:
         vault.close()
+
+
+def test_objects_younger_than_the_grace_are_reported_too(sqlite_url, tmp_path, real_time_clock):
+    """A restore usually follows the loss within the hour: the objects written since the
+    dump are minutes old, and `recvault gc --report` (grace PT1H) must still list them.
+    The grace only holds back removing pending versions; a write in flight is not listed."""
+    settings = vault_settings(sqlite_url, tmp_path, **RULES)
+    upgrade(settings.database.url)
+    vault = build(settings, real_time_clock)
+    try:
+        subject = vault.create_subject("gc-young", "JP")
+        first = vault.put_record(subject.id, "photo", b"written before the dump")
+        vault.update_record(first.id, b"written after the dump")
+        young = forget_version(vault, first.id, 2)
+        in_flight = vault.put_record(subject.id, "photo", b"a write not yet committed")
+        with Session(vault._ctx.engine) as session:
+            row = session.get(RecordVersionRow, (in_flight.id, 1))
+            assert row is not None
+            row.state = "pending"
+            session.add(row)
+            session.commit()
+
+        for outcome in (vault.gc(dry_run=True), vault.gc()):
+            assert outcome.pending_versions_removed == 0
+            assert [(k.object_key, k.reason) for k in outcome.kept] == [(young, KeptReason.UNKNOWN)]
+            assert outcome.unknown_objects_kept == 1
+        assert young in {o.key for o in vault.regions["JP"].store.list("JP/")}
+    finally:
+        vault.close()
+
+
+def test_gc_report_into_a_pipe_prints_whole_ids(tmp_path, monkeypatch):
+    """`recvault gc --report > file`: each kept object on one line, with its object key,
+    record id and key name whole, so that an operator can look each one up."""
+    config = write_toml(tmp_path)
+    env = server_env(config, secret_env())
+    for name, value in env.items():
+        if name.startswith("RECVAULT_"):
+            monkeypatch.setenv(name, value)
+    settings = Settings.load(str(config))
+    upgrade(settings.database.url)
+    vault = RecordVault.from_settings(settings)
+    try:
+        subject = vault.create_subject("gc-pipe", "JP")
+        record = vault.put_record(subject.id, "photo", b"written after the dump")
+        key = forget_version(vault, record.id, 1)
+    finally:
+        vault.close()
+    env.pop("COLUMNS", None)
+    done = run_recvault(env, "gc", "--report")
+    assert done.returncode == 1, done.stderr
+    [line] = [line for line in done.stdout.splitlines() if key in line]
+    assert record.id in line and subject.key_name in line and "unknown" in line
 
 
 def read_back(vault: RecordVault, key: str, subject_id: str) -> bytes:

@@ -8,13 +8,15 @@ tests pin down that the variables still mean what requests makes them mean.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from keys.base import KeyUnavailable
 from keys.bootstrap import bootstrap_transit
-from keys.transit import TransitKeyProvider
+from keys.transit import TransitAdmin, TransitKeyProvider
 from tests.fixtures.bao import BaoServer, TransitSetup, start_bao_server
+from tests.fixtures.settings import run_recvault, secret_env, server_env
 from tests.keys.conformance import dek
 from vault.cli.devbao import free_port
 
@@ -141,3 +143,26 @@ def test_tls_settings_from_a_region_keys_table(
     assert session.verify == str(tls_bao.ca_path)
     assert session.cert == (str(cert), str(key))
     round_trip(provider, "subj-" + "5" * 64)
+
+
+@pytest.mark.parametrize("ca_field", ["ca_cert", "verify"])
+def test_keys_bootstrap_uses_the_region_tls_settings(
+    tls_bao: BaoServer, tmp_path: Path, ca_field: str
+) -> None:
+    """`recvault keys bootstrap` reaches a TLS server through the region's CA (either
+    spelling), as the deployed configuration gives it (docs/deploy/recvault.toml)."""
+    mount = f"transit-boot-{ca_field.replace('_', '-')}"
+    config = tmp_path / "recvault.toml"
+    config.write_text(
+        f'[regions.JP]\nlocation = "ap-northeast-1"\n'
+        f'[regions.JP.store]\nkind = "local"\npath = "{tmp_path / "objects"}"\n'
+        f'[regions.JP.keys]\nkind = "vault"\naddr = "{tls_bao.addr}"\nmount = "{mount}"\n'
+        f'token_env = "RECVAULT_VAULT_TOKEN_JP"\n{ca_field} = "{tls_bao.ca_path}"\n'
+    )
+    env = server_env(config, secret_env())
+    env["RECVAULT_VAULT_TOKEN_JP"] = tls_bao.root_token
+    result = run_recvault(env, "keys", "bootstrap")
+    assert result.returncode == 0, result.stderr
+    assert f"region JP: transit mounts {mount} ready" in result.stdout
+    admin = TransitAdmin(tls_bao.addr, tls_bao.root_token, verify=str(tls_bao.ca_path))
+    assert mount in admin.mounts()

@@ -55,6 +55,25 @@ def test_erasure_of_subject_without_blocks_is_scheduled(vault, clock):
     assert decision.earliest == clock.now + timedelta(seconds=2)
 
 
+def test_executed_erasure_names_its_destruction_and_no_reasons(vault, clock):
+    """A deferred request the sweep carried out answers with the destruction that erased
+    the subject (whose certificate is the proof), not the deferral's reasons of the day it
+    was filed."""
+    subject = vault.create_subject("p1", "JP")
+    vault.put_record(subject.id, "photo", b"x")
+    assert vault.request_erasure(subject.id, actor=DPO).status == "deferred"
+    clock.advance(seconds=4)
+    assert vault.sweep().destructions_scheduled == 1
+    clock.advance(seconds=3)
+    assert vault.sweep().destructions_executed == 1
+    [done] = vault.list_destructions("done")
+    status = vault.erasure_status(subject.id, actor=DPO)
+    assert status.status == "executed"
+    assert status.destruction_id == done.id
+    assert status.reasons == ()
+    assert verify_document(vault.destruction_certificate(status.destruction_id))
+
+
 def test_hold_requires_case_and_reason_and_other_releaser(vault):
     subject = vault.create_subject("p1", "JP")
     with pytest.raises(InvalidInput):

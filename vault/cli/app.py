@@ -18,7 +18,7 @@ import typer
 from typer._click import core as _typer_core
 from typer._click import exceptions as _typer_click
 
-from vault.errors import ConfigError, InvalidInput, VaultError
+from vault.errors import ConfigError, InvalidInput, PermissionDenied, VaultError
 
 app = typer.Typer(
     name="recvault",
@@ -212,6 +212,22 @@ def _database_error(exc: Exception) -> VaultError | None:
     return sessions.database_error(exc) if sessions is not None else None
 
 
+#: PostgreSQL's SQLSTATE for "insufficient privilege"
+_INSUFFICIENT_PRIVILEGE = "42501"
+
+
+def _database_refused(exc: Exception) -> bool:
+    """The database refused the role the command connects as (e.g. migrations run as the
+    application role instead of the owner)."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    orig = getattr(exc, "orig", None)
+    return (
+        sa_exc is not None
+        and isinstance(exc, sa_exc.DBAPIError)
+        and getattr(orig, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE
+    )
+
+
 def main() -> None:
     for name in command_modules(sys.argv[1:]):
         importlib.import_module(f"vault.cli.{name}")
@@ -240,6 +256,15 @@ def main() -> None:
         if error := _database_error(exc):
             # as the API answers 503 (api.problems): the driver's text quotes SQL and hosts
             fail(error)
+        if _database_refused(exc):
+            # the driver's text quotes the SQL; what the operator needs is which role to use
+            fail(
+                PermissionDenied(
+                    "the metadata database refused this role (insufficient privilege): run "
+                    "recvault db upgrade and recvault audit partitions as the owner role "
+                    "(docs/operations.md)"
+                )
+            )
         raise
     if isinstance(code, int) and code:
         sys.exit(code)

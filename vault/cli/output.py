@@ -135,7 +135,7 @@ _NARROWEST = 10
 
 
 def _is_id_column(name: str) -> bool:
-    return name in ("id", "target", "object_key") or name.endswith("_id")
+    return name in ("id", "target", "object_key", "key_name") or name.endswith("_id")
 
 
 def show_by_region(regions: dict[str, Any], title: str) -> None:

@@ -6,11 +6,11 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from vault.cli.app import app
-from vault.cli.output import say
+from vault.cli.output import console as people_console
+from vault.cli.output import say, show_rows
 from vault.cli.pages import AllOpt, CursorOpt, LimitOpt
 from vault.domain import Actor, GcResult, Role, to_json
 from vault.errors import ConfigError
@@ -19,7 +19,8 @@ from vault.paging import DEFAULT_LIMIT, MAX_LIMIT
 from vault.principals import Principal
 from vault.settings import Settings, vault_token
 
-console = Console(highlight=False)
+#: into a pipe or a file, lines and tables are not folded at 80 columns (vault.cli.output)
+console = people_console()
 db_app = typer.Typer(help="Metadata database.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key providers (Vault Transit).", no_args_is_help=True)
 principals_app = typer.Typer(help="Principals, roles and tokens.", no_args_is_help=True)
@@ -81,7 +82,14 @@ def keys_bootstrap(config: ConfigOpt = None) -> None:
         if not token:
             raise typer.BadParameter(f"{region.keys.token_env} is not set for region {name}")
         mounts = region.keys.mount_list() or [f"transit-{name.lower()}"]
-        bootstrap_transit(region.keys.addr, token, mounts)
+        bootstrap_transit(
+            region.keys.addr,
+            token,
+            mounts,
+            verify=region.keys.tls_verify(),
+            client_cert=region.keys.tls_client_cert(),
+            namespace=region.keys.namespace,
+        )
         console.print(f"region {name}: transit mounts {', '.join(mounts)} ready")
 
 
@@ -187,22 +195,21 @@ def _print_gc(result: GcResult) -> None:
     if not result.dry_run:
         console.print("list them with: recvault gc --report")
         return
-    table = Table("region", "object", "bytes", "kind", "record", "version", "key", "key version")
-    for kept in result.kept:
-        record = kept.record_id or ""
-        if record and kept.record_known:
-            record += " (known)"
-        table.add_row(
-            kept.region,
-            kept.object_key,
-            str(kept.size),
-            kept.reason.value + (f": {kept.detail}" if kept.detail else ""),
-            record,
-            "" if kept.record_version is None else str(kept.record_version),
-            kept.key_name or "",
-            "" if kept.key_version is None else str(kept.key_version),
-        )
-    console.print(table)
+    rows = [
+        {
+            "region": kept.region,
+            "object_key": kept.object_key,
+            "bytes": kept.size,
+            "kind": kept.reason.value + (f": {kept.detail}" if kept.detail else ""),
+            "record_id": kept.record_id,
+            "record_known": kept.record_known if kept.record_id else None,
+            "version": kept.record_version,
+            "key_name": kept.key_name,
+            "key_version": kept.key_version,
+        }
+        for kept in result.kept
+    ]
+    show_rows(rows)
 
 
 #: uvicorn's protocol for recvault: its httptools parser with header size, count and time limits

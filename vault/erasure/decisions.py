@@ -15,7 +15,13 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from vault.domain import OPEN_DESTRUCTION, OPEN_ERASURE, Reason, RecordState
+from vault.domain import (
+    OPEN_DESTRUCTION,
+    OPEN_ERASURE,
+    DestructionState,
+    Reason,
+    RecordState,
+)
 from vault.metadata import ErasureRequestRow, KeyDestructionRow, RecordRow, SubjectRow
 from vault.retention.holds import active_holds
 from vault.retention.rules import Block, Decision, RecordFacts, decide_subject
@@ -64,4 +70,14 @@ def open_destruction(session: Session, subject_id: str) -> KeyDestructionRow | N
         select(KeyDestructionRow)
         .where(KeyDestructionRow.subject_id == subject_id)
         .where(col(KeyDestructionRow.state).in_(OPEN_DESTRUCTION))
+    ).first()
+
+
+def done_destruction(session: Session, subject_id: str) -> KeyDestructionRow | None:
+    """The destruction that erased the subject (its certificate is the proof), if any."""
+    return session.exec(
+        select(KeyDestructionRow)
+        .where(KeyDestructionRow.subject_id == subject_id)
+        .where(KeyDestructionRow.state == DestructionState.DONE)
+        .order_by(col(KeyDestructionRow.executed_at).desc())
     ).first()

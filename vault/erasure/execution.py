@@ -159,6 +159,7 @@ def _execute(ctx: VaultContext, row: KeyDestructionRow, actor: Actor, worker: st
         )
         for request in session.exec(open_requests(subject.id)).all():
             request.status, request.executed_at = ErasureStatus.EXECUTED, finished
+            request.reasons = "[]"  # nothing keeps the subject any more
             session.add(request)
         session.add_all([subject, destruction])
         ctx.audit.about(

@@ -28,6 +28,7 @@ from vault.domain import (
     SubjectState,
     to_json,
 )
+from vault.erasure.decisions import done_destruction
 from vault.erasure.destruction import (
     open_destruction,
     open_request,
@@ -40,7 +41,9 @@ from vault.retention.disposal import Disposal
 
 
 def _decision(row: ErasureRequestRow, destruction_id: str | None = None) -> ErasureDecision:
-    stored = json.loads(row.reasons or "[]")
+    # an executed request keeps no reasons (rows executed before that was so still hold some)
+    executed = row.status == ErasureStatus.EXECUTED
+    stored = [] if executed else json.loads(row.reasons or "[]")
     return ErasureDecision(
         request_id=row.id,
         subject_id=row.subject_id,
@@ -134,6 +137,9 @@ class ErasureRequests:
                     )
                 return ErasureDecision(None, subject_id, ErasureStatus.NONE, None)
             destruction = open_destruction(session, subject_id)
+            if row.status == ErasureStatus.EXECUTED:
+                # carried out: the destruction's certificate answers, not the old deferral
+                destruction = done_destruction(session, subject_id)
             if row.status in OPEN_ERASURE and subject.state == SubjectState.ACTIVE:
                 # answer with today's reasons, not the ones from the day it was filed
                 decision = subject_decision(session, subject, self.ctx.clock())

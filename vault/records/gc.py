@@ -60,7 +60,7 @@ class GarbageCollector:
         pending = self._pending_versions(cutoff, dry_run)
         kept: list[KeptObject] = []
         for name in self.ctx.regions:
-            kept.extend(self._unreferenced(name, cutoff))
+            kept.extend(self._unreferenced(name))
         temps = 0
         for region in self.ctx.regions.values():
             remover = getattr(region.store, "remove_stale_temp", None)
@@ -107,13 +107,17 @@ class GarbageCollector:
                 removed += 1
         return removed
 
-    def _unreferenced(self, region: str, cutoff: datetime, page: int = 500) -> Iterator[KeptObject]:
-        """Objects of ``region`` older than ``cutoff`` that no version row references."""
+    def _unreferenced(self, region: str, page: int = 500) -> Iterator[KeptObject]:
+        """Objects of ``region`` that no version row references, whatever their age.
+
+        No grace here: a write commits its pending rows before it stores the object,
+        so an object in flight is referenced already, and these objects are only
+        reported, never removed. After a restore they are minutes old (the records
+        written since the dump) and must be listed at once."""
         store = self.ctx.regions[region].store
         batch: list[ObjectInfo] = []
         for obj in store.list(f"{region}/", page_size=page):
-            if obj.last_modified is None or obj.last_modified < cutoff:
-                batch.append(obj)
+            batch.append(obj)
             if len(batch) >= page:
                 yield from self._examine(region, store, batch)
                 batch = []
