@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keys.base import KeyAccessDenied, KeyError_, KeyNotFound
 from vault.errors import (
@@ -235,6 +236,39 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         extra={"exc_type": type(exc).__qualname__, "stack": frames},
     )
     return problem_response(500, "internal", "Internal error", "internal error", "internal")
+
+
+class UnexpectedErrors:
+    """An exception no handler took becomes the 500 problem document inside the middleware.
+
+    Starlette answers an ``Exception`` handler from its outermost layer, outside every
+    middleware: that 500 went out without ``X-Request-ID`` and the security headers.
+    Installed innermost, this answers it where they are added. Once a response has
+    started nothing else can be sent: the error goes on and the connection is dropped.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            if started:
+                raise
+            response = await _on_unexpected(Request(scope), exc)
+            await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:

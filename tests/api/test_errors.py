@@ -216,10 +216,15 @@ def test_unexpected_failure_is_a_bare_500(api, monkeypatch: pytest.MonkeyPatch):
         raise RuntimeError("Tanaka Hanako")
 
     monkeypatch.setattr(api.vault, "holds_page", explode)
-    response = api.client.get("/v1/holds", headers=api.auth("adm", ["admin"]))
+    headers = {**api.auth("adm", ["admin"]), "X-Request-ID": "unexpected-1"}
+    response = api.client.get("/v1/holds", headers=headers)
     body = problem(response)
     assert response.status_code == 500 and body["code"] == "internal"
     assert "Tanaka" not in response.text and "Traceback" not in response.text
+    # answered inside the middleware, like any other answer: its request id and headers
+    assert response.headers["x-request-id"] == "unexpected-1"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"
 
 
 def test_oversized_json_body_is_413(api):
