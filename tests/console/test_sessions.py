@@ -215,3 +215,16 @@ def test_signing_in_again_ends_the_session_the_browser_had(
     ended = events(world, principal="first-desk", action="console.sign_out")
     assert [e.outcome for e in ended] == ["replaced"]
     assert not events(world, principal="second-desk", action="console.sign_out")
+
+
+def test_the_browser_sends_no_referrer_from_the_console(page: Page, world: World) -> None:
+    """A console address names subjects; the browser is told to pass it on to nobody."""
+    sent: dict[str, str | None] = {}
+    page.on("request", lambda r: sent.setdefault(r.url, r.headers.get("referer")))
+    sign_in(page, world, "comp")
+    page.goto(f"/console/audit?subject_id={world.ids['ph_subject']}")
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Residency").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Residency")
+    followed = [url for url in sent if "/console/residency" in url]
+    assert followed and any(url.endswith("/console/static/console.css") for url in sent)
+    assert {url: ref for url, ref in sent.items() if ref} == {}
