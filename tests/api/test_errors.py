@@ -68,6 +68,26 @@ def test_not_found_and_schema_errors(api):
     assert real.status_code == 405
 
 
+def test_a_405_names_every_method_of_the_path(api):
+    """RFC 9110: a 405 carries Allow with the methods the target resource supports."""
+    h = api.auth("svc")
+    asked = {
+        ("PATCH", "/v1/holds"): "GET, POST",  # two routes on one path
+        ("GET", "/v1/subjects"): "POST",
+        ("DELETE", f"/v1/subjects/{'a' * 32}"): "GET",
+        ("PUT", "/v1/audit/verify"): "GET",
+        ("POST", "/healthz"): "GET",
+        ("POST", "/openapi.json"): "GET, HEAD",
+        ("POST", "/console/static/console.css"): "GET, HEAD",  # a mounted directory
+    }
+    answered = {}
+    for (method, path), _ in asked.items():
+        response = api.client.request(method, path, headers=h)
+        assert response.status_code == 405, (method, path, response.status_code)
+        answered[method, path] = response.headers.get("allow")
+    assert answered == asked
+
+
 def test_erased_is_410_and_certificate_follows(make_api, sqlite_url, clock):
     api = make_api(sqlite_url, **SHORT)
     subject_id = new_subject(api)
