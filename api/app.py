@@ -56,6 +56,8 @@ def create_app(vault: RecordVault, metrics: ApiMetrics | None = None) -> FastAPI
     console.install(app, vault)
     oidc_login.install(app, vault)  # [auth.oidc]: JWT access tokens and console sign-in
     console.connect_single_sign_on(app, vault)
+    # innermost: an unexpected error's 500 passes through the layers below like any answer
+    app.add_middleware(problems.UnexpectedErrors)
     app.add_middleware(BodyIdleTimeout, idle_seconds=idle, min_rate=limits.body_min_rate)
     app.add_middleware(JsonBodyLimit)
     app.add_middleware(SecurityHeaders)

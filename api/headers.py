@@ -1,6 +1,9 @@
 """Response headers that keep what recvault sends out of caches, frames and browsers' guesses.
 
-- every response: ``X-Content-Type-Options: nosniff``;
+- every response: ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy:
+  no-referrer`` (a link or redirect to another site, such as the identity
+  provider, never tells it an address of recvault: a console path may hold a
+  subject's id, a query a file name);
 - ``/v1``: ``Cache-Control: no-store`` (records and metadata of patients are
   never kept by a browser or a proxy);
 - any HTML page: a strict ``Content-Security-Policy`` and ``X-Frame-Options: DENY``;
@@ -21,6 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 HTML_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 #: stored content: never a document of recvault's origin, whatever its type
 CONTENT_CSP = "default-src 'none'; sandbox"
+#: nothing of recvault needs a Referer, not even from itself
+REFERRER_POLICY = "no-referrer"
 
 #: types of treatment records that ``mimetypes`` does not know everywhere
 _EXTENSIONS = {
@@ -68,6 +73,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers["Referrer-Policy"] = REFERRER_POLICY
                 if api_path:
                     headers["Cache-Control"] = "no-store"
                 if headers.get("content-type", "").lower().startswith("text/html"):

@@ -14,7 +14,11 @@ otherwise sign a person out of the console and of the provider.
 
 The pending sign-in (state, nonce, PKCE verifier, where to go next) travels in
 a short-lived HttpOnly cookie MACed with a key derived from the deployment's
-name secret, so any API replica can finish a sign-in another one started.
+name secret, so any API replica can finish a sign-in another one started. It
+also names (by a hash, ``app.state.sso_current_session``) the console session
+the browser had when the sign-in started: the provider's cross-site redirect
+back does not bring the console's SameSite=Strict cookie, and a successful
+sign-in ends that session.
 """
 
 from __future__ import annotations
@@ -64,9 +68,14 @@ class SignIn:
     refresh_token: str | None
     expires_in: int | None
     next: str
+    #: the console session the browser had when this sign-in started, by an opaque
+    #: reference ('' for none): the new session replaces it
+    replaces: str = ""
 
 
 SessionStarter = Callable[[Request, SignIn], Response]
+#: the reference of the console session a request's browser has ('' for none)
+SessionNamer = Callable[[Request], str]
 
 
 def install(app: FastAPI, vault: RecordVault) -> None:
@@ -75,6 +84,8 @@ def install(app: FastAPI, vault: RecordVault) -> None:
     app.state.oidc = OidcVerifier(config, set(vault.regions)) if config else None
     if not hasattr(app.state, "sso_start_session"):
         app.state.sso_start_session = None
+    if not hasattr(app.state, "sso_current_session"):
+        app.state.sso_current_session = None
     app.include_router(router)
 
 
@@ -213,11 +224,13 @@ def sso_login(request: Request, vault: VaultDep, next: str | None = None) -> Res
     if authorize is None:
         return _unavailable(ProviderUnavailable("no authorization_endpoint"))
     code_verifier = secrets.token_urlsafe(48)
+    current: SessionNamer | None = getattr(request.app.state, "sso_current_session", None)
     pending = {
         "state": secrets.token_urlsafe(24),
         "nonce": secrets.token_urlsafe(24),
         "verifier": code_verifier,
         "next": _safe_next(next),
+        "replaces": current(request) if current else "",
         "exp": int(time.time()) + PENDING_SECONDS,
     }
     query = {
@@ -280,6 +293,7 @@ def sso_callback(
         refresh_token=refresh if isinstance(refresh, str) else None,
         expires_in=expires if isinstance(expires, int) else None,
         next=str(pending["next"]),
+        replaces=str(pending.get("replaces") or ""),
     )
     start: SessionStarter | None = getattr(request.app.state, "sso_start_session", None)
     response = _same_site_hop(start(request, sign_in)) if start else _principal_answer(sign_in)

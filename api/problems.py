@@ -19,7 +19,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keys.base import KeyAccessDenied, KeyError_, KeyNotFound
 from vault.errors import (
@@ -220,13 +222,29 @@ def _names_no_resource(request: Request) -> bool:
     return fits
 
 
+#: the methods a 405's ``Allow`` may name
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def _methods_of_path(request: Request) -> set[str]:
-    """Every method of every route on this path (Starlette names only the first route's)."""
+    """Every method of every route on this path (Starlette names only the first route's).
+
+    Each route is asked whether it takes this path with each method: the routers
+    FastAPI includes keep their routes (and the routes' ``methods``) inside them.
+    A mounted directory takes every method to refuse all but GET and HEAD.
+    """
+    # matched as the app's own router saw the request (a mount changes root_path)
+    scope = {**request.scope}
+    scope["root_path"] = scope.get("app_root_path", scope.get("root_path", ""))
     methods: set[str] = set()
     for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+        if isinstance(route, Mount):
+            if isinstance(route.app, StaticFiles) and route.matches(scope)[0] != Match.NONE:
+                methods |= {"GET", "HEAD"}
+            continue
+        for method in _METHODS:
+            if route.matches({**scope, "method": method})[0] == Match.FULL:
+                methods.add(method)
     return methods
 
 
@@ -239,6 +257,39 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         extra={"exc_type": type(exc).__qualname__, "stack": frames},
     )
     return problem_response(500, "internal", "Internal error", "internal error", "internal")
+
+
+class UnexpectedErrors:
+    """An exception no handler took becomes the 500 problem document inside the middleware.
+
+    Starlette answers an ``Exception`` handler from its outermost layer, outside every
+    middleware: that 500 went out without ``X-Request-ID`` and the security headers.
+    Installed innermost, this answers it where they are added. Once a response has
+    started nothing else can be sent: the error goes on and the connection is dropped.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            if started:
+                raise
+            response = await _on_unexpected(Request(scope), exc)
+            await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.console.pages import router
-from api.console.sessions import Renewal, start_session
+from api.console.sessions import COOKIE, Renewal, session_ref, start_session
 from api.console.web import HERE, PREFIX, Console, signed_in
 from api.oidc import OidcVerifier
 from api.oidc_login import SignIn, renewal
@@ -56,11 +56,18 @@ def connect_single_sign_on(app: FastAPI, vault: RecordVault) -> None:
     def start(request: Request, sign_in: SignIn) -> Response:
         # the grants count while the access token does; then they are renewed (web._renewed)
         renewal = Renewal.after(vault.clock(), sign_in.expires_in, sign_in.refresh_token)
-        response = signed_in(request, sign_in.principal.actor(), "oidc", renewal=renewal)
+        actor = sign_in.principal.actor()
+        response = signed_in(request, actor, "oidc", renewal=renewal, replaces=sign_in.replaces)
         response.headers["location"] = sign_in.next  # a console path (checked by oidc_login)
         return response
 
+    def current_session(request: Request) -> str:
+        # named when the sign-in starts: the redirect back from the provider's site
+        # does not carry the SameSite=Strict cookie (signed_in ends it on success)
+        return session_ref(request.cookies.get(COOKIE))
+
     app.state.sso_start_session = start
+    app.state.sso_current_session = current_session
 
 
 __all__ = ["Console", "connect_single_sign_on", "install", "signed_in", "start_session"]

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -48,6 +48,15 @@ class Renewal:
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def session_ref(cookie: str | None) -> str:
+    """What names the session of ``cookie`` without granting it ('' for no cookie).
+
+    The store's key for it, a hash: it may travel where the cookie itself must not,
+    such as the pending single sign-on (``api.oidc_login``), to end that session later.
+    """
+    return _digest(cookie) if cookie else ""
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,20 @@ class SessionStore:
             return None
         with self._lock:
             return self._sessions.pop(_digest(cookie), None)
+
+    def end_replaced(self, refs: Iterable[str]) -> list[ConsoleSession]:
+        """End the sessions ``refs`` name (``session_ref``) as a new sign-in replaces them.
+
+        Returns those that were still live (to audit); unknown or timed-out ones end silently.
+        """
+        now = self.clock()
+        ended: list[ConsoleSession] = []
+        with self._lock:
+            for ref in set(refs) - {""}:
+                session = self._sessions.pop(ref, None)
+                if session is not None and not self._expired(session, now):
+                    ended.append(session)
+        return ended
 
     def __len__(self) -> int:
         return len(self._sessions)

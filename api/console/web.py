@@ -35,6 +35,7 @@ from api.console.sessions import (
     Expired,
     Renewal,
     SessionStore,
+    session_ref,
     start_session,
 )
 from api.permissions import allowed
@@ -348,12 +349,21 @@ def signed_in(
     method: str = "token",
     credential: str = "",
     renewal: Renewal | None = None,
+    replaces: str = "",
 ) -> RedirectResponse:
     """Start a session for ``actor`` (already authenticated) and send the browser to the console.
 
     The sign-in of any method ends here: token today, single sign-on's callback too.
+    The session the browser had ends first (audited ``console.sign_out`` ``replaced``):
+    the one its cookie names, and ``replaces`` (a ``session_ref``: the session it had
+    when a single sign-on started, as the provider's cross-site redirect back does not
+    bring the SameSite=Strict cookie). Whoever kept the old cookie is signed out, and
+    the new session never has the old one's id.
     """
     console = console_of(request)
+    current = session_ref(request.cookies.get(COOKIE))
+    for ended in console.sessions.end_replaced([current, replaces]):
+        console.vault.audit_session(ended.actor, "console.sign_out", "replaced")
     cookie = start_session(console.sessions, actor, method, credential, renewal)
     console.vault.audit_session(actor, "console.sign_in", f"ok:{method}")
     response = RedirectResponse(f"{PREFIX}/", status_code=303, headers=page_headers())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import create_engine, text
@@ -109,3 +110,27 @@ def test_action_filter_is_validated(api):
         "/v1/audit", params={"action": "read; drop"}, headers=api.auth("c", ["compliance"])
     )
     assert bad.status_code == 422
+
+
+def test_an_event_about_no_subject_or_region_says_null(api):
+    """An id an event gives is one a client can follow, or null: never an empty string
+    (a client building /v1/subjects/{subject_id} from it would call another route)."""
+    owner = api.auth("owner")
+    subject = api.client.post(
+        "/v1/subjects", json={"external_ref": "n-1", "region": "PH"}, headers=owner
+    ).json()
+    api.client.get("/v1/holds", headers=owner)  # hold.list: about no subject, no region
+    answer = api.client.get("/v1/audit", headers=api.auth("c", ["compliance"]))
+    assert answer.status_code == 200, answer.text
+    events = {e["action"]: e for e in answer.json()["items"]}
+    made, listed = events["subject.create"], events["hold.list"]
+    assert (made["subject_id"], made["region"]) == (subject["id"], "PH")
+    assert (listed["subject_id"], listed["region"]) == (None, None)
+    for event in answer.json()["items"]:
+        assert event["subject_id"] is None or re.fullmatch("[0-9a-f]{32}", event["subject_id"])
+        assert event["region"] in (None, "JP", "PH")
+    # the document says so: both are nullable in the schema of an event
+    schema = api.client.get("/openapi.json").json()["components"]["schemas"]["AuditEvent"]
+    for name in ("subject_id", "region"):
+        kinds = [option.get("type") for option in schema["properties"][name]["anyOf"]]
+        assert kinds == ["string", "null"], name

@@ -68,6 +68,26 @@ def test_not_found_and_schema_errors(api):
     assert real.status_code == 405
 
 
+def test_a_405_names_every_method_of_the_path(api):
+    """RFC 9110: a 405 carries Allow with the methods the target resource supports."""
+    h = api.auth("svc")
+    asked = {
+        ("PATCH", "/v1/holds"): "GET, POST",  # two routes on one path
+        ("GET", "/v1/subjects"): "POST",
+        ("DELETE", f"/v1/subjects/{'a' * 32}"): "GET",
+        ("PUT", "/v1/audit/verify"): "GET",
+        ("POST", "/healthz"): "GET",
+        ("POST", "/openapi.json"): "GET, HEAD",
+        ("POST", "/console/static/console.css"): "GET, HEAD",  # a mounted directory
+    }
+    answered = {}
+    for (method, path), _ in asked.items():
+        response = api.client.request(method, path, headers=h)
+        assert response.status_code == 405, (method, path, response.status_code)
+        answered[method, path] = response.headers.get("allow")
+    assert answered == asked
+
+
 def test_erased_is_410_and_certificate_follows(make_api, sqlite_url, clock):
     api = make_api(sqlite_url, **SHORT)
     subject_id = new_subject(api)
@@ -216,10 +236,15 @@ def test_unexpected_failure_is_a_bare_500(api, monkeypatch: pytest.MonkeyPatch):
         raise RuntimeError("Tanaka Hanako")
 
     monkeypatch.setattr(api.vault, "holds_page", explode)
-    response = api.client.get("/v1/holds", headers=api.auth("adm", ["admin"]))
+    headers = {**api.auth("adm", ["admin"]), "X-Request-ID": "unexpected-1"}
+    response = api.client.get("/v1/holds", headers=headers)
     body = problem(response)
     assert response.status_code == 500 and body["code"] == "internal"
     assert "Tanaka" not in response.text and "Traceback" not in response.text
+    # answered inside the middleware, like any other answer: its request id and headers
+    assert response.headers["x-request-id"] == "unexpected-1"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"
 
 
 def test_oversized_json_body_is_413(api):

@@ -77,3 +77,48 @@ def test_html_pages_get_a_strict_csp_and_no_framing(api):
     csp = got.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
     assert "cache-control" not in got.headers
+
+
+def test_no_answer_sends_a_referrer(api, monkeypatch):
+    """Addresses of recvault (a subject's id in a console page's path) never reach
+    another site in a Referer: every answer says ``Referrer-Policy: no-referrer``."""
+    h = api.auth("svc")
+    subject_id = _subject(api)
+
+    def explode(**_: object) -> None:
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(api.vault, "holds_page", explode)
+    answers = {
+        "api": api.client.get(f"/v1/subjects/{subject_id}", headers=h),
+        "api 404 problem": api.client.get("/v1/subjects/" + "0" * 32, headers=h),
+        "api 401 problem": api.client.get(f"/v1/subjects/{subject_id}"),
+        "api 405 problem": api.client.get("/v1/subjects/", headers=h),
+        "api 500 problem": api.client.get("/v1/holds", headers=api.auth("adm", ["admin"])),
+        "unknown path": api.client.get("/nowhere"),
+        "console page": api.client.get("/console/sign-in"),
+        "console redirect": api.client.get("/console/holds", follow_redirects=False),
+        "console static": api.client.get("/console/static/console.css"),
+        "docs page": api.client.get("/docs"),
+        "docs asset": api.client.get("/docs/assets/swagger-ui.css"),
+        "openapi": api.client.get("/openapi.json"),
+        "health": api.client.get("/healthz"),
+    }
+    statuses = {name: got.status_code for name, got in answers.items()}
+    assert statuses == {
+        "api": 200,
+        "api 404 problem": 404,
+        "api 401 problem": 401,
+        "api 405 problem": 405,
+        "api 500 problem": 500,
+        "unknown path": 404,
+        "console page": 200,
+        "console redirect": 303,
+        "console static": 200,
+        "docs page": 200,
+        "docs asset": 200,
+        "openapi": 200,
+        "health": 200,
+    }
+    policies = {name: got.headers.get("referrer-policy") for name, got in answers.items()}
+    assert policies == dict.fromkeys(answers, "no-referrer")

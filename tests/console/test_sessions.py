@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.api.conftest import OPERATOR
 from tests.console.conftest import World, axe_check, events, nav_labels, shoot, sign_in
@@ -176,3 +176,55 @@ def test_disabling_a_principal_ends_its_console_sessions(page: Page, world: Worl
     assert [e.outcome for e in events(world, principal="leaver", action="console.session")] == [
         "revoked"
     ]
+
+
+def _cookie(page: Page, name: str) -> dict:
+    [cookie] = [c for c in page.context.cookies() if c["name"] == name]
+    return dict(cookie)
+
+
+def test_signing_in_again_ends_the_session_the_browser_had(
+    page: Page, browser: Browser, world: World
+) -> None:
+    for name in ("first-desk", "second-desk"):
+        world.tokens[name] = world.vault.principals.add(name, ["admin"], None, OPERATOR)[1]
+    sign_in(page, world, "first-desk")
+    old = _cookie(page, "recvault_console")
+    # the sign-in form's double-submit cookie is still set: the form is sent again, by another
+    # person at the same browser
+    nonce = _cookie(page, "recvault_console_signin")["value"]
+    again = page.request.post(
+        "/console/sign-in",
+        form={"token": world.tokens["second-desk"], "csrf": nonce},
+        max_redirects=0,
+    )
+    assert again.status == 303
+    new = _cookie(page, "recvault_console")
+    assert new["value"] != old["value"]  # a new session id, never the one the browser had
+    page.goto("/console/holds")
+    expect(page.get_by_role("banner")).to_contain_text("second-desk")
+    # whoever kept the first cookie is sent to sign in
+    kept = browser.new_context(base_url=world.url)
+    try:
+        kept.add_cookies([old])
+        holder = kept.new_page()
+        holder.goto("/console/holds")
+        expect(holder).to_have_url(re.compile(r"/console/sign-in$"))
+    finally:
+        kept.close()
+    ended = events(world, principal="first-desk", action="console.sign_out")
+    assert [e.outcome for e in ended] == ["replaced"]
+    assert not events(world, principal="second-desk", action="console.sign_out")
+
+
+def test_the_browser_sends_no_referrer_from_the_console(page: Page, world: World) -> None:
+    """A console address names subjects; the browser is told to pass it on to nobody."""
+    sent: dict[str, str | None] = {}
+    page.on("request", lambda r: sent.setdefault(r.url, r.headers.get("referer")))
+    sign_in(page, world, "comp")
+    page.goto(f"/console/audit?subject_id={world.ids['ph_subject']}")
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Residency").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Residency")
+    followed = [url for url in sent if "/console/residency" in url]
+    assert followed and any(url.endswith("/console/static/console.css") for url in sent)
+    assert {url: ref for url, ref in sent.items() if ref} == {}

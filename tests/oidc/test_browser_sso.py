@@ -77,3 +77,57 @@ def test_a_compliance_officer_limited_to_ph_signs_in_in_chromium(
         served.stop()
     events = list(api.vault.audit_events(principal="oidc:compliance-ph"))
     assert "auth.sign_in.oidc" in [e.action for e in events]
+
+
+def test_signing_in_again_across_sites_ends_the_session_the_browser_had(
+    make_api, sqlite_url, cross_site_provider, monkeypatch
+) -> None:
+    """Another person signs in at the same browser, through the provider's form: its
+    cross-site redirect back does not bring the SameSite=Strict session cookie to the
+    callback, yet the session the browser had ends."""
+    monkeypatch.setenv("RECVAULT_OIDC_CLIENT_SECRET", "console-secret")
+    api = make_api(sqlite_url, use_clock=False, auth=oidc_settings(cross_site_provider))
+    served = ServedAt(api.app, cross_site_provider.callback_port)
+    served.start()
+    try:
+        with playwright_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                context = browser.new_context()
+                page = context.new_page()
+                _sign_in_at_provider(page, served.url, cross_site_provider, "admin-ph")
+                old = _session_cookie(context)
+                # the provider's own session ended (it signs the next person in with its form)
+                context.clear_cookies(domain="localhost")
+                _sign_in_at_provider(page, served.url, cross_site_provider, "dpo-ph")
+                assert "oidc:dpo-ph" in page.text_content("header")
+                new = _session_cookie(context)
+                assert new["value"] != old["value"]  # a new session id
+                # whoever kept the first cookie is sent to sign in
+                holder = browser.new_context()
+                holder.add_cookies([old])
+                kept = holder.new_page()
+                kept.goto(f"{served.url}/console/")
+                assert kept.url == f"{served.url}/console/sign-in"
+            finally:
+                browser.close()
+    finally:
+        served.stop()
+    events = api.vault.audit_events(principal="oidc:admin-ph", action="console.sign_out")
+    assert [e.outcome for e in events] == ["replaced"]
+
+
+def _sign_in_at_provider(
+    page: playwright_api.Page, console: str, provider: Provider, person: str
+) -> None:
+    page.goto(f"{console}/console/sso/login")
+    page.wait_for_url(f"{provider.issuer}/**")
+    page.fill("input[name=login]", person)
+    page.fill("input[name=password]", "pw")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{console}/console/")
+
+
+def _session_cookie(context: playwright_api.BrowserContext) -> dict:
+    [cookie] = [c for c in context.cookies() if c["name"] == "recvault_console"]
+    return dict(cookie)

@@ -249,3 +249,27 @@ def test_grants_changed_at_the_provider_count_from_the_console_sessions_renewal(
             _grant(oidc, "mover-ph", ["admin"], ["PH"])
         assert "compliance · JP" in home.text and "Legal holds" not in home.text
         assert holds.status_code == 403 and "may not use this page" in holds.text
+
+
+def test_signing_in_again_through_the_provider_ends_the_session_the_browser_had(
+    console, oidc
+) -> None:
+    api, served = console
+    with httpx.Client(follow_redirects=True, timeout=20) as browser:
+        assert browser_sign_in(served.url, "security-ph", browser).status_code == 200
+        old = browser.cookies.get("recvault_console", path="/console")
+        assert old
+        # still signed in at the provider: the second sign-in goes straight back, signed in
+        again = browser.get(f"{served.url}/console/sso/login")
+        assert "Signed in." in again.text
+        new = browser.cookies.get("recvault_console", path="/console")
+        assert new and new != old  # a new session id, never the one the browser had
+        assert "oidc:security-ph" in browser.get(f"{served.url}/console/").text
+    # whoever kept the first cookie is sent to sign in
+    with httpx.Client(follow_redirects=False, timeout=20) as holder:
+        holder.cookies.set("recvault_console", old)
+        kept = holder.get(f"{served.url}/console/")
+        assert kept.status_code == 303
+        assert kept.headers["location"] == "/console/sign-in"
+    events = api.vault.audit_events(principal="oidc:security-ph", action="console.sign_out")
+    assert [e.outcome for e in events] == ["replaced"]

@@ -8,7 +8,7 @@ import pytest
 
 from api.console.charts import bar_chart
 from api.console.pages.destructions import countdown
-from api.console.sessions import Expired, SessionStore, start_session
+from api.console.sessions import Expired, SessionStore, session_ref, start_session
 from tests.fixtures.clock import FakeClock
 from vault.domain import Actor, Role
 
@@ -57,6 +57,19 @@ def test_sign_out_ends_the_session_and_csrf_must_match() -> None:
     assert not found.csrf_ok(None) and not found.csrf_ok("") and not found.csrf_ok("x")
     assert sessions.end(cookie) is not None
     assert sessions.get(cookie) is None
+
+
+def test_a_sign_in_ends_the_sessions_it_replaces_and_reports_only_live_ones() -> None:
+    clock = FakeClock()
+    sessions = store(clock)
+    stale = start_session(sessions, Actor("stale", frozenset({Role.DPO})))
+    clock.advance(minutes=15)  # past the idle timeout, not yet dropped
+    live = start_session(sessions, DPO)
+    assert session_ref(None) == session_ref("") == ""
+    ended = sessions.end_replaced([session_ref(live), session_ref(stale), "", "unknown"])
+    assert [s.actor for s in ended] == [DPO]
+    assert sessions.get(live) is None and sessions.get(stale) is None
+    assert len(sessions) == 0
 
 
 def test_countdown_and_chart_geometry() -> None:

@@ -14,8 +14,12 @@ class AuditEvent:
     role: str
     action: str
     target: str
-    subject_id: str
-    region: str
+    #: the subject the event is about; None for an event about no subject (a sign-in,
+    #: a list). The chain itself stores '' (``vault/audit/chain.py``); an id here can
+    #: always be followed, so a client never builds a path from an empty one
+    subject_id: str | None
+    #: the region the event is about; None for an event about no region
+    region: str | None
     purpose: str
     outcome: str
     prev_hash: str
