@@ -85,6 +85,14 @@ def test_checkpoint_then_rewind_is_reported(live):
     assert breach.code == 0, breach.err
     reads = json.loads(breach.out)["items"]
     assert [(e["action"], e["subject_id"]) for e in reads] == [("record.read", subject["id"])]
+    table = run_cli(
+        api, "COMPLIANCE", "audit", "query", "--actor", "cli-service",
+        "--since", "2000-01-01T00:00:00Z", "--until", "2100-01-01T00:00:00Z", "--action", "read",
+    )  # fmt: skip
+    assert table.code == 0, table.err
+    # the table answers it too (one line per row into a pipe)
+    [row] = [line for line in table.out.splitlines() if "record.read" in line]
+    assert subject["id"] in row
 
     ok = run_cli(api, "COMPLIANCE", "audit", "verify", "--json")
     assert ok.code == 0 and json.loads(ok.out)["checkpoint_status"] == "found"

@@ -24,7 +24,18 @@ from vault.domain import to_json
 audit_app = typer.Typer(help="The tamper-evident audit log (compliance).", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
-EVENT_COLUMNS = ("seq", "ts", "actor", "role", "action", "target", "region", "outcome")
+#: the subject answers the breach question ("whose records did X read?"; docs/users.md)
+EVENT_COLUMNS = (
+    "seq",
+    "ts",
+    "actor",
+    "role",
+    "action",
+    "target",
+    "subject_id",
+    "region",
+    "outcome",
+)
 
 
 @audit_app.command("verify")
