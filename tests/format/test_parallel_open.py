@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
@@ -28,6 +28,7 @@ from tests.format.support import (
     segments_of,
 )
 from vault.format import envelope
+from vault.pools import Lane
 
 SIX = (POOL * 2)[: 5 * SEG + 777]  # six segments, the last one short
 
@@ -71,6 +72,13 @@ class ReversingExecutor(Executor):
             self.finished.append(args[3])
 
 
+@pytest.fixture(params=["pool", "lane"])
+def threads(request: pytest.FixtureRequest) -> Iterator[Executor]:
+    """A pool of two threads, or a lane on one (a read's segments one at a time, as shipped)."""
+    with ThreadPoolExecutor(2) as pool:
+        yield pool if request.param == "pool" else Lane(pool)
+
+
 def _open(obj: bytes, decrypt: Executor, ahead: int = 4) -> tuple[list[bytes], Exception | None]:
     return collect(
         lambda: envelope.open_stream(
@@ -88,9 +96,8 @@ def test_segments_come_out_in_order_when_decrypted_out_of_order() -> None:
 
 
 @pytest.mark.parametrize("ahead", [2, 4, 8])
-def test_thread_pool_opens_the_same_plaintext(ahead: int) -> None:
-    with ThreadPoolExecutor(2) as pool:
-        chunks, exc = _open(seal_bytes(SIX), pool, ahead)
+def test_threads_open_the_same_plaintext(threads: Executor, ahead: int) -> None:
+    chunks, exc = _open(seal_bytes(SIX), threads, ahead)
     assert exc is None
     assert b"".join(chunks) == SIX
 
@@ -108,19 +115,29 @@ def test_a_failed_tag_stops_the_stream_before_any_later_byte() -> None:
     assert 3 in executor.finished
 
 
-def test_truncation_releases_the_verified_segments_before_it_only() -> None:
+def test_a_failed_tag_on_threads_stops_the_stream_before_any_later_byte(
+    threads: Executor,
+) -> None:
+    header, segments = segments_of(seal_bytes(SIX))
+    bad = bytearray(segments[4])
+    bad[7] ^= 0x01
+    tampered = header + b"".join(segments[:4]) + bytes(bad) + segments[5]
+    chunks, exc = _open(tampered, threads)
+    assert exc is not None and "segment 4 failed authentication" in str(exc)
+    assert chunks == _six_segments()[:4]
+
+
+def test_truncation_releases_the_verified_segments_before_it_only(threads: Executor) -> None:
     obj = seal_bytes(SIX)
     header = envelope.parse_header(obj)
     cut = obj[: header.length + 3 * (SEG + TAG) + 10]
-    with ThreadPoolExecutor(2) as pool:
-        chunks, exc = _open(cut, pool)
+    chunks, exc = _open(cut, threads)
     assert exc is not None and "truncated inside segment 3" in str(exc)
     assert chunks == _six_segments()[:3]
 
 
-def test_trailing_bytes_still_fail() -> None:
-    with ThreadPoolExecutor(2) as pool:
-        chunks, exc = _open(seal_bytes(SIX) + b"x", pool)
+def test_trailing_bytes_still_fail(threads: Executor) -> None:
+    chunks, exc = _open(seal_bytes(SIX) + b"x", threads)
     assert exc is not None and "trailing bytes" in str(exc)
     assert chunks == _six_segments()[:5]
 
@@ -137,7 +154,7 @@ def test_an_abandoned_stream_cancels_what_is_queued() -> None:
     assert executor.finished == [3, 2, 1, 0]  # segment 4 was cancelled, never decrypted
 
 
-def test_memory_stays_bounded_by_the_segments_in_flight(tmp_path: Any) -> None:
+def test_memory_stays_bounded_by_the_segments_in_flight(threads: Executor, tmp_path: Any) -> None:
     size = 24 * SEG
     path = tmp_path / "object"
     with path.open("wb") as out:
@@ -150,10 +167,10 @@ def test_memory_stays_bounded_by_the_segments_in_flight(tmp_path: Any) -> None:
         ):
             out.write(part)
     got = 0
-    with ThreadPoolExecutor(2) as pool, path.open("rb", buffering=0) as stream:
+    with path.open("rb", buffering=0) as stream:
         tracemalloc.start()
         try:
-            for chunk in envelope.open_stream(stream, dek=DEK, context=CONTEXT, decrypt=pool):
+            for chunk in envelope.open_stream(stream, dek=DEK, context=CONTEXT, decrypt=threads):
                 got += len(chunk)
                 del chunk
             _, peak = tracemalloc.get_traced_memory()

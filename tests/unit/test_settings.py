@@ -273,3 +273,16 @@ def test_a_region_of_several_mounts_from_toml(tmp_path):
     )
     keys = Settings.load(config).regions["JP"].keys
     assert keys.mount_list() == ["transit-jp-0", "transit-jp-1", "jp/transit-2"]
+
+
+@pytest.mark.parametrize(("cores", "threads"), [(None, 0), (1, 0), (2, 2), (4, 4), (64, 8)])
+def test_whole_record_reads_decrypt_on_one_thread_per_core_by_default(
+    monkeypatch, cores, threads
+) -> None:
+    """A lane per read on a pool of one thread per core (docs/benchmarks.md, reads);
+    none on a single core, where it would only add hand-offs."""
+    from vault.settings import LimitsConfig
+
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    assert LimitsConfig().decrypt_threads == threads
+    assert LimitsConfig(decrypt_threads=0).decrypt_threads == 0

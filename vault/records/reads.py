@@ -39,7 +39,7 @@ from vault.format.envelope import ObjectContext, open_range, open_stream, parse_
 from vault.format.reader import ReadMeta, RecordReader
 from vault.metadata import RecordRow, RecordVersionRow, SubjectRow, read_scope, session_scope
 from vault.paging import Page, after, check_limit, cut, scope
-from vault.pools import shared_pool
+from vault.pools import Lane, shared_pool
 from vault.retention.processing import processing_event
 from vault.spans import STORE, span
 
@@ -51,10 +51,11 @@ def _prefetch() -> ThreadPoolExecutor:
     return shared_pool("prefetch", PREFETCH_THREADS)
 
 
-def _decrypt(threads: int) -> ThreadPoolExecutor | None:
-    """The pool that decrypts whole-record reads (``[limits] decrypt_threads``), or none:
-    ``cryptography`` drops the GIL while it decrypts, so a pool spreads it over cores."""
-    return shared_pool(f"decrypt-{threads}", threads) if threads else None
+def _decrypt(threads: int) -> Lane | None:
+    """A lane for one whole-record read: its segments decrypt on a thread of the shared
+    pool of ``[limits] decrypt_threads`` while the reading thread reads the next ones
+    (``cryptography`` drops the GIL while it decrypts); none for 0 (on the reading thread)."""
+    return Lane(shared_pool(f"decrypt-{threads}", threads)) if threads else None
 
 
 class Records:

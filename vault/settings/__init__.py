@@ -138,6 +138,12 @@ class RotationConfig(_Strict):
     keep_versions: int = Field(default=0, ge=0)
 
 
+def _default_decrypt_threads() -> int:
+    """One decrypting thread per core, at most 8; none on a single core."""
+    cores = os.cpu_count() or 1
+    return min(cores, 8) if cores > 1 else 0
+
+
 class LimitsConfig(_Strict):
     max_record_bytes: int = Field(default=8 * 1024**3, ge=1)
     #: a 0-byte upload is almost always a client's mistake, and it would be kept ten years
@@ -148,11 +154,10 @@ class LimitsConfig(_Strict):
     gc_grace: IsoDuration = Duration.parse("PT1H")
     #: keep 1 MiB segment buffers in the heap (vault.storage.tune_process at start-up)
     tune_allocator: bool = True
-    #: threads that decrypt a whole-record read's segments while the next are read; 0:
-    #: on the reading thread. With AES-GCM at ~8 GB/s a core (VAES), the hand-offs cost
-    #: more than they give: 0 reads faster warm and cold (docs/benchmarks.md, reads);
-    #: a host without VAES (~3 GB/s) gains with 2-4.
-    decrypt_threads: int = Field(default=0, ge=0, le=16)
+    #: threads shared by whole-record reads to decrypt segments while the next are read,
+    #: one at a time per read (``vault.pools.Lane``); 0: on the reading thread. Default:
+    #: one per core (at most 8), 0 on a single core (docs/benchmarks.md, reads).
+    decrypt_threads: int = Field(default_factory=_default_decrypt_threads, ge=0, le=16)
     #: a request body that sends nothing for this long is answered 408 and discarded
     body_idle_timeout: IsoDuration = Duration.parse("PT30S")
     #: after body_idle_timeout, a body must have averaged this many bytes/s since it started
