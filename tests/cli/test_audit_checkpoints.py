@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.conftest import CLI_LOCATIONS, LiveApi, run_cli
+from tests.cli.conftest import CLI_LOCATIONS, LiveApi, run_cli, run_cli_process
 from tests.fixtures.settings import run_recvault, secret_env, serve, server_env, write_toml
 from vault import RecordVault, Settings
 from vault.domain import Actor, Role
@@ -85,7 +85,7 @@ def test_checkpoint_then_rewind_is_reported(live):
     assert breach.code == 0, breach.err
     reads = json.loads(breach.out)["items"]
     assert [(e["action"], e["subject_id"]) for e in reads] == [("record.read", subject["id"])]
-    table = run_cli(
+    table = run_cli_process(  # into a pipe, as `| grep` reads it
         api, "COMPLIANCE", "audit", "query", "--actor", "cli-service",
         "--since", "2000-01-01T00:00:00Z", "--until", "2100-01-01T00:00:00Z", "--action", "read",
     )  # fmt: skip

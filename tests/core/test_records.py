@@ -21,6 +21,7 @@ from vault.errors import (
     RangeNotSatisfiable,
     TooLarge,
 )
+from vault.pools import Lane
 
 MiB = 1 << 20
 
@@ -85,7 +86,8 @@ def test_put_and_read_round_trip(vault, size):
 def test_whole_reads_with_and_without_a_decryption_pool(
     make_vault, sqlite_url, threads, monkeypatch
 ):
-    """``[limits] decrypt_threads``: 0 decrypts on the reading thread, N on a pool of N."""
+    """``[limits] decrypt_threads``: 0 decrypts on the reading thread, N in a lane of the
+    shared pool of N."""
     from vault.records import reads
 
     chosen = []
@@ -98,7 +100,7 @@ def test_whole_reads_with_and_without_a_decryption_pool(
     assert read_all(vault, info.id) == data
     assert len(chosen) == 1
     if threads:
-        assert chosen[0] is not None and chosen[0]._max_workers == threads
+        assert isinstance(chosen[0], Lane) and chosen[0]._pool._max_workers == threads
     else:
         assert chosen[0] is None
 
