@@ -105,6 +105,30 @@ def test_whole_reads_with_and_without_a_decryption_pool(
         assert chosen[0] is None
 
 
+def test_concurrent_whole_reads_share_the_decryption_lanes(make_vault, sqlite_url):
+    """Eight readers at once on one decrypting thread: each read's lane takes the thread
+    only while it has segments waiting, so every read completes, in order, and a reader
+    that stopped half-way (a slow client) does not keep the thread from the others."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    vault = make_vault(sqlite_url, limits={"decrypt_threads": 1})
+    subject = vault.create_subject("p-lanes", "JP")
+    records = {}
+    for i in range(4):
+        data = os.urandom(6 * MiB + i)
+        records[vault.put_record(subject.id, "impression", data).id] = data
+    stalled = vault.open_record(next(iter(records)))
+    try:
+        assert stalled.read(MiB) == records[next(iter(records))][:MiB]  # its first segment
+        with ThreadPoolExecutor(8) as readers:
+            ids = [*records] * 2
+            reads = [readers.submit(read_all, vault, record_id) for record_id in ids]
+            got = [read.result(timeout=120) for read in reads]  # a held thread: TimeoutError
+        assert got == [records[record_id] for record_id in ids]
+    finally:
+        stalled.close()
+
+
 def test_put_from_path_and_stream(vault, tmp_path):
     subject = vault.create_subject("p-sources", "PH")
     data = os.urandom(2 * MiB + 5)
