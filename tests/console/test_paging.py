@@ -298,9 +298,9 @@ def test_the_page_size_is_said_and_limit_is_bounded(page: Page, world: World) ->
 
 
 def test_an_action_returns_to_the_list_page_it_came_from_and_nowhere_else() -> None:
+    from api.console.lists import back_to
     from api.console.pages.disposal import _PLAN_QUERY
     from api.console.pages.holds import _LIST_QUERY
-    from api.console.web import back_to
 
     plan = "/console/disposal"
     page = f"{plan}?as_of=2036-01-15&limit=3&cursor=abc&done=1&other=x"

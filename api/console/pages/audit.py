@@ -10,14 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.console.charts import BarChart, bar_chart
+from api.console.lists import Pager, an_id, pager, paging
 from api.console.web import (
     ConsoleDep,
     ConsoleRoute,
-    Pager,
     Signed,
-    an_id,
-    pager,
-    paging,
     render,
     require,
 )

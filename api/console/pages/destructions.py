@@ -8,19 +8,16 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from api.console.lists import an_id, pager, paging, this_page
 from api.console.web import (
     PREFIX,
     CheckedForm,
     ConsoleDep,
     ConsoleRoute,
     Signed,
-    an_id,
     page_headers,
-    pager,
-    paging,
     render,
     require,
-    this_page,
 )
 
 router = APIRouter(route_class=ConsoleRoute)

@@ -9,19 +9,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.console.charts import BarChart, bar_chart
+from api.console.lists import back_to, pager, paging, this_page
 from api.console.web import (
     PREFIX,
     CheckedForm,
     ConsoleDep,
     ConsoleRoute,
     Signed,
-    back_to,
     page_headers,
-    pager,
-    paging,
     render,
     require,
-    this_page,
 )
 from vault.errors import InvalidInput
 

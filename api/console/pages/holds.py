@@ -7,20 +7,16 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from api.console.lists import an_id, back_to, pager, paging, this_page
 from api.console.web import (
     PREFIX,
     CheckedForm,
     ConsoleDep,
     ConsoleRoute,
     Signed,
-    an_id,
-    back_to,
     page_headers,
-    pager,
-    paging,
     render,
     require,
-    this_page,
 )
 from vault.errors import InvalidInput
 

@@ -8,17 +8,14 @@ from typing import BinaryIO, cast
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from api.console.lists import Pager, an_id, pager, paging
 from api.console.web import (
     PREFIX,
     CheckedForm,
     ConsoleDep,
     ConsoleRoute,
-    Pager,
     Signed,
-    an_id,
     page_headers,
-    pager,
-    paging,
     render,
     require,
 )
