@@ -33,14 +33,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
-import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from api.deps import VaultDep
 from api.oidc import UNAUTHENTICATED, OidcVerifier, ProviderUnavailable, TokenRefused
+from api.oidc_tokens import console_client, exchange_code
 from api.openapi import responses
 from vault.errors import NotFound, Unavailable
 from vault.principals import Principal
@@ -94,12 +94,6 @@ def _verifier(request: Request) -> OidcVerifier:
     if verifier is None:
         raise NotFound("single sign-on is not configured ([auth.oidc])")
     return verifier
-
-
-def _console_client(verifier: OidcVerifier) -> str:
-    if not verifier.config.client_id:
-        raise NotFound("console single sign-on is not configured ([auth.oidc] client_id)")
-    return verifier.config.client_id
 
 
 # -- the pending sign-in cookie ---------------------------------------------------------
@@ -216,7 +210,7 @@ def oidc_config(request: Request) -> dict[str, Any]:
 @router.get("/console/oidc/start", response_model=None, include_in_schema=False)
 def sso_login(request: Request, vault: VaultDep, next: str | None = None) -> Response:
     verifier = _verifier(request)
-    client_id = _console_client(verifier)
+    client_id = console_client(verifier)
     try:
         authorize = verifier.metadata.endpoint("authorization_endpoint")
     except Unavailable as exc:
@@ -259,7 +253,7 @@ def sso_callback(
     error: str | None = None,
 ) -> Response:
     verifier = _verifier(request)
-    client_id = _console_client(verifier)
+    client_id = console_client(verifier)
     pending = _open(vault, request.cookies.get(PENDING_COOKIE))
     try:
         if pending is None:
@@ -270,7 +264,13 @@ def sso_callback(
             # the provider's error code is a short slug; its free text is not shown
             slug = "".join(c for c in (error or "no_code")[:40] if c.isalnum() or c == "_")
             raise TokenRefused("provider", f"the provider did not sign you in ({slug})")
-        tokens = _exchange(verifier, client_id, code, str(pending["verifier"]), request)
+        tokens = exchange_code(
+            verifier,
+            client_id,
+            code,
+            str(pending["verifier"]),
+            _redirect_uri(request, verifier.config),
+        )
         id_token, access_token = tokens.get("id_token"), tokens.get("access_token")
         if not isinstance(id_token, str) or not isinstance(access_token, str):
             raise TokenRefused("provider", "the provider answered without the tokens")
@@ -348,76 +348,6 @@ def _set_cookie(
         secure=request.url.scheme == "https",
         samesite="lax",  # the provider's redirect back is a top-level GET from another site
     )
-
-
-def _exchange(
-    verifier: OidcVerifier, client_id: str, code: str, code_verifier: str, request: Request
-) -> dict[str, Any]:
-    """The token endpoint's answer to the authorization code and the PKCE verifier."""
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": _redirect_uri(request, verifier.config),
-        "code_verifier": code_verifier,
-    }
-    return _token_request(verifier, client_id, form, "code")
-
-
-def renewal(verifier: OidcVerifier) -> Callable[[str], tuple[Principal, str, int | None]]:
-    """Renews a console session's grants: a refresh token → the principal its new access
-    token establishes (checked as at sign-in), the refresh token to keep, the lifetime.
-
-    Raises ``TokenRefused`` when the provider refuses (the person was removed there,
-    the session at the provider ended) or the new token grants nothing usable.
-    """
-    client_id = _console_client(verifier)
-
-    def renew(refresh_token: str) -> tuple[Principal, str, int | None]:
-        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        tokens = _token_request(verifier, client_id, form, "refresh token")
-        access_token = tokens.get("access_token")
-        if not isinstance(access_token, str):
-            raise TokenRefused("provider", "the provider answered without an access token")
-        principal = verifier.principal(access_token)
-        successor = tokens.get("refresh_token")
-        expires = tokens.get("expires_in")
-        return (
-            principal,
-            successor if isinstance(successor, str) and successor else refresh_token,
-            expires if isinstance(expires, int) else None,
-        )
-
-    return renew
-
-
-def _token_request(
-    verifier: OidcVerifier, client_id: str, form: dict[str, str], what: str
-) -> dict[str, Any]:
-    """The token endpoint's answer to ``form``, the console's client authenticated."""
-    token_endpoint = verifier.metadata.endpoint("token_endpoint")
-    if token_endpoint is None:
-        raise ProviderUnavailable("no token_endpoint")
-    secret = verifier.config.client_secret()
-    headers = {}
-    if secret:  # client_secret_basic
-        token = base64.b64encode(f"{quote(client_id)}:{quote(secret)}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
-    if secret is None:
-        form["client_id"] = client_id
-    try:
-        answer = verifier.metadata.http.post(token_endpoint, data=form, headers=headers)
-    except httpx.HTTPError as exc:
-        raise ProviderUnavailable(f"token endpoint: {type(exc).__name__}") from None
-    if answer.status_code >= 500:
-        raise ProviderUnavailable(f"token endpoint answered {answer.status_code}")
-    try:
-        body = answer.json()
-    except ValueError:
-        body = {}
-    if answer.status_code != 200 or not isinstance(body, dict):
-        reason = body.get("error", answer.status_code) if isinstance(body, dict) else "?"
-        raise TokenRefused("provider", f"the provider refused the {what} ({reason})")
-    return body
 
 
 def _same_site_hop(response: Response) -> Response:

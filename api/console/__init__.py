@@ -17,7 +17,8 @@ from api.console.pages import router
 from api.console.sessions import COOKIE, Renewal, session_ref, start_session
 from api.console.web import HERE, PREFIX, Console, signed_in
 from api.oidc import OidcVerifier
-from api.oidc_login import SignIn, renewal
+from api.oidc_login import SignIn
+from api.oidc_tokens import renewal
 from vault.domain import Actor
 from vault.service import RecordVault
 
