@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
@@ -49,6 +50,16 @@ def real_time_clock() -> FakeClock:
     return FakeClock(datetime.now(UTC))
 
 
+@pytest.fixture
+def vault(sqlite_url, tmp_path, real_time_clock) -> Iterator[RecordVault]:
+    """A vault on SQLite with local stores, the disposal rules above and a real-time clock."""
+    settings = vault_settings(sqlite_url, tmp_path, **RULES)
+    upgrade(settings.database.url)
+    built = build(settings, real_time_clock)
+    yield built
+    built.close()
+
+
 def past_file_times(clock: FakeClock) -> None:
     """Move the clock past every file time written so far (a loaded machine writes late)."""
     clock.now = max(clock.now, datetime.now(UTC)) + timedelta(seconds=1)
@@ -59,6 +70,16 @@ def object_key(vault: RecordVault, record_id: str, version: int) -> str:
         row = session.get(RecordVersionRow, (record_id, version))
         assert row is not None
         return row.object_key
+
+
+def mark_pending(vault: RecordVault, record_id: str, version: int) -> None:
+    """A committed version set back to pending: a write in flight, or one killed mid-way."""
+    with Session(vault._ctx.engine) as session:
+        row = session.get(RecordVersionRow, (record_id, version))
+        assert row is not None
+        row.state = "pending"
+        session.add(row)
+        session.commit()
 
 
 def forget_version(vault: RecordVault, record_id: str, version: int) -> str:
@@ -72,80 +93,63 @@ def forget_version(vault: RecordVault, record_id: str, version: int) -> str:
     return key
 
 
-def test_objects_the_db_does_not_know_are_kept_and_reported(sqlite_url, tmp_path, real_time_clock):
-    settings = vault_settings(sqlite_url, tmp_path, **RULES)
-    upgrade(settings.database.url)
-    vault = build(settings, real_time_clock)
-    try:
-        subject = vault.create_subject("gc-1", "JP")
-        first = vault.put_record(subject.id, "photo", b"kept through a restore")
-        vault.update_record(first.id, b"second version")
-        complete = forget_version(vault, first.id, 2)
-        store = vault.regions["JP"].store
-        assert isinstance(store, LocalStore)
-        # a truncated copy and bytes that are no recvault object at all
-        whole = store.get_range(complete, 0, 1 << 30)
-        store.put("JP/ab/truncated", [whole[:-1]])
-        store.put("JP/ab/not-an-object", [b"hello, this is no recvault object"])
-        # what a crashed put leaves: a temp file
-        temp = store.root / "JP" / f"{TEMP_PREFIX}crashed"
-        temp.write_bytes(b"half")
-        old = (datetime.now(UTC) - timedelta(hours=2)).timestamp()
-        os.utime(temp, (old, old))
-        past_file_times(real_time_clock)
+def test_objects_the_db_does_not_know_are_kept_and_reported(vault: RecordVault, real_time_clock):
+    subject = vault.create_subject("gc-1", "JP")
+    first = vault.put_record(subject.id, "photo", b"kept through a restore")
+    vault.update_record(first.id, b"second version")
+    complete = forget_version(vault, first.id, 2)
+    store = vault.regions["JP"].store
+    assert isinstance(store, LocalStore)
+    # a truncated copy and bytes that are no recvault object at all
+    whole = store.get_range(complete, 0, 1 << 30)
+    store.put("JP/ab/truncated", [whole[:-1]])
+    store.put("JP/ab/not-an-object", [b"hello, this is no recvault object"])
+    # what a crashed put leaves: a temp file
+    temp = store.root / "JP" / f"{TEMP_PREFIX}crashed"
+    temp.write_bytes(b"half")
+    old = (datetime.now(UTC) - timedelta(hours=2)).timestamp()
+    os.utime(temp, (old, old))
+    past_file_times(real_time_clock)
 
-        report = vault.gc(NOW, dry_run=True)
-        assert report.dry_run and report.temp_files_removed == 1 and temp.exists()
-        result = vault.gc(NOW)
+    report = vault.gc(NOW, dry_run=True)
+    assert report.dry_run and report.temp_files_removed == 1 and temp.exists()
+    result = vault.gc(NOW)
 
-        assert not temp.exists() and result.temp_files_removed == 1
-        assert result.unknown_objects_kept == 1
-        assert result.unreadable_objects_kept == 2
-        kept = {k.object_key: k for k in result.kept}
-        assert set(kept) == {complete, "JP/ab/truncated", "JP/ab/not-an-object"}
-        assert kept[complete].reason == KeptReason.UNKNOWN
-        assert (kept[complete].record_id, kept[complete].record_version) == (first.id, 2)
-        assert kept[complete].record_known
-        assert kept[complete].key_name == subject.key_name
-        assert kept["JP/ab/truncated"].reason == KeptReason.SIZE_MISMATCH
-        assert kept["JP/ab/not-an-object"].reason == KeptReason.UNPARSABLE
-        assert "magic" in kept["JP/ab/not-an-object"].detail
-        stored = {o.key for o in store.list("JP/")}
-        assert {complete, "JP/ab/truncated", "JP/ab/not-an-object"} <= stored
-        assert report.kept == result.kept
-        # the kept object stays readable with the key its header names
-        assert read_back(vault, complete, subject.id) == b"second version"
-    finally:
-        vault.close()
+    assert not temp.exists() and result.temp_files_removed == 1
+    assert result.unknown_objects_kept == 1
+    assert result.unreadable_objects_kept == 2
+    kept = {k.object_key: k for k in result.kept}
+    assert set(kept) == {complete, "JP/ab/truncated", "JP/ab/not-an-object"}
+    assert kept[complete].reason == KeptReason.UNKNOWN
+    assert (kept[complete].record_id, kept[complete].record_version) == (first.id, 2)
+    assert kept[complete].record_known
+    assert kept[complete].key_name == subject.key_name
+    assert kept["JP/ab/truncated"].reason == KeptReason.SIZE_MISMATCH
+    assert kept["JP/ab/not-an-object"].reason == KeptReason.UNPARSABLE
+    assert "magic" in kept["JP/ab/not-an-object"].detail
+    stored = {o.key for o in store.list("JP/")}
+    assert {complete, "JP/ab/truncated", "JP/ab/not-an-object"} <= stored
+    assert report.kept == result.kept
+    # the kept object stays readable with the key its header names
+    assert read_back(vault, complete, subject.id) == b"second version"
 
 
-def test_objects_younger_than_the_grace_are_reported_too(sqlite_url, tmp_path, real_time_clock):
+def test_objects_younger_than_the_grace_are_reported_too(vault: RecordVault, real_time_clock):
     """A restore usually follows the loss within the hour: the objects written since the
     dump are minutes old, and `recvault gc --report` (grace PT1H) must still list them.
     The grace only holds back removing pending versions; a write in flight is not listed."""
-    settings = vault_settings(sqlite_url, tmp_path, **RULES)
-    upgrade(settings.database.url)
-    vault = build(settings, real_time_clock)
-    try:
-        subject = vault.create_subject("gc-young", "JP")
-        first = vault.put_record(subject.id, "photo", b"written before the dump")
-        vault.update_record(first.id, b"written after the dump")
-        young = forget_version(vault, first.id, 2)
-        in_flight = vault.put_record(subject.id, "photo", b"a write not yet committed")
-        with Session(vault._ctx.engine) as session:
-            row = session.get(RecordVersionRow, (in_flight.id, 1))
-            assert row is not None
-            row.state = "pending"
-            session.add(row)
-            session.commit()
+    subject = vault.create_subject("gc-young", "JP")
+    first = vault.put_record(subject.id, "photo", b"written before the dump")
+    vault.update_record(first.id, b"written after the dump")
+    young = forget_version(vault, first.id, 2)
+    in_flight = vault.put_record(subject.id, "photo", b"a write not yet committed")
+    mark_pending(vault, in_flight.id, 1)
 
-        for outcome in (vault.gc(dry_run=True), vault.gc()):
-            assert outcome.pending_versions_removed == 0
-            assert [(k.object_key, k.reason) for k in outcome.kept] == [(young, KeptReason.UNKNOWN)]
-            assert outcome.unknown_objects_kept == 1
-        assert young in {o.key for o in vault.regions["JP"].store.list("JP/")}
-    finally:
-        vault.close()
+    for outcome in (vault.gc(dry_run=True), vault.gc()):
+        assert outcome.pending_versions_removed == 0
+        assert [(k.object_key, k.reason) for k in outcome.kept] == [(young, KeptReason.UNKNOWN)]
+        assert outcome.unknown_objects_kept == 1
+    assert young in {o.key for o in vault.regions["JP"].store.list("JP/")}
 
 
 def test_gc_report_into_a_pipe_prints_whole_ids(tmp_path, monkeypatch):
@@ -183,28 +187,17 @@ def read_back(vault: RecordVault, key: str, subject_id: str) -> bytes:
         return b"".join(open_stream(stream, dek=dek, context=context))
 
 
-def test_pending_versions_still_go(sqlite_url, tmp_path, real_time_clock):
-    settings = vault_settings(sqlite_url, tmp_path, **RULES)
-    upgrade(settings.database.url)
-    vault = build(settings, real_time_clock)
-    try:
-        subject = vault.create_subject("gc-2", "JP")
-        info = vault.put_record(subject.id, "photo", b"x")
-        key = object_key(vault, info.id, 1)
-        with Session(vault._ctx.engine) as session:  # as a write killed before its commit
-            row = session.get(RecordVersionRow, (info.id, 1))
-            assert row is not None
-            row.state = "pending"
-            session.add(row)
-            session.commit()
-        past_file_times(real_time_clock)
-        assert vault.gc(Duration.parse("PT1H")).pending_versions_removed == 0  # within grace
-        result = vault.gc(NOW)
-        assert result.pending_versions_removed == 1 and result.kept == ()
-        assert not list(vault.regions["JP"].store.list("JP/"))
-        assert key not in {o.key for o in vault.regions["JP"].store.list("")}
-    finally:
-        vault.close()
+def test_pending_versions_still_go(vault: RecordVault, real_time_clock):
+    subject = vault.create_subject("gc-2", "JP")
+    info = vault.put_record(subject.id, "photo", b"x")
+    key = object_key(vault, info.id, 1)
+    mark_pending(vault, info.id, 1)  # as a write killed before its commit
+    past_file_times(real_time_clock)
+    assert vault.gc(Duration.parse("PT1H")).pending_versions_removed == 0  # within grace
+    result = vault.gc(NOW)
+    assert result.pending_versions_removed == 1 and result.kept == ()
+    assert not list(vault.regions["JP"].store.list("JP/"))
+    assert key not in {o.key for o in vault.regions["JP"].store.list("")}
 
 
 # -- the restore drill ------------------------------------------------------------------
